@@ -1,0 +1,21 @@
+//! SeaORM entities of emporium: one module per table, no GraphQL types.
+//!
+//! Money columns are integers in the currency's minor unit (`*_minor`), so both
+//! SQLite and PostgreSQL store and compare them exactly.
+
+pub mod channel;
+pub mod collection;
+pub mod collection_product;
+pub mod customer_group;
+pub mod media;
+pub mod prelude;
+pub mod product;
+pub mod product_option;
+pub mod product_option_value;
+pub mod product_status;
+pub mod product_tag;
+pub mod stock_level;
+pub mod stock_location;
+pub mod variant;
+pub mod variant_option_value;
+pub mod variant_price;

@@ -1,0 +1,16 @@
+//! The entities under short names.
+
+pub use crate::channel::Entity as Channel;
+pub use crate::collection::Entity as Collection;
+pub use crate::collection_product::Entity as CollectionProduct;
+pub use crate::customer_group::Entity as CustomerGroup;
+pub use crate::media::Entity as Media;
+pub use crate::product::Entity as Product;
+pub use crate::product_option::Entity as ProductOption;
+pub use crate::product_option_value::Entity as ProductOptionValue;
+pub use crate::product_tag::Entity as ProductTag;
+pub use crate::stock_level::Entity as StockLevel;
+pub use crate::stock_location::Entity as StockLocation;
+pub use crate::variant::Entity as Variant;
+pub use crate::variant_option_value::Entity as VariantOptionValue;
+pub use crate::variant_price::Entity as VariantPrice;

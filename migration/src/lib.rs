@@ -1,0 +1,19 @@
+//! Schema migrations of emporium, one module per step, applied in order by
+//! `emporium migrate` (and by `emporium serve` at start).
+//!
+//! A step that has landed on `main` is never edited again: later changes are
+//! new steps, so every database reaches the same schema by the same path.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_catalog;
+
+/// The ordered list of migration steps.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_catalog::Migration)]
+    }
+}

@@ -1,0 +1,110 @@
+//! The node's shared state and its assembly: database, configuration and the
+//! GraphQL schema, wired into the HTTP router.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::{config::Config, graphql, http, infra};
+
+/// What every request handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// The configuration the node started with.
+    pub config: Arc<Config>,
+    /// Redis client when `EMPORIUM_REDIS_URL` is set.
+    pub redis: Option<redis::Client>,
+}
+
+impl AppState {
+    /// Connects to the configured database (applying pending migrations) and Redis.
+    pub async fn connect(config: Config) -> anyhow::Result<Self> {
+        let db = infra::db::connect(&config.database_url, config.db_max_connections)
+            .await
+            .map_err(|e| anyhow::anyhow!("EMPORIUM_DATABASE_URL: cannot connect: {e}"))?;
+        let applied = infra::db::migrate(&db).await?;
+        if applied > 0 {
+            tracing::info!(applied, "applied database migrations");
+        }
+        Self::with_db(db, config)
+    }
+
+    /// State over an already migrated database.
+    pub fn with_db(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
+        let redis = match &config.redis_url {
+            Some(url) => Some(
+                redis::Client::open(url.as_str())
+                    .map_err(|e| anyhow::anyhow!("EMPORIUM_REDIS_URL: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            db,
+            config: Arc::new(config),
+            redis,
+        })
+    }
+
+    /// Whether the database is the embedded SQLite one.
+    pub fn is_embedded(&self) -> bool {
+        self.config.database_url.starts_with("sqlite:")
+    }
+}
+
+/// The full HTTP application for `state`.
+pub fn router(state: AppState) -> axum::Router {
+    let schema = graphql::build(state.clone());
+    http::router(http::HttpState { app: state, schema })
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then lets
+/// in-flight requests finish for at most the configured grace period.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    let app = router(state);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stopping_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    tokio::select! {
+        res = server => res??,
+        _ = async {
+            let _ = stopping_rx.await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections"),
+    }
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,238 @@
+//! Typed configuration read from `EMPORIUM_*` environment variables.
+//!
+//! Every setting has a default that works with nothing set: an embedded SQLite
+//! file in the working directory, no Redis, listening on loopback. A value that
+//! does not parse stops the server at start with a message naming the variable.
+
+use std::{net::SocketAddr, str::FromStr};
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable is set to something that does not parse.
+    #[error("{var}: {reason} (got {value:?})")]
+    Invalid {
+        /// The environment variable.
+        var: &'static str,
+        /// The value it had.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err("expected `text` or `json`".into()),
+        }
+    }
+}
+
+/// Limits on what one GraphQL request may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    /// Deepest selection nesting allowed (GraphiQL's introspection needs 13).
+    pub max_depth: usize,
+    /// Highest computed complexity allowed (a field costs 1; connections multiply
+    /// their children by `first`/`last`, nested lists by 5).
+    pub max_complexity: usize,
+    /// Most aliased fields in one document.
+    pub max_aliases: usize,
+    /// Most operations in one batched (JSON array) request.
+    pub max_batch: usize,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// The whole configuration of a node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `EMPORIUM_DATABASE_URL`: `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// `EMPORIUM_DB_MAX_CONNECTIONS`: size of the connection pool.
+    pub db_max_connections: u32,
+    /// `EMPORIUM_REDIS_URL`: shared cache and event bus; none means in-process.
+    pub redis_url: Option<String>,
+    /// `EMPORIUM_LISTEN`: the address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// `EMPORIUM_LOG`: a tracing filter such as `info` or `emporium=debug,info`.
+    pub log: String,
+    /// `EMPORIUM_LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+    /// `EMPORIUM_DEFAULT_CHANNEL`: channel code used when a request names none
+    /// (empty: the channel flagged default in the database).
+    pub default_channel: Option<String>,
+    /// `EMPORIUM_SHUTDOWN_GRACE_SECS`: how long in-flight requests may finish after a stop signal.
+    pub shutdown_grace_secs: u64,
+    /// Request limits (`EMPORIUM_MAX_DEPTH`, `EMPORIUM_MAX_COMPLEXITY`,
+    /// `EMPORIUM_MAX_ALIASES`, `EMPORIUM_MAX_BATCH`, `EMPORIUM_MAX_BODY_BYTES`).
+    pub limits: QueryLimits,
+}
+
+/// The SQLite file used when `EMPORIUM_DATABASE_URL` is not set.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://emporium.db?mode=rwc";
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: 16,
+            max_complexity: 50_000,
+            max_aliases: 30,
+            max_batch: 10,
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let defaults = QueryLimits::default();
+        let database_url = env
+            .string("EMPORIUM_DATABASE_URL")
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(ConfigError::Invalid {
+                var: "EMPORIUM_DATABASE_URL",
+                value: database_url,
+                reason: "expected a sqlite:// or postgres:// URL".into(),
+            });
+        }
+        let redis_url = env.string("EMPORIUM_REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::Invalid {
+                var: "EMPORIUM_REDIS_URL",
+                value: url.clone(),
+                reason: "expected a redis:// or rediss:// URL".into(),
+            });
+        }
+        Ok(Self {
+            database_url,
+            db_max_connections: env.parse("EMPORIUM_DB_MAX_CONNECTIONS", 16)?,
+            redis_url,
+            listen: env.parse("EMPORIUM_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
+            log: env.string("EMPORIUM_LOG").unwrap_or_else(|| "info".into()),
+            log_format: env.parse("EMPORIUM_LOG_FORMAT", LogFormat::Text)?,
+            default_channel: env.string("EMPORIUM_DEFAULT_CHANNEL"),
+            shutdown_grace_secs: env.parse("EMPORIUM_SHUTDOWN_GRACE_SECS", 10)?,
+            limits: QueryLimits {
+                max_depth: env.parse("EMPORIUM_MAX_DEPTH", defaults.max_depth)?,
+                max_complexity: env.parse("EMPORIUM_MAX_COMPLEXITY", defaults.max_complexity)?,
+                max_aliases: env.parse("EMPORIUM_MAX_ALIASES", defaults.max_aliases)?,
+                max_batch: env.parse("EMPORIUM_MAX_BATCH", defaults.max_batch)?,
+                max_body_bytes: env.parse("EMPORIUM_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+            },
+        })
+    }
+
+    /// A configuration for tests and tools: the defaults with another database.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let mut config = Self::from_lookup(|_| None).unwrap_or_else(|_| unreachable_defaults());
+        config.database_url = database_url.into();
+        config
+    }
+}
+
+// The defaults above always parse; this keeps `for_database` total without an unwrap.
+fn unreachable_defaults() -> Config {
+    Config {
+        database_url: DEFAULT_DATABASE_URL.into(),
+        db_max_connections: 16,
+        redis_url: None,
+        listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+        log: "info".into(),
+        log_format: LogFormat::Text,
+        default_channel: None,
+        shutdown_grace_secs: 10,
+        limits: QueryLimits::default(),
+    }
+}
+
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    /// A set, non-blank variable.
+    fn string(&self, var: &str) -> Option<String> {
+        (self.0)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T>(&self, var: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.string(var) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                var,
+                reason: e.to_string(),
+                value,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work_with_nothing_set() {
+        let c = config(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8000");
+        assert!(c.redis_url.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(&[("EMPORIUM_LISTEN", "nowhere")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_LISTEN:")));
+        let err = config(&[("EMPORIUM_DATABASE_URL", "mysql://x")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_DATABASE_URL:")));
+        let err = config(&[("EMPORIUM_MAX_DEPTH", "-3")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_MAX_DEPTH:")));
+        let err = config(&[("EMPORIUM_LOG_FORMAT", "xml")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_LOG_FORMAT:")));
+    }
+}

@@ -1,0 +1,9 @@
+//! Business rules, free of GraphQL and HTTP types.
+//!
+//! Functions take a `&impl ConnectionTrait` so a use case can run them inside
+//! one transaction; errors are per-use-case enums mapped once in `graphql::error`.
+
+pub mod catalog;
+pub mod channel;
+pub mod error;
+pub mod money;

@@ -1,0 +1,294 @@
+//! Per-request DataLoaders for every nested catalog relation.
+//!
+//! One loader struct serves all key types: each key newtype names a relation
+//! and batches every lookup of that relation made while resolving one level of
+//! the response into a single SQL statement. Loaders are created per request
+//! (never shared between viewers), so their caches cannot leak data.
+//!
+//! Batch loads run inside the request's own task ([`RequestTasks`]) rather
+//! than as tokio tasks: a load can then only collect its keys once the
+//! resolvers of a level have all asked, however slow that pass is. With
+//! spawned tasks a load on another worker thread could start mid-pass and
+//! split a level into two statements, so the statement count of a page
+//! would depend on timing.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    hash::Hash,
+    pin::pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll, Wake, Waker},
+    time::Duration,
+};
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use futures_util::{StreamExt, future::BoxFuture, stream::FuturesUnordered};
+use sea_orm::DatabaseConnection;
+
+use entity::{collection, media, product, variant, variant_price};
+
+use crate::domain::{
+    catalog::{self, ProductOption, SelectedOption, StockSummary},
+    error::DomainError,
+};
+
+/// Loads catalog rows for one request.
+pub struct CatalogLoader {
+    db: DatabaseConnection,
+}
+
+/// The request's catalog loader.
+pub type Loaders = DataLoader<CatalogLoader, HashMapCache>;
+
+/// Creates the loaders for one request, with a per-request cache so a row
+/// asked for by two fields (a price for `price` and for `priceRange`) is read
+/// once. Their loads run on `tasks`.
+pub fn loaders(db: DatabaseConnection, tasks: RequestTasks) -> Loaders {
+    DataLoader::with_cache(
+        CatalogLoader { db },
+        move |fut| tasks.spawn(fut),
+        HashMapCache::default(),
+    )
+    .delay(Duration::ZERO)
+}
+
+/// Futures spawned by a request's loaders, driven by the request's own task.
+#[derive(Clone, Default)]
+pub struct RequestTasks {
+    inner: Arc<Mutex<Pending>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    queue: Vec<BoxFuture<'static, ()>>,
+    waker: Option<Waker>,
+}
+
+impl RequestTasks {
+    fn spawn(&self, fut: BoxFuture<'static, ()>) {
+        let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        p.queue.push(fut);
+        if let Some(w) = p.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Runs `fut` (the request's execution) together with the loads it spawns.
+    ///
+    /// A queued load starts only when the execution is blocked: while it
+    /// merely yields to be fair (async-graphql resolves long lists in slices
+    /// and wakes itself between them), more keys for the same level are still
+    /// coming, so the loads keep waiting for them.
+    pub async fn run<F: Future>(&self, fut: F) -> F::Output {
+        let mut fut = pin!(fut);
+        let mut running = FuturesUnordered::new();
+        std::future::poll_fn(|cx| {
+            let probe = Arc::new(SelfWake {
+                inner: cx.waker().clone(),
+                woken: AtomicBool::new(false),
+            });
+            let probe_waker = Waker::from(probe.clone());
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut Context::from_waker(&probe_waker)) {
+                return Poll::Ready(out);
+            }
+            let yielded = probe.woken.load(Ordering::SeqCst);
+            loop {
+                {
+                    let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+                    if !yielded {
+                        running.extend(p.queue.drain(..));
+                    }
+                    p.waker = Some(cx.waker().clone());
+                }
+                match running.poll_next_unpin(cx) {
+                    Poll::Ready(Some(())) => continue,
+                    Poll::Ready(None) | Poll::Pending => break,
+                }
+            }
+            // Finished loads woke the resolvers waiting on them, a yielding
+            // execution woke itself, and new loads wake this task in `spawn`.
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// A waker that notes whether the future woke itself while being polled.
+struct SelfWake {
+    inner: Waker,
+    woken: AtomicBool,
+}
+
+impl Wake for SelfWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.inner.wake_by_ref();
+    }
+}
+
+/// A visible product by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProductId(pub i64);
+/// A variant (of a visible product) by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VariantId(pub i64);
+/// A collection by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CollectionId(pub i64);
+/// A media item (of a visible product) by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MediaId(pub i64);
+/// The variants of a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VariantsOf(pub i64);
+/// The options of a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OptionsOf(pub i64);
+/// The media of a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MediaOf(pub i64);
+/// The tags of a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TagsOf(pub i64);
+/// The collections a product is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CollectionsOf(pub i64);
+/// The stock of a variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StockOf(pub i64);
+/// The selected options of a variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SelectedOptionsOf(pub i64);
+/// The base price of a variant in a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PriceOf {
+    /// The variant.
+    pub variant_id: i64,
+    /// The channel.
+    pub channel_id: i64,
+}
+
+/// Groups rows under the key they belong to; every requested key gets an entry.
+fn group<K, V>(
+    keys: &[K],
+    rows: impl IntoIterator<Item = V>,
+    key: impl Fn(&V) -> K,
+) -> HashMap<K, Arc<Vec<V>>>
+where
+    K: Hash + Eq + Clone,
+{
+    let mut map: HashMap<K, Vec<V>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+    for row in rows {
+        if let Some(list) = map.get_mut(&key(&row)) {
+            list.push(row);
+        }
+    }
+    map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
+}
+
+/// Indexes rows by their key (one row per key).
+fn index<K: Hash + Eq, V>(
+    rows: impl IntoIterator<Item = V>,
+    key: impl Fn(&V) -> K,
+) -> HashMap<K, V> {
+    rows.into_iter().map(|r| (key(&r), r)).collect()
+}
+
+fn ids<K>(keys: &[K], f: impl Fn(&K) -> i64) -> Vec<i64> {
+    keys.iter().map(f).collect()
+}
+
+macro_rules! loader {
+    ($key:ty, $value:ty, |$this:ident, $keys:ident| $body:expr) => {
+        impl Loader<$key> for CatalogLoader {
+            type Value = $value;
+            type Error = DomainError;
+            async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, DomainError> {
+                let $this = self;
+                $body
+            }
+        }
+    };
+}
+
+loader!(ProductId, product::Model, |this, keys| {
+    let rows = catalog::products_by_ids(&this.db, &ids(keys, |k| k.0)).await?;
+    Ok(index(rows, |r| ProductId(r.id)))
+});
+
+loader!(VariantId, variant::Model, |this, keys| {
+    let rows = catalog::variants_by_ids(&this.db, &ids(keys, |k| k.0)).await?;
+    Ok(index(rows, |r| VariantId(r.id)))
+});
+
+loader!(CollectionId, collection::Model, |this, keys| {
+    let rows = catalog::collections_by_ids(&this.db, &ids(keys, |k| k.0)).await?;
+    Ok(index(rows, |r| CollectionId(r.id)))
+});
+
+loader!(MediaId, media::Model, |this, keys| {
+    let rows = catalog::media_by_ids(&this.db, &ids(keys, |k| k.0)).await?;
+    Ok(index(rows, |r| MediaId(r.id)))
+});
+
+loader!(VariantsOf, Arc<Vec<variant::Model>>, |this, keys| {
+    let rows = catalog::variants_of_products(&this.db, &ids(keys, |k| k.0)).await?;
+    Ok(group(keys, rows, |r| VariantsOf(r.product_id)))
+});
+
+loader!(OptionsOf, Arc<Vec<ProductOption>>, |this, keys| {
+    let rows = catalog::options_of_products(&this.db, &ids(keys, |k| k.0)).await?;
+    Ok(group(keys, rows, |r| OptionsOf(r.option.product_id)))
+});
+
+loader!(MediaOf, Arc<Vec<media::Model>>, |this, keys| {
+    let rows = catalog::media_of_products(&this.db, &ids(keys, |k| k.0)).await?;
+    Ok(group(keys, rows, |r| MediaOf(r.product_id)))
+});
+
+loader!(TagsOf, Arc<Vec<String>>, |this, keys| {
+    let rows = catalog::tags_of_products(&this.db, &ids(keys, |k| k.0)).await?;
+    let grouped = group(keys, rows, |r| TagsOf(r.product_id));
+    Ok(grouped
+        .into_iter()
+        .map(|(k, v)| (k, Arc::new(v.iter().map(|t| t.tag.clone()).collect())))
+        .collect())
+});
+
+loader!(CollectionsOf, Arc<Vec<collection::Model>>, |this, keys| {
+    let rows = catalog::collections_of_products(&this.db, &ids(keys, |k| k.0)).await?;
+    let grouped = group(keys, rows, |(product_id, _)| CollectionsOf(*product_id));
+    Ok(grouped
+        .into_iter()
+        .map(|(k, v)| (k, Arc::new(v.iter().map(|(_, c)| c.clone()).collect())))
+        .collect())
+});
+
+loader!(StockOf, StockSummary, |this, keys| {
+    let rows = catalog::stock_of_variants(&this.db, &ids(keys, |k| k.0)).await?;
+    Ok(index(rows, |r| StockOf(r.variant_id)))
+});
+
+loader!(SelectedOptionsOf, Arc<Vec<SelectedOption>>, |this, keys| {
+    let rows = catalog::selected_options(&this.db, &ids(keys, |k| k.0)).await?;
+    Ok(group(keys, rows, |r| SelectedOptionsOf(r.variant_id)))
+});
+
+loader!(PriceOf, variant_price::Model, |this, keys| {
+    let mut channels = ids(keys, |k| k.channel_id);
+    channels.sort_unstable();
+    channels.dedup();
+    let rows = catalog::base_prices(&this.db, &ids(keys, |k| k.variant_id), &channels).await?;
+    Ok(index(rows, |r| PriceOf {
+        variant_id: r.variant_id,
+        channel_id: r.channel_id,
+    }))
+});

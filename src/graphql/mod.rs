@@ -1,0 +1,136 @@
+//! The GraphQL API: schema assembly, request context and the shared pieces
+//! (errors, scalars, IDs, pagination, loaders). One module per domain holds
+//! its types and resolvers; resolvers stay thin: parse, authorize, call the
+//! domain, map the result.
+
+pub mod catalog;
+pub mod error;
+pub mod extension;
+pub mod id;
+pub mod loaders;
+pub mod node;
+pub mod pagination;
+pub mod scalars;
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder,
+};
+use tokio::sync::Mutex;
+
+use crate::{app::AppState, config::QueryLimits, domain};
+use error::ApiResult;
+use loaders::Loaders;
+
+/// Every query field of the API.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(catalog::CatalogQuery, node::NodeQuery);
+
+/// The executable schema.
+pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// The schema with its limits and extensions but no data attached, so the SDL
+/// can be exported without a database.
+pub fn schema_builder(
+    limits: QueryLimits,
+) -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
+    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(64)
+        .limit_directives(50)
+        .extension(extension::Guardrails {
+            max_aliases: limits.max_aliases,
+        })
+}
+
+/// The public SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder(QueryLimits::default()).finish().sdl()
+}
+
+/// The schema serving requests against `state`.
+pub fn build(state: AppState) -> AppSchema {
+    schema_builder(state.config.limits).data(state).finish()
+}
+
+/// Per-request data: the channel asked for by header and the request's loaders.
+pub struct RequestCtx {
+    /// Channel code from the `emporium-channel` header, if any.
+    pub channel_header: Option<String>,
+    /// DataLoaders of this request.
+    pub loaders: Loaders,
+    /// Where the loaders' batch loads run; execute the request with [`loaders::RequestTasks::run`].
+    pub tasks: loaders::RequestTasks,
+    channels: Mutex<HashMap<Option<String>, Arc<domain::channel::Channel>>>,
+}
+
+impl RequestCtx {
+    /// Context for one request.
+    pub fn new(state: &AppState, channel_header: Option<String>) -> Self {
+        let tasks = loaders::RequestTasks::default();
+        Self {
+            channel_header,
+            loaders: loaders::loaders(state.db.clone(), tasks.clone()),
+            tasks,
+            channels: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Typed access to what resolvers need from the context.
+pub trait ContextExt {
+    /// The node's shared state.
+    fn state(&self) -> ApiResult<&AppState>;
+    /// This request's context.
+    fn request(&self) -> ApiResult<&RequestCtx>;
+    /// This request's loaders.
+    fn loaders(&self) -> ApiResult<&Loaders> {
+        Ok(&self.request()?.loaders)
+    }
+    /// The channel named by `arg`, else by the header, else the default one.
+    fn channel(
+        &self,
+        arg: Option<&str>,
+    ) -> impl Future<Output = ApiResult<Arc<domain::channel::Channel>>> + Send;
+}
+
+fn missing(what: &str) -> error::ApiError {
+    tracing::error!(what, "missing context data");
+    error::ErrorCode::Internal.error("internal error; it has been logged")
+}
+
+impl ContextExt for Context<'_> {
+    fn state(&self) -> ApiResult<&AppState> {
+        self.data_opt::<AppState>()
+            .ok_or_else(|| missing("AppState"))
+    }
+
+    fn request(&self) -> ApiResult<&RequestCtx> {
+        self.data_opt::<RequestCtx>()
+            .ok_or_else(|| missing("RequestCtx"))
+    }
+
+    async fn channel(&self, arg: Option<&str>) -> ApiResult<Arc<domain::channel::Channel>> {
+        let state = self.state()?;
+        let req = self.request()?;
+        let code = arg
+            .map(str::to_owned)
+            .or_else(|| req.channel_header.clone());
+        let mut cache = req.channels.lock().await;
+        if let Some(c) = cache.get(&code) {
+            return Ok(c.clone());
+        }
+        let channel = Arc::new(
+            domain::channel::resolve(
+                &state.db,
+                code.as_deref(),
+                state.config.default_channel.as_deref(),
+            )
+            .await?,
+        );
+        cache.insert(code, channel.clone());
+        Ok(channel)
+    }
+}

@@ -1,0 +1,545 @@
+//! GraphQL over HTTP, following the GraphQL-over-HTTP specification.
+//!
+//! - Media types: the response is `application/graphql-response+json` or
+//!   `application/json`, whichever the `Accept` header prefers (no `Accept`
+//!   means `application/json`; one naming neither answers 406).
+//! - Status codes: a request that is not a well-formed GraphQL-over-HTTP
+//!   request (bad JSON, no `query`, bad parameters) answers 400. A document
+//!   that fails to parse or validate answers 400 with
+//!   `application/graphql-response+json` and 200 with `application/json`, as
+//!   the specification asks; a request error never carries `data`.
+//! - CSRF: POST bodies must be `application/json` (415 otherwise), so an HTML
+//!   form or a `text/plain` fetch cannot run an operation; GET never runs a
+//!   mutation (405 with `Allow: POST`).
+//! - Limits: the body size limit holds whether or not `Content-Length` is sent
+//!   (413); batches (JSON arrays) are bounded.
+//! - A browser asking for HTML without a `query` gets the GraphiQL playground.
+
+use async_graphql::{
+    BatchRequest, BatchResponse, Request as GqlRequest, Variables,
+    parser::types::{DocumentOperations, OperationType},
+};
+use axum::{
+    body::{Body, Bytes},
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use super::{HttpState, graphiql};
+use crate::graphql::{RequestCtx, error::ErrorCode};
+
+/// The `application/graphql-response+json` media type.
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+/// Header that selects the channel of a request.
+pub const CHANNEL_HEADER: &str = "emporium-channel";
+
+/// Response media type chosen from the `Accept` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    /// `application/graphql-response+json`.
+    GraphqlResponseJson,
+    /// `application/json`.
+    Json,
+}
+
+impl MediaType {
+    fn header(self) -> HeaderValue {
+        match self {
+            Self::GraphqlResponseJson => {
+                HeaderValue::from_static("application/graphql-response+json; charset=utf-8")
+            }
+            Self::Json => HeaderValue::from_static("application/json; charset=utf-8"),
+        }
+    }
+}
+
+/// Picks the response media type the client prefers; `None` if it accepts neither.
+pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(MediaType::Json);
+    };
+    if accept.trim().is_empty() {
+        return Some(MediaType::Json);
+    }
+    let mut best: Option<(f32, u8, MediaType)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+            })
+            .next()
+            .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
+        // Specific ranges outrank wildcards at equal quality; the GraphQL type wins ties.
+        let candidate = match essence.as_str() {
+            GRAPHQL_RESPONSE_JSON => Some((3, MediaType::GraphqlResponseJson)),
+            "application/json" => Some((2, MediaType::Json)),
+            "application/*" | "*/*" => Some((1, MediaType::GraphqlResponseJson)),
+            _ => None,
+        };
+        if let Some((rank, media)) = candidate
+            && best.is_none_or(|(bq, br, _)| q > bq || (q == bq && rank > br))
+        {
+            best = Some((q, rank, media));
+        }
+    }
+    best.map(|(_, _, m)| m)
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+/// A response that carries only request errors (no `data`).
+fn request_error(
+    status: StatusCode,
+    media: MediaType,
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> Response {
+    let body = json!({ "errors": [{ "message": message.into(), "extensions": { "code": code.as_str() } }] });
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, media.header());
+    res
+}
+
+/// `GET /graphql`: GraphiQL for browsers, else a query (never a mutation).
+pub async fn get_handler(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params: Vec<(String, String)> =
+        match raw.as_deref().map(serde_urlencoded::from_str).transpose() {
+            Ok(p) => p.unwrap_or_default(),
+            Err(e) => {
+                let media = negotiate(&headers).unwrap_or(MediaType::Json);
+                return request_error(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    ErrorCode::BadRequest,
+                    format!("bad query string: {e}"),
+                );
+            }
+        };
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let Some(query) = param("query") else {
+        if wants_html(&headers) {
+            return graphiql::page().into_response();
+        }
+        let media = negotiate(&headers).unwrap_or(MediaType::Json);
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            ErrorCode::BadRequest,
+            "missing `query` parameter",
+        );
+    };
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let mut request = GqlRequest::new(query.clone());
+    if let Some(op) = param("operationName").filter(|s| !s.is_empty()) {
+        request = request.operation_name(op);
+    }
+    if let Some(vars) = param("variables").filter(|s| !s.is_empty()) {
+        match serde_json::from_str::<Value>(&vars) {
+            Ok(v @ Value::Object(_)) => request = request.variables(Variables::from_json(v)),
+            _ => {
+                return request_error(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    ErrorCode::BadRequest,
+                    "`variables` must be a JSON object",
+                );
+            }
+        }
+    }
+    if let Some(ext) = param("extensions").filter(|s| !s.is_empty())
+        && !matches!(serde_json::from_str::<Value>(&ext), Ok(Value::Object(_)))
+    {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            ErrorCode::BadRequest,
+            "`extensions` must be a JSON object",
+        );
+    }
+    if selects_mutation(&query, request.operation_name.as_deref()) {
+        let mut res = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            ErrorCode::MethodNotAllowed,
+            "mutations and subscriptions must be sent with POST",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return res;
+    }
+    execute(&state, &headers, media, BatchRequest::Single(request)).await
+}
+
+/// Whether the operation a GET would run is a mutation or subscription.
+/// Documents that do not parse are left to the executor, which reports them.
+fn selects_mutation(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    let ty = match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        _ => None,
+    };
+    // Ambiguous documents are refused if any operation would write.
+    let any_write = doc
+        .operations
+        .iter()
+        .any(|(_, op)| op.node.ty != OperationType::Query);
+    match ty {
+        Some(t) => t != OperationType::Query,
+        None => any_write,
+    }
+}
+
+fn not_acceptable() -> Response {
+    request_error(
+        StatusCode::NOT_ACCEPTABLE,
+        MediaType::Json,
+        ErrorCode::NotAcceptable,
+        format!("responses are {GRAPHQL_RESPONSE_JSON} or application/json"),
+    )
+}
+
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut parts = ct.split(';');
+    let essence = parts.next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return false;
+    }
+    parts.all(|p| match p.trim().split_once('=') {
+        Some((k, v)) if k.trim().eq_ignore_ascii_case("charset") => {
+            v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
+        _ => true,
+    })
+}
+
+/// `POST /graphql` with a JSON body (one request or a batch).
+pub async fn post_handler(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    if !is_json_content_type(&headers) {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            ErrorCode::UnsupportedMediaType,
+            "the request body must be application/json",
+        );
+    }
+    let limit = state.app.config.limits.max_body_bytes;
+    let too_large = || {
+        request_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            ErrorCode::PayloadTooLarge,
+            format!("the request body exceeds {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => return too_large(),
+    };
+    let batch = match parse_body(&bytes, state.app.config.limits.max_batch) {
+        Ok(b) => b,
+        Err(message) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                ErrorCode::BadRequest,
+                message,
+            );
+        }
+    };
+    execute(&state, &headers, media, batch).await
+}
+
+/// Parses a JSON body into one request or a bounded batch.
+fn parse_body(bytes: &[u8], max_batch: usize) -> Result<BatchRequest, String> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("the body is not valid JSON: {e}"))?;
+    let one = |v: Value| -> Result<GqlRequest, String> {
+        let Value::Object(map) = &v else {
+            return Err("each request must be a JSON object".into());
+        };
+        match map.get("query") {
+            Some(Value::String(_)) => {}
+            Some(_) => return Err("`query` must be a string".into()),
+            None => return Err("missing `query`".into()),
+        }
+        if map
+            .get("variables")
+            .is_some_and(|v| !(v.is_object() || v.is_null()))
+        {
+            return Err("`variables` must be an object".into());
+        }
+        if map
+            .get("operationName")
+            .is_some_and(|v| !(v.is_string() || v.is_null()))
+        {
+            return Err("`operationName` must be a string".into());
+        }
+        if map
+            .get("extensions")
+            .is_some_and(|v| !(v.is_object() || v.is_null()))
+        {
+            return Err("`extensions` must be an object".into());
+        }
+        serde_json::from_value::<GqlRequest>(v).map_err(|e| format!("bad request: {e}"))
+    };
+    match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err("an empty batch".into());
+            }
+            if items.len() > max_batch {
+                return Err(format!(
+                    "a batch holds at most {max_batch} operations, got {}",
+                    items.len()
+                ));
+            }
+            Ok(BatchRequest::Batch(
+                items.into_iter().map(one).collect::<Result<_, _>>()?,
+            ))
+        }
+        other => Ok(BatchRequest::Single(one(other)?)),
+    }
+}
+
+async fn execute(
+    state: &HttpState,
+    headers: &HeaderMap,
+    media: MediaType,
+    batch: BatchRequest,
+) -> Response {
+    let channel = headers
+        .get(CHANNEL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    // One context (and so one set of loaders) per operation of the batch.
+    let run = |r: GqlRequest| {
+        let ctx = RequestCtx::new(&state.app, channel.clone());
+        let tasks = ctx.tasks.clone();
+        let schema = state.schema.clone();
+        async move { tasks.run(schema.execute(r.data(ctx))).await }
+    };
+    let response = match batch {
+        BatchRequest::Single(r) => BatchResponse::Single(run(r).await),
+        BatchRequest::Batch(rs) => {
+            BatchResponse::Batch(futures_util::future::join_all(rs.into_iter().map(run)).await)
+        }
+    };
+    let (status, body) = match response {
+        BatchResponse::Single(r) => {
+            let (request_failed, body) = render(r);
+            let status = if request_failed && media == MediaType::GraphqlResponseJson {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (status, body)
+        }
+        BatchResponse::Batch(rs) => {
+            let parts: Vec<Vec<u8>> = rs.into_iter().map(|r| render(r).1).collect();
+            let mut out =
+                Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + parts.len() + 2);
+            out.push(b'[');
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(p);
+            }
+            out.push(b']');
+            (StatusCode::OK, out)
+        }
+    };
+    let mut res = (status, body).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, media.header());
+    res
+}
+
+/// Serializes one response; returns whether it is a request error (the
+/// operation never executed), in which case `data` is left out.
+fn render(mut r: async_graphql::Response) -> (bool, Vec<u8>) {
+    if r.errors.is_empty() {
+        return (
+            false,
+            serde_json::to_vec(&r).unwrap_or_else(|_| internal_body()),
+        );
+    }
+    let mut request_failed = false;
+    for e in &mut r.errors {
+        let code = e
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .and_then(|v| match v {
+                async_graphql::Value::String(s) => Some(s.clone()),
+                _ => None,
+            });
+        match code.as_deref() {
+            Some("GRAPHQL_PARSE_FAILED" | "GRAPHQL_VALIDATION_FAILED" | "TOO_COMPLEX") => {
+                request_failed = true
+            }
+            Some(_) => {}
+            // Errors raised by the executor itself (input coercion) are the client's.
+            None => crate::graphql::error::set_code(e, ErrorCode::BadUserInput),
+        }
+    }
+    let mut value = match serde_json::to_value(&r) {
+        Ok(v) => v,
+        Err(_) => return (true, internal_body()),
+    };
+    if request_failed && let Value::Object(map) = &mut value {
+        map.remove("data");
+    }
+    (
+        request_failed,
+        serde_json::to_vec(&value).unwrap_or_else(|_| internal_body()),
+    )
+}
+
+fn internal_body() -> Vec<u8> {
+    br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
+}
+
+/// What a panic inside a handler turns into: a GraphQL-shaped 500, logged.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "handler panicked");
+    let mut res = (StatusCode::INTERNAL_SERVER_ERROR, internal_body()).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, MediaType::Json.header());
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(header::ACCEPT, v);
+        }
+        h
+    }
+
+    #[test]
+    fn negotiation_follows_accept() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(MediaType::Json));
+        assert_eq!(
+            negotiate(&accept("application/json")),
+            Some(MediaType::Json)
+        );
+        assert_eq!(
+            negotiate(&accept(GRAPHQL_RESPONSE_JSON)),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(&accept(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(&accept(
+                "application/graphql-response+json;q=0.5, application/json"
+            )),
+            Some(MediaType::Json)
+        );
+        assert_eq!(
+            negotiate(&accept("*/*")),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(negotiate(&accept("text/html")), None);
+        assert_eq!(negotiate(&accept("application/json;q=0")), None);
+    }
+
+    #[test]
+    fn only_utf8_json_bodies_are_accepted() {
+        let ct = |v: &str| {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.insert(header::CONTENT_TYPE, v);
+            }
+            is_json_content_type(&h)
+        };
+        assert!(ct("application/json"));
+        assert!(ct("application/json; charset=UTF-8"));
+        assert!(!ct("application/json; charset=latin1"));
+        assert!(!ct("text/plain"));
+        assert!(!ct("application/x-www-form-urlencoded"));
+        assert!(!ct("multipart/form-data; boundary=x"));
+    }
+
+    #[test]
+    fn get_refuses_writes() {
+        assert!(selects_mutation("mutation { x }", None));
+        assert!(selects_mutation("subscription { x }", None));
+        assert!(!selects_mutation("{ x }", None));
+        assert!(selects_mutation(
+            "query A { x } mutation B { y }",
+            Some("B")
+        ));
+        assert!(!selects_mutation(
+            "query A { x } mutation B { y }",
+            Some("A")
+        ));
+        assert!(selects_mutation("query A { x } mutation B { y }", None));
+    }
+}

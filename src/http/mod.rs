@@ -1,0 +1,61 @@
+//! HTTP routes: GraphQL over HTTP at `/graphql`, the embedded GraphiQL
+//! assets, and health endpoints. Cross-cutting layers give every request an
+//! id (`x-request-id`, echoed back and put on the tracing span), a timeout and
+//! panic containment.
+
+pub mod graphiql;
+pub mod graphql;
+pub mod health;
+
+use std::time::Duration;
+
+use axum::{Router, routing::get};
+use http::{HeaderName, Request};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{app::AppState, graphql::AppSchema};
+
+/// State of the HTTP handlers.
+#[derive(Clone)]
+pub struct HttpState {
+    /// Shared node state.
+    pub app: AppState,
+    /// The executable schema.
+    pub schema: AppSchema,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// All routes with their layers.
+pub fn router(state: HttpState) -> Router {
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let id = req
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    });
+    Router::new()
+        .route(
+            "/graphql",
+            get(graphql::get_handler).post(graphql::post_handler),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+        .merge(graphiql::router())
+        .layer(CatchPanicLayer::custom(graphql::panic_response))
+        .layer(TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

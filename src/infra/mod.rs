@@ -1,0 +1,3 @@
+//! Infrastructure: database connections (and, later, cache and event bus).
+
+pub mod db;

@@ -1,0 +1,239 @@
+//! The test harness: a fresh database per test, seeded with the demo catalog,
+//! served over real HTTP on a loopback port, with a statement counter.
+
+use std::sync::{Arc, Mutex};
+
+use emporium::{
+    app::{self, AppState},
+    config::Config,
+    infra,
+    seed::{self, SeedOptions},
+};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+
+/// Products in the default test catalog (enough for several pages).
+pub const TEST_PRODUCTS: usize = 120;
+
+/// Where a test's database lives, and how to remove it afterwards.
+enum DbHandle {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+/// A running app on a fresh database.
+pub struct TestApp {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub base: String,
+    /// The app's database (the same pool the server uses).
+    pub db: DatabaseConnection,
+    /// SQL statements executed so far on `db`.
+    pub statements: Arc<Mutex<Vec<String>>>,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<DbHandle>,
+}
+
+/// Options for [`TestApp::spawn_with`].
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Products to seed (`None`: [`TEST_PRODUCTS`]; `Some(0)`: no seed at all).
+    pub products: Option<usize>,
+    /// Adjusts the configuration before the app starts.
+    pub configure: Option<fn(&mut Config)>,
+}
+
+impl TestApp {
+    /// An app with the default test catalog.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    /// An app with the given options.
+    pub async fn spawn_with(opts: Options) -> Self {
+        let (url, handle) = fresh_database().await;
+        let mut config = Config::for_database(url.clone());
+        config.redis_url = std::env::var("TEST_REDIS_URL")
+            .ok()
+            .filter(|s| !s.is_empty());
+        config.db_max_connections = 8;
+        if let Some(f) = opts.configure {
+            f(&mut config);
+        }
+        let mut db = infra::db::connect(&url, config.db_max_connections)
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        infra::db::migrate(&db)
+            .await
+            .unwrap_or_else(|e| panic!("migrate: {e}"));
+        let products = opts.products.unwrap_or(TEST_PRODUCTS);
+        if products > 0 {
+            seed::seed(&db, &SeedOptions { products })
+                .await
+                .unwrap_or_else(|e| panic!("seed: {e:#}"));
+        }
+        let statements = Arc::new(Mutex::new(Vec::new()));
+        let log = statements.clone();
+        db.set_metric_callback(move |info| {
+            if let Ok(mut log) = log.lock() {
+                log.push(info.statement.sql.clone());
+            }
+        });
+        let state = AppState::with_db(db.clone(), config).unwrap_or_else(|e| panic!("state: {e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app::serve(state, listener, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            db,
+            statements,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// The GraphQL endpoint.
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.base)
+    }
+
+    /// POSTs a GraphQL operation and returns (status, JSON body).
+    pub async fn post(&self, query: &str, variables: Value) -> (u16, Value) {
+        self.post_with(query, variables, &[]).await
+    }
+
+    /// POSTs a GraphQL operation with extra headers.
+    pub async fn post_with(
+        &self,
+        query: &str,
+        variables: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(self.graphql_url())
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req
+            .body(json!({ "query": query, "variables": variables }).to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request failed: {e}"));
+        let status = res.status().as_u16();
+        let body = res
+            .json::<Value>()
+            .await
+            .unwrap_or_else(|e| panic!("not JSON: {e}"));
+        (status, body)
+    }
+
+    /// POSTs an operation that must succeed and returns its `data`.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(query, variables).await;
+        assert_eq!(status, 200, "unexpected status; body: {body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// The first error's `extensions.code` of an operation that must fail.
+    pub async fn error_code(&self, query: &str, variables: Value) -> String {
+        let (_, body) = self.post(query, variables).await;
+        first_code(&body)
+    }
+
+    /// Statements executed so far.
+    pub fn statement_count(&self) -> usize {
+        self.statements.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
+    /// The SQL of the statements executed since the `from`-th.
+    pub fn statements_since(&self, from: usize) -> Vec<String> {
+        self.statements
+            .lock()
+            .map(|l| l[from..].to_vec())
+            .unwrap_or_default()
+    }
+}
+
+/// The first error's `extensions.code` in a response body.
+pub fn first_code(body: &Value) -> String {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+        .to_owned()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(DbHandle::Postgres { admin_url, name }) = self.handle.take() {
+            // Dropping runs outside the test's runtime, which may be shutting down.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Creates an empty database: a temporary SQLite file, or a new PostgreSQL
+/// database next to `TEST_DATABASE_URL`.
+async fn fresh_database() -> (String, DbHandle) {
+    match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
+        Some(admin_url) => {
+            let name = format!("emporium_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| panic!("TEST_DATABASE_URL: {e}"));
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .unwrap_or_else(|e| panic!("create database: {e}"));
+            let _ = admin.close().await;
+            let url = match admin_url.rsplit_once('/') {
+                Some((server, _)) => format!("{server}/{name}"),
+                None => panic!("TEST_DATABASE_URL has no database name: {admin_url}"),
+            };
+            (url, DbHandle::Postgres { admin_url, name })
+        }
+        None => {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("emporium.db").display()
+            );
+            (url, DbHandle::Sqlite(dir))
+        }
+    }
+}

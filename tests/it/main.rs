@@ -1,0 +1,11 @@
+//! emporium's integration tests: one binary, one module per capability.
+//!
+//! Every test builds its own app on a fresh database through
+//! [`harness::TestApp`]: SQLite by default, PostgreSQL (and Redis) when
+//! `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
+
+mod catalog;
+mod harness;
+mod http;
+mod schema;
+mod statements;

@@ -1,0 +1,66 @@
+//! No N+1: a storefront page costs the same small number of SQL statements
+//! whether it shows 5 products or 50.
+
+use serde_json::json;
+
+use crate::harness::TestApp;
+
+const PAGE: &str = r#"
+query Page($first: Int!) {
+  products(first: $first) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      id handle title vendor productType tags
+      priceRange { minVariantPrice { amount currencyCode } maxVariantPrice { amount currencyCode } }
+      availableForSale
+      options { name values }
+      media { id url alt }
+      collections { id handle title }
+      variants {
+        id sku title
+        price { amount currencyCode }
+        compareAtPrice { amount currencyCode }
+        quantityAvailable availableForSale
+        selectedOptions { name value }
+      }
+    } }
+  }
+}"#;
+
+async fn statements_for(app: &TestApp, first: i64) -> (Vec<String>, usize) {
+    let before = app.statement_count();
+    let data = app.query(PAGE, json!({ "first": first })).await;
+    let edges = data["products"]["edges"].as_array().map_or(0, Vec::len);
+    (app.statements_since(before), edges)
+}
+
+#[tokio::test]
+async fn a_page_costs_a_fixed_number_of_statements() {
+    let app = TestApp::spawn().await;
+    // Warm up (the first request may prepare statements).
+    statements_for(&app, 5).await;
+    let (small, n5) = statements_for(&app, 5).await;
+    let (large, n50) = statements_for(&app, 50).await;
+    assert_eq!((n5, n50), (5, 50));
+    let shapes =
+        |s: &[String]| -> Vec<String> { s.iter().map(|q| q.chars().take(60).collect()).collect() };
+    assert_eq!(
+        small.len(),
+        large.len(),
+        "5 products cost {} statements, 50 cost {}:\n{:#?}\n{:#?}",
+        small.len(),
+        large.len(),
+        shapes(&small),
+        shapes(&large)
+    );
+    // channel, page, count, variants, tags, options (2), media, collections,
+    // prices, stock, selected options.
+    assert_eq!(
+        large.len(),
+        12,
+        "a page costs {} statements: {:#?}",
+        large.len(),
+        shapes(&large)
+    );
+}
