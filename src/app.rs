@@ -6,7 +6,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
-use crate::{config::Config, graphql, http, infra};
+use crate::{config::Config, graphql, http, infra, infra::cache::ResponseCache};
 
 /// What every request handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -17,6 +17,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Redis client when `EMPORIUM_REDIS_URL` is set.
     pub redis: Option<redis::Client>,
+    /// Storefront response cache, unless disabled.
+    pub cache: Option<ResponseCache>,
 }
 
 impl AppState {
@@ -41,10 +43,13 @@ impl AppState {
             ),
             None => None,
         };
+        let cache = (config.response_cache_mb > 0)
+            .then(|| ResponseCache::new(config.response_cache_mb.saturating_mul(1024 * 1024)));
         Ok(Self {
             db,
             config: Arc::new(config),
             redis,
+            cache,
         })
     }
 

@@ -75,6 +75,8 @@ pub struct Config {
     /// `EMPORIUM_DEFAULT_CHANNEL`: channel code used when a request names none
     /// (empty: the channel flagged default in the database).
     pub default_channel: Option<String>,
+    /// `EMPORIUM_RESPONSE_CACHE_MB`: size of the storefront response cache (0 disables it).
+    pub response_cache_mb: u64,
     /// `EMPORIUM_SHUTDOWN_GRACE_SECS`: how long in-flight requests may finish after a stop signal.
     pub shutdown_grace_secs: u64,
     /// Request limits (`EMPORIUM_MAX_DEPTH`, `EMPORIUM_MAX_COMPLEXITY`,
@@ -135,6 +137,7 @@ impl Config {
             log: env.string("EMPORIUM_LOG").unwrap_or_else(|| "info".into()),
             log_format: env.parse("EMPORIUM_LOG_FORMAT", LogFormat::Text)?,
             default_channel: env.string("EMPORIUM_DEFAULT_CHANNEL"),
+            response_cache_mb: env.parse("EMPORIUM_RESPONSE_CACHE_MB", 32)?,
             shutdown_grace_secs: env.parse("EMPORIUM_SHUTDOWN_GRACE_SECS", 10)?,
             limits: QueryLimits {
                 max_depth: env.parse("EMPORIUM_MAX_DEPTH", defaults.max_depth)?,
@@ -164,6 +167,7 @@ fn unreachable_defaults() -> Config {
         log: "info".into(),
         log_format: LogFormat::Text,
         default_channel: None,
+        response_cache_mb: 32,
         shutdown_grace_secs: 10,
         limits: QueryLimits::default(),
     }

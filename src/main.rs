@@ -9,6 +9,11 @@ use emporium::{
     graphql, infra, seed,
 };
 
+// mimalloc keeps resident memory flat under many small, short-lived
+// allocations from many threads, where the system allocator fragments.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// emporium: a GraphQL headless-commerce API server.
 #[derive(Parser)]
 #[command(version, about)]

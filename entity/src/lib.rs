@@ -3,6 +3,7 @@
 //! Money columns are integers in the currency's minor unit (`*_minor`), so both
 //! SQLite and PostgreSQL store and compare them exactly.
 
+pub mod catalog_version;
 pub mod channel;
 pub mod collection;
 pub mod collection_product;

@@ -1,5 +1,6 @@
 //! The entities under short names.
 
+pub use crate::catalog_version::Entity as CatalogVersion;
 pub use crate::channel::Entity as Channel;
 pub use crate::collection::Entity as Collection;
 pub use crate::collection_product::Entity as CollectionProduct;

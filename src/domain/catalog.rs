@@ -289,6 +289,18 @@ fn relevance(backend: DbBackend, query: &str) -> Expr {
     sql(backend, &template, values)
 }
 
+/// The current catalog version: it moves forward (by database trigger) with
+/// every change to catalog data, so a response built at version `v` is
+/// current exactly while this still returns `v`.
+pub async fn version(db: &impl ConnectionTrait) -> DomainResult<i64> {
+    let row = entity::catalog_version::Entity::find_by_id(1)
+        .one(db)
+        .await?;
+    row.map(|r| r.version).ok_or_else(|| {
+        super::error::DomainError::Inconsistent("catalog_version row is missing".into())
+    })
+}
+
 /// Lists one page of visible products matching `filter` in `sort` order.
 #[tracing::instrument(skip(db, channel), fields(channel = %channel.code))]
 pub async fn list_products(

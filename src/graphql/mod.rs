@@ -12,7 +12,13 @@ pub mod node;
 pub mod pagination;
 pub mod scalars;
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder,
@@ -64,6 +70,7 @@ pub struct RequestCtx {
     /// Where the loaders' batch loads run; execute the request with [`loaders::RequestTasks::run`].
     pub tasks: loaders::RequestTasks,
     channels: Mutex<HashMap<Option<String>, Arc<domain::channel::Channel>>>,
+    cacheable: AtomicBool,
 }
 
 impl RequestCtx {
@@ -75,7 +82,20 @@ impl RequestCtx {
             loaders: loaders::loaders(state.db.clone(), tasks.clone()),
             tasks,
             channels: Mutex::new(HashMap::new()),
+            cacheable: AtomicBool::new(true),
         }
+    }
+
+    /// Marks the response as not shareable: resolvers of anything that is not
+    /// public catalog data (a viewer's cart, orders, prices of a customer
+    /// group) must call this so the response cache never stores it.
+    pub fn no_store(&self) {
+        self.cacheable.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether every resolver allowed caching the response.
+    pub fn is_cacheable(&self) -> bool {
+        self.cacheable.load(Ordering::Relaxed)
     }
 }
 
@@ -108,7 +128,8 @@ impl ContextExt for Context<'_> {
     }
 
     fn request(&self) -> ApiResult<&RequestCtx> {
-        self.data_opt::<RequestCtx>()
+        self.data_opt::<Arc<RequestCtx>>()
+            .map(Arc::as_ref)
             .ok_or_else(|| missing("RequestCtx"))
     }
 

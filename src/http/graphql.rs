@@ -14,9 +14,12 @@
 //! - Limits: the body size limit holds whether or not `Content-Length` is sent
 //!   (413); batches (JSON arrays) are bounded.
 //! - A browser asking for HTML without a `query` gets the GraphiQL playground.
+//! - Queries whose resolvers allow it are answered from the response cache
+//!   while the catalog version they were built at is current
+//!   (`x-emporium-cache: hit`).
 
 use async_graphql::{
-    BatchRequest, BatchResponse, Request as GqlRequest, Variables,
+    BatchRequest, Request as GqlRequest, Variables,
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
@@ -28,12 +31,18 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{HttpState, graphiql};
-use crate::graphql::{RequestCtx, error::ErrorCode};
+use crate::{
+    domain,
+    graphql::{RequestCtx, error::ErrorCode},
+};
+use std::sync::Arc;
 
 /// The `application/graphql-response+json` media type.
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// Header that selects the channel of a request.
 pub const CHANNEL_HEADER: &str = "emporium-channel";
+/// Response header saying whether the response cache answered (`hit`) or not (`miss`).
+pub const CACHE_HEADER: &str = "x-emporium-cache";
 
 /// Response media type chosen from the `Accept` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,31 +373,15 @@ async fn execute(
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
-    // One context (and so one set of loaders) per operation of the batch.
-    let run = |r: GqlRequest| {
-        let ctx = RequestCtx::new(&state.app, channel.clone());
-        let tasks = ctx.tasks.clone();
-        let schema = state.schema.clone();
-        async move { tasks.run(schema.execute(r.data(ctx))).await }
-    };
-    let response = match batch {
-        BatchRequest::Single(r) => BatchResponse::Single(run(r).await),
+    match batch {
+        BatchRequest::Single(r) => execute_single(state, channel, media, r).await,
         BatchRequest::Batch(rs) => {
-            BatchResponse::Batch(futures_util::future::join_all(rs.into_iter().map(run)).await)
-        }
-    };
-    let (status, body) = match response {
-        BatchResponse::Single(r) => {
-            let (request_failed, body) = render(r);
-            let status = if request_failed && media == MediaType::GraphqlResponseJson {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
-            (status, body)
-        }
-        BatchResponse::Batch(rs) => {
-            let parts: Vec<Vec<u8>> = rs.into_iter().map(|r| render(r).1).collect();
+            let runs = rs.into_iter().map(|r| run(state, channel.clone(), r));
+            let parts: Vec<Vec<u8>> = futures_util::future::join_all(runs)
+                .await
+                .into_iter()
+                .map(|(r, _)| render(r).1)
+                .collect();
             let mut out =
                 Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + parts.len() + 2);
             out.push(b'[');
@@ -399,12 +392,96 @@ async fn execute(
                 out.extend_from_slice(p);
             }
             out.push(b']');
-            (StatusCode::OK, out)
+            respond(StatusCode::OK, media, Bytes::from(out), None)
         }
+    }
+}
+
+/// Executes one operation with its own context and loaders; also says
+/// whether nothing in it forbade caching the response.
+async fn run(
+    state: &HttpState,
+    channel: Option<String>,
+    r: GqlRequest,
+) -> (async_graphql::Response, bool) {
+    let ctx = Arc::new(RequestCtx::new(&state.app, channel));
+    let tasks = ctx.tasks.clone();
+    let response = tasks.run(state.schema.execute(r.data(ctx.clone()))).await;
+    (response, ctx.is_cacheable())
+}
+
+/// Everything that shapes a response, as the response cache's key.
+fn cache_key(r: &GqlRequest, channel: Option<&str>, media: MediaType) -> Option<String> {
+    let variables = serde_json::to_string(&r.variables).ok()?;
+    Some(format!(
+        "{:?}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        media,
+        channel.unwrap_or(""),
+        r.operation_name.as_deref().unwrap_or(""),
+        variables,
+        r.query
+    ))
+}
+
+async fn execute_single(
+    state: &HttpState,
+    channel: Option<String>,
+    media: MediaType,
+    r: GqlRequest,
+) -> Response {
+    // Only queries are cached; a mutation is never even looked up.
+    let cache = state
+        .app
+        .cache
+        .as_ref()
+        .filter(|_| !selects_mutation(&r.query, r.operation_name.as_deref()));
+    let mut lookup = None;
+    if let Some(cache) = cache
+        && let Some(key) = cache_key(&r, channel.as_deref(), media)
+    {
+        // The version is read before the data, so an entry is never older than its tag.
+        match domain::catalog::version(&state.app.db).await {
+            Ok(version) => {
+                if let Some(body) = cache.get(&key, version) {
+                    return respond(StatusCode::OK, media, body, Some("hit"));
+                }
+                lookup = Some((key, version));
+            }
+            Err(e) => tracing::warn!(error = %e, "response cache: cannot read the catalog version"),
+        }
+    }
+    let (response, cacheable) = run(state, channel, r).await;
+    let clean = response.errors.is_empty();
+    let (request_failed, body) = render(response);
+    let body = Bytes::from(body);
+    let status = if request_failed && media == MediaType::GraphqlResponseJson {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
     };
+    let mut cache_state = None;
+    if let (Some(cache), Some((key, version))) = (cache, lookup) {
+        if clean && cacheable {
+            cache.insert(&key, version, body.clone());
+        }
+        cache_state = Some("miss");
+    }
+    respond(status, media, body, cache_state)
+}
+
+fn respond(
+    status: StatusCode,
+    media: MediaType,
+    body: Bytes,
+    cache: Option<&'static str>,
+) -> Response {
     let mut res = (status, body).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, media.header());
+    if let Some(c) = cache {
+        res.headers_mut()
+            .insert(CACHE_HEADER, HeaderValue::from_static(c));
+    }
     res
 }
 

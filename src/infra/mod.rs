@@ -1,3 +1,5 @@
-//! Infrastructure: database connections (and, later, cache and event bus).
+//! Infrastructure: database connections and the response cache (an event bus
+//! and a shared Redis tier come with the multi-node work).
 
+pub mod cache;
 pub mod db;

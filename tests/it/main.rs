@@ -4,6 +4,7 @@
 //! [`harness::TestApp`]: SQLite by default, PostgreSQL (and Redis) when
 //! `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
 
+mod cache;
 mod catalog;
 mod harness;
 mod http;

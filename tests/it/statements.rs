@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{Options, TestApp};
 
 const PAGE: &str = r#"
 query Page($first: Int!) {
@@ -37,7 +37,12 @@ async fn statements_for(app: &TestApp, first: i64) -> (Vec<String>, usize) {
 
 #[tokio::test]
 async fn a_page_costs_a_fixed_number_of_statements() {
-    let app = TestApp::spawn().await;
+    // Measure execution itself, not the response cache.
+    let app = TestApp::spawn_with(Options {
+        configure: Some(|c| c.response_cache_mb = 0),
+        ..Default::default()
+    })
+    .await;
     // Warm up (the first request may prepare statements).
     statements_for(&app, 5).await;
     let (small, n5) = statements_for(&app, 5).await;

@@ -1,0 +1,122 @@
+//! The storefront response cache: hits cost one statement, and any change to
+//! catalog rows (made by anyone, even by hand in SQL) makes the next read fresh.
+
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::harness::TestApp;
+
+const QUERY: &str = r#"query($h: String!) { product(handle: $h) { title variants { sku price { amount currencyCode } quantityAvailable } } }"#;
+
+async fn fetch(app: &TestApp, handle: &str, channel: Option<&str>) -> (String, Value) {
+    let mut req = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .json(&json!({ "query": QUERY, "variables": { "h": handle } }));
+    if let Some(c) = channel {
+        req = req.header("emporium-channel", c);
+    }
+    let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+    let cache = res
+        .headers()
+        .get("x-emporium-cache")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_owned();
+    (cache, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn exec(app: &TestApp, sql: &str) {
+    app.db
+        .execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+#[tokio::test]
+async fn hits_are_cheap_and_catalog_changes_make_the_next_read_fresh() {
+    let app = TestApp::spawn().await;
+    let handle = "pocket-journal-0";
+    let (c1, first) = fetch(&app, handle, None).await;
+    assert_eq!(c1, "miss");
+    assert_eq!(
+        first["data"]["product"]["variants"][0]["sku"],
+        json!("EMP-00000-01")
+    );
+
+    let before = app.statement_count();
+    let (c2, second) = fetch(&app, handle, None).await;
+    assert_eq!((c2.as_str(), &second), ("hit", &first));
+    assert_eq!(
+        app.statement_count() - before,
+        1,
+        "a hit only reads the catalog version"
+    );
+
+    // Another channel is another entry.
+    let (c3, eur) = fetch(&app, handle, Some("eu")).await;
+    assert_eq!(c3, "miss");
+    assert_eq!(
+        eur["data"]["product"]["variants"][0]["price"]["currencyCode"],
+        json!("EUR")
+    );
+
+    // A price changed behind the API's back.
+    exec(&app, "UPDATE variant_price SET amount_minor = 123456 WHERE variant_id = (SELECT id FROM variant WHERE sku = 'EMP-00000-01') AND customer_group_id IS NULL AND min_quantity = 1").await;
+    let (c4, fresh) = fetch(&app, handle, None).await;
+    assert_eq!(c4, "miss");
+    assert_eq!(
+        fresh["data"]["product"]["variants"][0]["price"]["amount"],
+        json!("1234.56")
+    );
+    assert_eq!(fetch(&app, handle, None).await.0, "hit");
+
+    // Stock moves too.
+    exec(&app, "UPDATE stock_level SET on_hand = 0, reserved = 0 WHERE variant_id = (SELECT id FROM variant WHERE sku = 'EMP-00000-01')").await;
+    let (c5, sold_out) = fetch(&app, handle, None).await;
+    assert_eq!(c5, "miss");
+    assert_eq!(
+        sold_out["data"]["product"]["variants"][0]["quantityAvailable"],
+        json!(0)
+    );
+
+    // And a product being unpublished.
+    exec(
+        &app,
+        "UPDATE product SET status = 'draft' WHERE handle = 'pocket-journal-0'",
+    )
+    .await;
+    let (_, gone) = fetch(&app, handle, None).await;
+    assert_eq!(gone["data"]["product"], Value::Null);
+}
+
+#[tokio::test]
+async fn errors_and_mutations_are_never_cached() {
+    let app = TestApp::spawn().await;
+    for _ in 0..2 {
+        let res = app
+            .client
+            .post(app.graphql_url())
+            .header("content-type", "application/json")
+            .json(&json!({ "query": "{ product { id } }" }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            res.headers()
+                .get("x-emporium-cache")
+                .and_then(|v| v.to_str().ok()),
+            Some("miss")
+        );
+    }
+    let res = app
+        .client
+        .post(app.graphql_url())
+        .header("content-type", "application/json")
+        .json(&json!({ "query": "mutation { __typename }" }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(res.headers().get("x-emporium-cache").is_none());
+}
