@@ -5,8 +5,8 @@
 
 pub mod catalog;
 pub mod error;
-pub mod extension;
 pub mod id;
+pub mod limits;
 pub mod loaders;
 pub mod node;
 pub mod pagination;
@@ -36,7 +36,7 @@ pub struct QueryRoot(catalog::CatalogQuery, node::NodeQuery);
 /// The executable schema.
 pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
-/// The schema with its limits and extensions but no data attached, so the SDL
+/// The schema with its limits but no data attached, so the SDL
 /// can be exported without a database.
 pub fn schema_builder(
     limits: QueryLimits,
@@ -46,9 +46,6 @@ pub fn schema_builder(
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
         .limit_directives(50)
-        .extension(extension::Guardrails {
-            max_aliases: limits.max_aliases,
-        })
 }
 
 /// The public SDL, as committed in `schema.graphql`.

@@ -18,10 +18,7 @@
 //!   while the catalog version they were built at is current
 //!   (`x-emporium-cache: hit`).
 
-use async_graphql::{
-    BatchRequest, Request as GqlRequest, Variables,
-    parser::types::{DocumentOperations, OperationType},
-};
+use async_graphql::{BatchRequest, Request as GqlRequest, Variables};
 use axum::{
     body::{Body, Bytes},
     extract::{RawQuery, State},
@@ -33,7 +30,11 @@ use serde_json::{Value, json};
 use super::{HttpState, graphiql};
 use crate::{
     domain,
-    graphql::{RequestCtx, error::ErrorCode},
+    graphql::{
+        RequestCtx,
+        error::{ErrorCode, set_code},
+        limits,
+    },
 };
 use std::sync::Arc;
 
@@ -191,7 +192,11 @@ pub async fn get_handler(
             "`extensions` must be a JSON object",
         );
     }
-    if selects_mutation(&query, request.operation_name.as_deref()) {
+    let prepared = match prepare(request, state.app.config.limits.max_aliases) {
+        Ok(p) => p,
+        Err(failed) => return render_single(failed, media, None),
+    };
+    if prepared.writes {
         let mut res = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -202,32 +207,7 @@ pub async fn get_handler(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return res;
     }
-    execute(&state, &headers, media, BatchRequest::Single(request)).await
-}
-
-/// Whether the operation a GET would run is a mutation or subscription.
-/// Documents that do not parse are left to the executor, which reports them.
-fn selects_mutation(query: &str, operation_name: Option<&str>) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        return false;
-    };
-    let ty = match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        _ => None,
-    };
-    // Ambiguous documents are refused if any operation would write.
-    let any_write = doc
-        .operations
-        .iter()
-        .any(|(_, op)| op.node.ty != OperationType::Query);
-    match ty {
-        Some(t) => t != OperationType::Query,
-        None => any_write,
-    }
+    execute_single(&state, channel_of(&headers), media, prepared).await
 }
 
 fn not_acceptable() -> Response {
@@ -257,6 +237,14 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
         }
         _ => true,
     })
+}
+
+fn channel_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(CHANNEL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 /// `POST /graphql` with a JSON body (one request or a batch).
@@ -292,9 +280,8 @@ pub async fn post_handler(
     if declared.is_some_and(|n| n > limit) {
         return too_large();
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => return too_large(),
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return too_large();
     };
     let batch = match parse_body(&bytes, state.app.config.limits.max_batch) {
         Ok(b) => b,
@@ -307,7 +294,42 @@ pub async fn post_handler(
             );
         }
     };
-    execute(&state, &headers, media, batch).await
+    let max_aliases = state.app.config.limits.max_aliases;
+    let channel = channel_of(&headers);
+    match batch {
+        BatchRequest::Single(r) => match prepare(r, max_aliases) {
+            Ok(p) => execute_single(&state, channel, media, p).await,
+            Err(failed) => render_single(failed, media, None),
+        },
+        BatchRequest::Batch(rs) => {
+            // Each operation of a batch is answered on its own, failed or not.
+            let runs = rs.into_iter().map(|r| {
+                let (state, channel) = (&state, channel.clone());
+                async move {
+                    match prepare(r, max_aliases) {
+                        Ok(p) => run(state, channel, p.request).await.0,
+                        Err(failed) => failed,
+                    }
+                }
+            });
+            let parts: Vec<Vec<u8>> = futures_util::future::join_all(runs)
+                .await
+                .into_iter()
+                .map(|r| render(r).1)
+                .collect();
+            let mut out =
+                Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + parts.len() + 2);
+            out.push(b'[');
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(p);
+            }
+            out.push(b']');
+            respond(StatusCode::OK, media, Bytes::from(out), None)
+        }
+    }
 }
 
 /// Parses a JSON body into one request or a bounded batch.
@@ -362,39 +384,32 @@ fn parse_body(bytes: &[u8], max_batch: usize) -> Result<BatchRequest, String> {
     }
 }
 
-async fn execute(
-    state: &HttpState,
-    headers: &HeaderMap,
-    media: MediaType,
-    batch: BatchRequest,
-) -> Response {
-    let channel = headers
-        .get(CHANNEL_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty());
-    match batch {
-        BatchRequest::Single(r) => execute_single(state, channel, media, r).await,
-        BatchRequest::Batch(rs) => {
-            let runs = rs.into_iter().map(|r| run(state, channel.clone(), r));
-            let parts: Vec<Vec<u8>> = futures_util::future::join_all(runs)
-                .await
-                .into_iter()
-                .map(|(r, _)| render(r).1)
-                .collect();
-            let mut out =
-                Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + parts.len() + 2);
-            out.push(b'[');
-            for (i, p) in parts.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(p);
-            }
-            out.push(b']');
-            respond(StatusCode::OK, media, Bytes::from(out), None)
+/// A request whose document parsed and passed the alias limit.
+struct Prepared {
+    request: GqlRequest,
+    /// Whether the selected operation is a mutation or subscription.
+    writes: bool,
+}
+
+/// Parses the document once (async-graphql reuses the parsed document),
+/// applies the alias limit and finds out whether the operation writes.
+fn prepare(
+    mut request: GqlRequest,
+    max_aliases: usize,
+) -> Result<Prepared, async_graphql::Response> {
+    let operation = request.operation_name.clone();
+    let doc = match request.parsed_query() {
+        Ok(doc) => doc,
+        Err(mut e) => {
+            set_code(&mut e, ErrorCode::GraphqlParseFailed);
+            return Err(async_graphql::Response::from_errors(vec![e]));
         }
+    };
+    if let Err(e) = limits::check_aliases(doc, max_aliases) {
+        return Err(async_graphql::Response::from_errors(vec![e]));
     }
+    let writes = limits::writes(doc, operation.as_deref());
+    Ok(Prepared { request, writes })
 }
 
 /// Executes one operation with its own context and loaders; also says
@@ -427,17 +442,13 @@ async fn execute_single(
     state: &HttpState,
     channel: Option<String>,
     media: MediaType,
-    r: GqlRequest,
+    p: Prepared,
 ) -> Response {
     // Only queries are cached; a mutation is never even looked up.
-    let cache = state
-        .app
-        .cache
-        .as_ref()
-        .filter(|_| !selects_mutation(&r.query, r.operation_name.as_deref()));
+    let cache = state.app.cache.as_ref().filter(|_| !p.writes);
     let mut lookup = None;
     if let Some(cache) = cache
-        && let Some(key) = cache_key(&r, channel.as_deref(), media)
+        && let Some(key) = cache_key(&p.request, channel.as_deref(), media)
     {
         // The version is read before the data, so an entry is never older than its tag.
         match domain::catalog::version(&state.app.db).await {
@@ -450,23 +461,42 @@ async fn execute_single(
             Err(e) => tracing::warn!(error = %e, "response cache: cannot read the catalog version"),
         }
     }
-    let (response, cacheable) = run(state, channel, r).await;
-    let clean = response.errors.is_empty();
+    let (response, cacheable) = run(state, channel, p.request).await;
+    let storable = response.errors.is_empty() && cacheable;
     let (request_failed, body) = render(response);
     let body = Bytes::from(body);
-    let status = if request_failed && media == MediaType::GraphqlResponseJson {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     let mut cache_state = None;
     if let (Some(cache), Some((key, version))) = (cache, lookup) {
-        if clean && cacheable {
+        if storable {
             cache.insert(&key, version, body.clone());
         }
         cache_state = Some("miss");
     }
-    respond(status, media, body, cache_state)
+    respond(status_for(request_failed, media), media, body, cache_state)
+}
+
+/// 400 for a request error with the GraphQL media type; 200 otherwise, as
+/// the specification asks of `application/json`.
+fn status_for(request_failed: bool, media: MediaType) -> StatusCode {
+    if request_failed && media == MediaType::GraphqlResponseJson {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
+}
+
+fn render_single(
+    response: async_graphql::Response,
+    media: MediaType,
+    cache: Option<&'static str>,
+) -> Response {
+    let (request_failed, body) = render(response);
+    respond(
+        status_for(request_failed, media),
+        media,
+        Bytes::from(body),
+        cache,
+    )
 }
 
 fn respond(
@@ -496,22 +526,8 @@ fn render(mut r: async_graphql::Response) -> (bool, Vec<u8>) {
     }
     let mut request_failed = false;
     for e in &mut r.errors {
-        let code = e
-            .extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .and_then(|v| match v {
-                async_graphql::Value::String(s) => Some(s.clone()),
-                _ => None,
-            });
-        match code.as_deref() {
-            Some("GRAPHQL_PARSE_FAILED" | "GRAPHQL_VALIDATION_FAILED" | "TOO_COMPLEX") => {
-                request_failed = true
-            }
-            Some(_) => {}
-            // Errors raised by the executor itself (input coercion) are the client's.
-            None => crate::graphql::error::set_code(e, ErrorCode::BadUserInput),
-        }
+        limits::classify(e);
+        request_failed |= limits::is_request_error(e);
     }
     let mut value = match serde_json::to_value(&r) {
         Ok(v) => v,
@@ -602,21 +618,5 @@ mod tests {
         assert!(!ct("text/plain"));
         assert!(!ct("application/x-www-form-urlencoded"));
         assert!(!ct("multipart/form-data; boundary=x"));
-    }
-
-    #[test]
-    fn get_refuses_writes() {
-        assert!(selects_mutation("mutation { x }", None));
-        assert!(selects_mutation("subscription { x }", None));
-        assert!(!selects_mutation("{ x }", None));
-        assert!(selects_mutation(
-            "query A { x } mutation B { y }",
-            Some("B")
-        ));
-        assert!(!selects_mutation(
-            "query A { x } mutation B { y }",
-            Some("A")
-        ));
-        assert!(selects_mutation("query A { x } mutation B { y }", None));
     }
 }
