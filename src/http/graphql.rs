@@ -194,7 +194,7 @@ pub async fn get_handler(
     }
     let prepared = match prepare(request, state.app.config.limits.max_aliases) {
         Ok(p) => p,
-        Err(failed) => return render_single(failed, media, None),
+        Err(failed) => return render_single(*failed, media, None),
     };
     if prepared.writes {
         let mut res = request_error(
@@ -299,7 +299,7 @@ pub async fn post_handler(
     match batch {
         BatchRequest::Single(r) => match prepare(r, max_aliases) {
             Ok(p) => execute_single(&state, channel, media, p).await,
-            Err(failed) => render_single(failed, media, None),
+            Err(failed) => render_single(*failed, media, None),
         },
         BatchRequest::Batch(rs) => {
             // Each operation of a batch is answered on its own, failed or not.
@@ -308,7 +308,7 @@ pub async fn post_handler(
                 async move {
                     match prepare(r, max_aliases) {
                         Ok(p) => run(state, channel, p.request).await.0,
-                        Err(failed) => failed,
+                        Err(failed) => *failed,
                     }
                 }
             });
@@ -396,17 +396,17 @@ struct Prepared {
 fn prepare(
     mut request: GqlRequest,
     max_aliases: usize,
-) -> Result<Prepared, async_graphql::Response> {
+) -> Result<Prepared, Box<async_graphql::Response>> {
     let operation = request.operation_name.clone();
     let doc = match request.parsed_query() {
         Ok(doc) => doc,
         Err(mut e) => {
             set_code(&mut e, ErrorCode::GraphqlParseFailed);
-            return Err(async_graphql::Response::from_errors(vec![e]));
+            return Err(Box::new(async_graphql::Response::from_errors(vec![e])));
         }
     };
     if let Err(e) = limits::check_aliases(doc, max_aliases) {
-        return Err(async_graphql::Response::from_errors(vec![e]));
+        return Err(Box::new(async_graphql::Response::from_errors(vec![e])));
     }
     let writes = limits::writes(doc, operation.as_deref());
     Ok(Prepared { request, writes })
