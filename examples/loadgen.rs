@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! cargo run --release --example loadgen -- --scenario products50 --clients 32 --duration 10
-//! cargo run --release --example loadgen -- --scenario product-by-handle --handle product-7 \
+//! cargo run --release --example loadgen -- --scenario product-by-handle --handle pocket-journal-0 \
 //!     --pid "$(pgrep -n emporium)" --json
 //! cargo run --release --example loadgen -- --query '{ __typename }' --clients 8 --duration 5
 //! cargo run --release --example loadgen -- --query-file q.graphql --variables '{"n": 3}' \
@@ -124,7 +124,7 @@ struct Args {
     scenario: Option<Scenario>,
 
     /// Product handle used by the `product-by-handle` scenario.
-    #[arg(long, default_value = "product-1")]
+    #[arg(long, default_value = "pocket-journal-0")]
     handle: String,
 
     /// GraphQL document to send.

@@ -32,6 +32,7 @@ pub struct TestApp {
     /// An HTTP client.
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     handle: Option<DbHandle>,
 }
 
@@ -88,7 +89,7 @@ impl TestApp {
             .local_addr()
             .unwrap_or_else(|e| panic!("addr: {e}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app::serve(state, listener, async move {
+        let server = tokio::spawn(app::serve(state, listener, async move {
             let _ = rx.await;
         }));
         Self {
@@ -97,7 +98,19 @@ impl TestApp {
             statements,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
+            server: Some(server),
             handle: Some(handle),
+        }
+    }
+
+    /// Sends the shutdown signal and waits until the server has stopped.
+    pub async fn stop_server(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await?,
+            None => Ok(()),
         }
     }
 

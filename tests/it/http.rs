@@ -225,6 +225,13 @@ async fn batches_run_each_operation_and_are_bounded() {
     let (s, _, v) = raw_post(&app, "application/json", Some(GQL), body).await;
     assert_eq!(s, 200);
     assert_eq!(v.as_array().map(Vec::len), Some(3));
+    // Each operation is answered on its own, a failed one included.
+    let mixed = json!([{ "query": "{ __typename }" }, { "query": "{ nope" }, { "query": "{ products(first: -1) { totalCount } }" }]);
+    let (s, _, v) = raw_post(&app, "application/json", Some(GQL), mixed.to_string()).await;
+    assert_eq!(s, 200);
+    assert_eq!(v[0]["data"]["__typename"], json!("QueryRoot"));
+    assert_eq!(first_code(&v[1]), "GRAPHQL_PARSE_FAILED");
+    assert_eq!(first_code(&v[2]), "BAD_USER_INPUT");
     let body = Value::Array(vec![op; 11]).to_string();
     let (s, _, v) = raw_post(&app, "application/json", Some(GQL), body).await;
     assert_eq!((s, first_code(&v)), (400, "BAD_REQUEST".to_owned()));
@@ -382,4 +389,35 @@ async fn readiness_fails_when_redis_is_unreachable() {
     let v: Value = res.json().await.unwrap_or(Value::Null);
     assert_eq!(v["database"], json!("ok"));
     assert_ne!(v["redis"], json!("ok"));
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish_then_refuses_new_ones() {
+    let mut app = small_app().await;
+    let url = app.graphql_url();
+    let client = app.client.clone();
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(
+                json!({ "query": "{ products(first: 250) { edges { node { variants { sku price { amount } quantityAvailable } } } } }" })
+                    .to_string(),
+            )
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    // Let the request reach the server before the signal.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    app.stop_server().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(in_flight.await.ok().and_then(Result::ok), Some(200));
+    let after = reqwest::Client::new()
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await;
+    assert!(
+        after.is_err(),
+        "the server still accepts connections after shutdown"
+    );
 }
