@@ -4,26 +4,18 @@
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, header};
 
 const QUERY: &str = r#"query($h: String!) { product(handle: $h) { title variants { sku price { amount currencyCode } quantityAvailable } } }"#;
 
 async fn fetch(app: &TestApp, handle: &str, channel: Option<&str>) -> (String, Value) {
-    let mut req = app
-        .client
-        .post(app.graphql_url())
-        .header("content-type", "application/json")
-        .json(&json!({ "query": QUERY, "variables": { "h": handle } }));
-    if let Some(c) = channel {
-        req = req.header("emporium-channel", c);
-    }
-    let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
-    let cache = res
-        .headers()
-        .get("x-emporium-cache")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("none")
-        .to_owned();
+    let headers: Vec<(&str, &str)> = channel
+        .map(|c| ("emporium-channel", c))
+        .into_iter()
+        .collect();
+    let body = json!({ "query": QUERY, "variables": { "h": handle } });
+    let res = app.post_json(&body, &headers).await;
+    let cache = header(&res, "x-emporium-cache").unwrap_or_else(|| "none".into());
     (cache, res.json().await.unwrap_or(Value::Null))
 }
 
@@ -96,27 +88,12 @@ async fn errors_and_mutations_are_never_cached() {
     let app = TestApp::spawn().await;
     for _ in 0..2 {
         let res = app
-            .client
-            .post(app.graphql_url())
-            .header("content-type", "application/json")
-            .json(&json!({ "query": "{ product { id } }" }))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            res.headers()
-                .get("x-emporium-cache")
-                .and_then(|v| v.to_str().ok()),
-            Some("miss")
-        );
+            .post_json(&json!({ "query": "{ product { id } }" }), &[])
+            .await;
+        assert_eq!(header(&res, "x-emporium-cache").as_deref(), Some("miss"));
     }
     let res = app
-        .client
-        .post(app.graphql_url())
-        .header("content-type", "application/json")
-        .json(&json!({ "query": "mutation { __typename }" }))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(res.headers().get("x-emporium-cache").is_none());
+        .post_json(&json!({ "query": "mutation { __typename }" }), &[])
+        .await;
+    assert_eq!(header(&res, "x-emporium-cache"), None);
 }

@@ -152,6 +152,21 @@ impl TestApp {
         (status, body)
     }
 
+    /// POSTs a JSON body to the GraphQL endpoint and returns the raw response.
+    pub async fn post_json(&self, body: &Value, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.graphql_url())
+            .header("content-type", "application/json")
+            .json(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("request failed: {e}"))
+    }
+
     /// POSTs an operation that must succeed and returns its `data`.
     pub async fn query(&self, query: &str, variables: Value) -> Value {
         let (status, body) = self.post(query, variables).await;
@@ -178,6 +193,14 @@ impl TestApp {
             .map(|l| l[from..].to_vec())
             .unwrap_or_default()
     }
+}
+
+/// A response header as text.
+pub fn header(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The first error's `extensions.code` in a response body.

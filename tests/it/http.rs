@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Options, TestApp, first_code};
+use crate::harness::{Options, TestApp, first_code, header};
 
 const GQL: &str = "application/graphql-response+json";
 
@@ -364,12 +364,7 @@ async fn health_readiness_and_request_ids() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        res.headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok()),
-        Some("abc-123")
-    );
+    assert_eq!(header(&res, "x-request-id").as_deref(), Some("abc-123"));
 }
 
 #[tokio::test]
