@@ -62,7 +62,9 @@ pub struct QueryLimits {
 pub struct Config {
     /// `EMPORIUM_DATABASE_URL`: `sqlite://...` or `postgres://...`.
     pub database_url: String,
-    /// `EMPORIUM_DB_MAX_CONNECTIONS`: size of the connection pool.
+    /// `EMPORIUM_DB_MAX_CONNECTIONS`: size of the connection pool (default:
+    /// 4 for SQLite, whose connections each hold a thread and a page cache
+    /// and gain nothing past the core count; 16 for PostgreSQL).
     pub db_max_connections: u32,
     /// `EMPORIUM_REDIS_URL`: shared cache and event bus; none means in-process.
     pub redis_url: Option<String>,
@@ -119,6 +121,11 @@ impl Config {
                 reason: "expected a sqlite:// or postgres:// URL".into(),
             });
         }
+        let default_pool = if database_url.starts_with("sqlite:") {
+            4
+        } else {
+            16
+        };
         let redis_url = env.string("EMPORIUM_REDIS_URL");
         if let Some(url) = &redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
@@ -131,7 +138,7 @@ impl Config {
         }
         Ok(Self {
             database_url,
-            db_max_connections: env.parse("EMPORIUM_DB_MAX_CONNECTIONS", 16)?,
+            db_max_connections: env.parse("EMPORIUM_DB_MAX_CONNECTIONS", default_pool)?,
             redis_url,
             listen: env.parse("EMPORIUM_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             log: env.string("EMPORIUM_LOG").unwrap_or_else(|| "info".into()),
@@ -151,9 +158,14 @@ impl Config {
 
     /// A configuration for tests and tools: the defaults with another database.
     pub fn for_database(database_url: impl Into<String>) -> Self {
-        let mut config = Self::from_lookup(|_| None).unwrap_or_else(|_| unreachable_defaults());
-        config.database_url = database_url.into();
-        config
+        let url = database_url.into();
+        Self::from_lookup(|k| (k == "EMPORIUM_DATABASE_URL").then(|| url.clone())).unwrap_or_else(
+            |_| {
+                let mut config = unreachable_defaults();
+                config.database_url = url.clone();
+                config
+            },
+        )
     }
 }
 
@@ -161,7 +173,7 @@ impl Config {
 fn unreachable_defaults() -> Config {
     Config {
         database_url: DEFAULT_DATABASE_URL.into(),
-        db_max_connections: 16,
+        db_max_connections: 4,
         redis_url: None,
         listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
         log: "info".into(),
@@ -218,6 +230,17 @@ mod tests {
         assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(c.listen.to_string(), "127.0.0.1:8000");
         assert!(c.redis_url.is_none());
+    }
+
+    #[test]
+    fn pool_size_defaults_per_backend() {
+        assert_eq!(Config::for_database("sqlite://x.db").db_max_connections, 4);
+        assert_eq!(
+            Config::for_database("postgres://h/db").db_max_connections,
+            16
+        );
+        let c = config(&[("EMPORIUM_DB_MAX_CONNECTIONS", "7")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.db_max_connections, 7);
     }
 
     #[test]
