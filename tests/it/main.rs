@@ -9,4 +9,5 @@ mod catalog;
 mod harness;
 mod http;
 mod schema;
+mod seed;
 mod statements;

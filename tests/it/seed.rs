@@ -1,0 +1,97 @@
+//! The demo catalog generator: deterministic, believable, and never seeded twice.
+
+use emporium::seed::{self, SeedOptions};
+use entity::product_status::ProductStatus;
+use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
+
+use crate::harness::{Options, TestApp};
+
+/// Everything a storefront shows of the catalog, in a stable order.
+async fn snapshot(app: &TestApp) -> String {
+    let products = entity::product::Entity::find()
+        .order_by_asc(entity::product::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap_or_default();
+    let variants = entity::variant::Entity::find()
+        .order_by_asc(entity::variant::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap_or_default();
+    let prices = entity::variant_price::Entity::find()
+        .order_by_asc(entity::variant_price::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap_or_default();
+    let stock = entity::stock_level::Entity::find()
+        .order_by_asc(entity::stock_level::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap_or_default();
+    format!("{products:?}\n{variants:?}\n{prices:?}\n{stock:?}")
+}
+
+#[tokio::test]
+async fn the_same_size_gives_the_same_catalog() {
+    let a = TestApp::spawn_with(Options {
+        products: Some(60),
+        ..Default::default()
+    })
+    .await;
+    let b = TestApp::spawn_with(Options {
+        products: Some(60),
+        ..Default::default()
+    })
+    .await;
+    let (sa, sb) = (snapshot(&a).await, snapshot(&b).await);
+    assert!(sa.len() > 10_000);
+    assert!(sa == sb, "two seeds of 60 products differ");
+}
+
+#[tokio::test]
+async fn statuses_follow_the_documented_rule_and_a_second_seed_is_refused() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(100),
+        ..Default::default()
+    })
+    .await;
+    let products = entity::product::Entity::find()
+        .order_by_asc(entity::product::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap_or_default();
+    assert_eq!(products.len(), 100);
+    for (i, p) in products.iter().enumerate() {
+        assert_eq!(p.status, seed::product_status(i), "product {i}");
+    }
+    assert!(products.iter().any(|p| p.status == ProductStatus::Draft));
+    assert!(products.iter().any(|p| p.status == ProductStatus::Archived));
+    assert_eq!(products[0].handle, "pocket-journal-0");
+    // Two currencies, two locations, every variant priced in both channels.
+    let variants = entity::variant::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap_or(0);
+    let channels = entity::channel::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap_or(0);
+    let locations = entity::stock_location::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap_or(0);
+    let levels = entity::stock_level::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap_or(0);
+    assert_eq!((channels, locations), (2, 2));
+    assert_eq!(levels, variants * 2);
+
+    let again = seed::seed(&app.db, &SeedOptions { products: 5 }).await;
+    assert!(again.is_err(), "seeding a non-empty catalog must fail");
+    let after = entity::product::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap_or(0);
+    assert_eq!(after, 100, "a refused seed writes nothing");
+}
