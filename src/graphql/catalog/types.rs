@@ -72,6 +72,7 @@ pub struct Weight {
 /// A sales channel: currency and tax display of a storefront.
 pub struct Channel(pub domain::channel::Channel);
 
+/// A sales channel: currency and tax display of a storefront.
 #[Object]
 impl Channel {
     /// Globally unique, opaque ID.
@@ -117,6 +118,7 @@ pub struct SelectedOption {
 /// An image of a product.
 pub struct MediaImage(pub media::Model);
 
+/// An image of a product.
 #[Object]
 impl MediaImage {
     /// Globally unique, opaque ID.
@@ -162,6 +164,7 @@ impl Product {
     }
 }
 
+/// A product as shown in a storefront.
 #[Object]
 impl Product {
     /// Globally unique, opaque ID.
@@ -332,6 +335,7 @@ impl ProductVariant {
     }
 }
 
+/// A sellable variant of a product.
 #[Object]
 impl ProductVariant {
     /// Globally unique, opaque ID.
