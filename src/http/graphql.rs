@@ -207,7 +207,7 @@ pub async fn get_handler(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return res;
     }
-    execute_single(&state, channel_of(&headers), media, prepared).await
+    execute_single(&state, &headers, media, prepared).await
 }
 
 fn not_acceptable() -> Response {
@@ -298,7 +298,7 @@ pub async fn post_handler(
     let channel = channel_of(&headers);
     match batch {
         BatchRequest::Single(r) => match prepare(r, max_aliases) {
-            Ok(p) => execute_single(&state, channel, media, p).await,
+            Ok(p) => execute_single(&state, &headers, media, p).await,
             Err(failed) => render_single(*failed, media, None),
         },
         BatchRequest::Batch(rs) => {
@@ -440,12 +440,16 @@ fn cache_key(r: &GqlRequest, channel: Option<&str>, media: MediaType) -> Option<
 
 async fn execute_single(
     state: &HttpState,
-    channel: Option<String>,
+    headers: &HeaderMap,
     media: MediaType,
     p: Prepared,
 ) -> Response {
-    // Only queries are cached; a mutation is never even looked up.
-    let cache = state.app.cache.as_ref().filter(|_| !p.writes);
+    let channel = channel_of(headers);
+    // Only anonymous queries are cached: a mutation is never even looked up,
+    // and a request with credentials may see what others must not.
+    let anonymous =
+        !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key(header::COOKIE);
+    let cache = state.app.cache.as_ref().filter(|_| anonymous && !p.writes);
     let mut lookup = None;
     if let Some(cache) = cache
         && let Some(key) = cache_key(&p.request, channel.as_deref(), media)

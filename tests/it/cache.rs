@@ -84,7 +84,7 @@ async fn hits_are_cheap_and_catalog_changes_make_the_next_read_fresh() {
 }
 
 #[tokio::test]
-async fn errors_and_mutations_are_never_cached() {
+async fn errors_mutations_and_credentialed_requests_are_never_cached() {
     let app = TestApp::spawn().await;
     for _ in 0..2 {
         let res = app
