@@ -6,7 +6,7 @@ use tracing_subscriber::{EnvFilter, fmt};
 use emporium::{
     app::{self, AppState},
     config::{Config, LogFormat},
-    graphql, infra, seed,
+    domain, graphql, infra, seed,
 };
 
 // mimalloc keeps resident memory flat under many small, short-lived
@@ -88,6 +88,11 @@ async fn run() -> anyhow::Result<()> {
             if state.is_embedded() && seed::is_empty(&state.db).await? {
                 tracing::info!("empty embedded database: seeding the demo catalog");
                 seed::seed(&state.db, &seed::SeedOptions::default()).await?;
+            }
+            if let Some(code) = state.config.default_channel.as_deref() {
+                domain::channel::resolve(&state.db, Some(code), None)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("EMPORIUM_DEFAULT_CHANNEL: {e}"))?;
             }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
