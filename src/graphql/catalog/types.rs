@@ -11,7 +11,7 @@ use entity::{collection, media, product, variant};
 use crate::domain::{self, catalog::availability, money::Money as DomainMoney};
 use crate::graphql::{
     ContextExt,
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     id::{Kind, encode},
     loaders::{
         CollectionsOf, MediaOf, OptionsOf, PriceOf, ProductId, SelectedOptionsOf, StockOf, TagsOf,
@@ -151,16 +151,19 @@ impl Product {
         Self { model, channel }
     }
 
-    async fn variant_objects(&self, ctx: &Context<'_>) -> ApiResult<Vec<ProductVariant>> {
-        let variants = ctx
+    async fn variant_models(&self, ctx: &Context<'_>) -> ApiResult<Arc<Vec<variant::Model>>> {
+        Ok(ctx
             .loaders()?
             .load_one(VariantsOf(self.model.id))
             .await?
-            .unwrap_or_default();
-        Ok(variants
-            .iter()
-            .map(|v| ProductVariant::new(v.clone(), self.channel.clone()))
-            .collect())
+            .unwrap_or_default())
+    }
+
+    fn price_key(&self, v: &variant::Model) -> PriceOf {
+        PriceOf {
+            variant_id: v.id,
+            channel_id: self.channel.id,
+        }
     }
 }
 
@@ -230,7 +233,11 @@ impl Product {
     /// Variants in display order.
     #[graphql(complexity = "super::LIST_FACTOR * child_complexity")]
     async fn variants(&self, ctx: &Context<'_>) -> ApiResult<Vec<ProductVariant>> {
-        self.variant_objects(ctx).await
+        let variants = self.variant_models(ctx).await?;
+        Ok(variants
+            .iter()
+            .map(|v| ProductVariant::new(v.clone(), self.channel.clone()))
+            .collect())
     }
     /// Images in display order.
     async fn media(&self, ctx: &Context<'_>) -> ApiResult<Vec<MediaImage>> {
@@ -265,8 +272,8 @@ impl Product {
     }
     /// Lowest and highest variant price in the channel; null if no variant is priced there.
     async fn price_range(&self, ctx: &Context<'_>) -> ApiResult<Option<ProductPriceRange>> {
-        let variants = self.variant_objects(ctx).await?;
-        let keys = variants.iter().map(|v| v.price_key());
+        let variants = self.variant_models(ctx).await?;
+        let keys = variants.iter().map(|v| self.price_key(v));
         let prices = ctx.loaders()?.load_many(keys).await?;
         let currency = self.channel.currency;
         let amounts = prices.values().map(|p| p.amount_minor);
@@ -278,15 +285,15 @@ impl Product {
     }
     /// Whether any variant can be bought now.
     async fn available_for_sale(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        let variants = self.variant_objects(ctx).await?;
+        let variants = self.variant_models(ctx).await?;
         let loaders = ctx.loaders()?;
         let (stock, prices) = futures_util::try_join!(
-            loaders.load_many(variants.iter().map(|v| StockOf(v.model.id))),
-            loaders.load_many(variants.iter().map(|v| v.price_key())),
+            loaders.load_many(variants.iter().map(|v| StockOf(v.id))),
+            loaders.load_many(variants.iter().map(|v| self.price_key(v))),
         )?;
         Ok(variants.iter().any(|v| {
-            let priced = prices.contains_key(&v.price_key());
-            availability(&v.model, stock.get(&StockOf(v.model.id)), priced).available_for_sale
+            let priced = prices.contains_key(&self.price_key(v));
+            availability(v, stock.get(&StockOf(v.id)), priced).available_for_sale
         }))
     }
 }
@@ -295,12 +302,18 @@ impl Product {
 pub struct ProductVariant {
     model: variant::Model,
     channel: Arc<domain::channel::Channel>,
+    // Three fields derive from it; work it out once.
+    availability: tokio::sync::OnceCell<domain::catalog::Availability>,
 }
 
 impl ProductVariant {
     /// The variant `model` seen in `channel`.
     pub fn new(model: variant::Model, channel: Arc<domain::channel::Channel>) -> Self {
-        Self { model, channel }
+        Self {
+            model,
+            channel,
+            availability: tokio::sync::OnceCell::new(),
+        }
     }
 
     fn price_key(&self) -> PriceOf {
@@ -326,12 +339,18 @@ impl ProductVariant {
     }
 
     async fn availability(&self, ctx: &Context<'_>) -> ApiResult<domain::catalog::Availability> {
-        let loaders = ctx.loaders()?;
-        let (stock, price) = futures_util::try_join!(
-            loaders.load_one(StockOf(self.model.id)),
-            loaders.load_one(self.price_key()),
-        )?;
-        Ok(availability(&self.model, stock.as_ref(), price.is_some()))
+        let found = self
+            .availability
+            .get_or_try_init(|| async {
+                let loaders = ctx.loaders()?;
+                let (stock, price) = futures_util::try_join!(
+                    loaders.load_one(StockOf(self.model.id)),
+                    loaders.load_one(self.price_key()),
+                )?;
+                Ok::<_, ApiError>(availability(&self.model, stock.as_ref(), price.is_some()))
+            })
+            .await?;
+        Ok(*found)
     }
 }
 
