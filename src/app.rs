@@ -6,7 +6,11 @@ use std::{future::Future, sync::Arc, time::Duration};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
-use crate::{config::Config, graphql, http, infra, infra::cache::ResponseCache};
+use crate::{
+    config::Config,
+    graphql, http, infra,
+    infra::{cache::ResponseCache, rows::RowCache},
+};
 
 /// What every request handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -19,6 +23,8 @@ pub struct AppState {
     pub redis: Option<redis::Client>,
     /// Storefront response cache, unless disabled.
     pub cache: Option<ResponseCache>,
+    /// Shared cache of catalog rows per catalog version, unless disabled.
+    pub rows: Option<Arc<RowCache>>,
 }
 
 impl AppState {
@@ -45,11 +51,14 @@ impl AppState {
         };
         let cache = (config.response_cache_mb > 0)
             .then(|| ResponseCache::new(config.response_cache_mb.saturating_mul(1024 * 1024)));
+        let rows = (config.row_cache_entries > 0)
+            .then(|| Arc::new(RowCache::new(config.row_cache_entries)));
         Ok(Self {
             db,
             config: Arc::new(config),
             redis,
             cache,
+            rows,
         })
     }
 

@@ -79,6 +79,9 @@ pub struct Config {
     pub default_channel: Option<String>,
     /// `EMPORIUM_RESPONSE_CACHE_MB`: size of the storefront response cache (0 disables it).
     pub response_cache_mb: u64,
+    /// `EMPORIUM_ROW_CACHE_ENTRIES`: catalog rows kept per relation for the
+    /// current catalog version, shared by all requests (0 disables it).
+    pub row_cache_entries: u64,
     /// `EMPORIUM_SHUTDOWN_GRACE_SECS`: how long in-flight requests may finish after a stop signal.
     pub shutdown_grace_secs: u64,
     /// Request limits (`EMPORIUM_MAX_DEPTH`, `EMPORIUM_MAX_COMPLEXITY`,
@@ -145,6 +148,7 @@ impl Config {
             log_format: env.parse("EMPORIUM_LOG_FORMAT", LogFormat::Text)?,
             default_channel: env.string("EMPORIUM_DEFAULT_CHANNEL"),
             response_cache_mb: env.parse("EMPORIUM_RESPONSE_CACHE_MB", 32)?,
+            row_cache_entries: env.parse("EMPORIUM_ROW_CACHE_ENTRIES", 50_000)?,
             shutdown_grace_secs: env.parse("EMPORIUM_SHUTDOWN_GRACE_SECS", 10)?,
             limits: QueryLimits {
                 max_depth: env.parse("EMPORIUM_MAX_DEPTH", defaults.max_depth)?,
@@ -180,6 +184,7 @@ fn unreachable_defaults() -> Config {
         log_format: LogFormat::Text,
         default_channel: None,
         response_cache_mb: 32,
+        row_cache_entries: 50_000,
         shutdown_grace_secs: 10,
         limits: QueryLimits::default(),
     }

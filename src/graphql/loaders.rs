@@ -31,14 +31,19 @@ use sea_orm::DatabaseConnection;
 
 use entity::{collection, media, product, variant, variant_price};
 
-use crate::domain::{
-    catalog::{self, ProductOption, SelectedOption, StockSummary},
-    error::DomainError,
+use crate::{
+    domain::{
+        catalog::{self, ProductOption, SelectedOption, StockSummary},
+        error::DomainError,
+    },
+    infra::rows::Generation,
 };
 
-/// Loads catalog rows for one request.
+/// Loads catalog rows for one request, through the shared row cache of the
+/// request's catalog version when there is one.
 pub struct CatalogLoader {
     db: DatabaseConnection,
+    rows: Option<Arc<Generation>>,
 }
 
 /// The request's catalog loader.
@@ -47,9 +52,13 @@ pub type Loaders = DataLoader<CatalogLoader, HashMapCache>;
 /// Creates the loaders for one request, with a per-request cache so a row
 /// asked for by two fields (a price for `price` and for `priceRange`) is read
 /// once. Their loads run on `tasks`.
-pub fn loaders(db: DatabaseConnection, tasks: RequestTasks) -> Loaders {
+pub fn loaders(
+    db: DatabaseConnection,
+    rows: Option<Arc<Generation>>,
+    tasks: RequestTasks,
+) -> Loaders {
     DataLoader::with_cache(
-        CatalogLoader { db },
+        CatalogLoader { db, rows },
         move |fut| tasks.spawn(fut),
         HashMapCache::default(),
     )
@@ -206,14 +215,31 @@ fn ids<K>(keys: &[K], f: impl Fn(&K) -> i64) -> Vec<i64> {
     keys.iter().map(f).collect()
 }
 
+// Each relation's load: rows the shared cache already holds for this
+// catalog version are taken from it, only the rest is read (in one
+// statement), and what was read is remembered, absences included.
 macro_rules! loader {
     ($key:ty, $value:ty, |$this:ident, $keys:ident| $body:expr) => {
         impl Loader<$key> for CatalogLoader {
             type Value = $value;
             type Error = DomainError;
-            async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, DomainError> {
+            async fn load(&self, requested: &[$key]) -> Result<HashMap<$key, $value>, DomainError> {
                 let $this = self;
-                $body
+                let (mut found, missing) = match &self.rows {
+                    Some(g) => g.lookup::<$key, $value>(requested),
+                    None => (HashMap::new(), requested.to_vec()),
+                };
+                if missing.is_empty() {
+                    return Ok(found);
+                }
+                let $keys: &[$key] = &missing;
+                let loaded: Result<HashMap<$key, $value>, DomainError> = $body;
+                let loaded = loaded?;
+                if let Some(g) = &self.rows {
+                    g.remember($keys, &loaded);
+                }
+                found.extend(loaded);
+                Ok(found)
             }
         }
     };

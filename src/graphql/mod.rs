@@ -71,12 +71,17 @@ pub struct RequestCtx {
 }
 
 impl RequestCtx {
-    /// Context for one request.
-    pub fn new(state: &AppState, channel_header: Option<String>) -> Self {
+    /// Context for one request; `rows` is the shared row cache of the catalog
+    /// version the request read, if caching is on.
+    pub fn new(
+        state: &AppState,
+        channel_header: Option<String>,
+        rows: Option<Arc<crate::infra::rows::Generation>>,
+    ) -> Self {
         let tasks = loaders::RequestTasks::default();
         Self {
             channel_header,
-            loaders: loaders::loaders(state.db.clone(), tasks.clone()),
+            loaders: loaders::loaders(state.db.clone(), rows, tasks.clone()),
             tasks,
             channels: Mutex::new(HashMap::new()),
             cacheable: AtomicBool::new(true),

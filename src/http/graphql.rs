@@ -35,6 +35,7 @@ use crate::{
         error::{ErrorCode, set_code},
         limits,
     },
+    infra::rows::Generation,
 };
 use std::sync::Arc;
 
@@ -307,7 +308,7 @@ pub async fn post_handler(
                 let (state, channel) = (&state, channel.clone());
                 async move {
                     match prepare(r, max_aliases) {
-                        Ok(p) => run(state, channel, p.request).await.0,
+                        Ok(p) => run(state, channel, p.request, None).await.0,
                         Err(failed) => *failed,
                     }
                 }
@@ -418,8 +419,9 @@ async fn run(
     state: &HttpState,
     channel: Option<String>,
     r: GqlRequest,
+    rows: Option<Arc<Generation>>,
 ) -> (async_graphql::Response, bool) {
-    let ctx = Arc::new(RequestCtx::new(&state.app, channel));
+    let ctx = Arc::new(RequestCtx::new(&state.app, channel, rows));
     let tasks = ctx.tasks.clone();
     let response = tasks.run(state.schema.execute(r.data(ctx.clone()))).await;
     (response, ctx.is_cacheable())
@@ -450,22 +452,35 @@ async fn execute_single(
     let anonymous =
         !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key(header::COOKIE);
     let cache = state.app.cache.as_ref().filter(|_| anonymous && !p.writes);
+    // The catalog version is read before any data, so nothing cached under it
+    // (a response, or rows) is ever older than its tag.
+    let version = if cache.is_some() || state.app.rows.is_some() {
+        match domain::catalog::version(&state.app.db).await {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!(error = %e, "caches: cannot read the catalog version");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let mut lookup = None;
-    if let Some(cache) = cache
+    if let (Some(cache), Some(version)) = (cache, version)
         && let Some(key) = cache_key(&p.request, channel.as_deref(), media)
     {
-        // The version is read before the data, so an entry is never older than its tag.
-        match domain::catalog::version(&state.app.db).await {
-            Ok(version) => {
-                if let Some(body) = cache.get(&key, version) {
-                    return respond(StatusCode::OK, media, body, Some("hit"));
-                }
-                lookup = Some((key, version));
-            }
-            Err(e) => tracing::warn!(error = %e, "response cache: cannot read the catalog version"),
+        if let Some(body) = cache.get(&key, version) {
+            return respond(StatusCode::OK, media, body, Some("hit"));
         }
+        lookup = Some((key, version));
     }
-    let (response, cacheable) = run(state, channel, p.request).await;
+    let rows = state
+        .app
+        .rows
+        .as_ref()
+        .zip(version)
+        .map(|(r, v)| r.generation(v));
+    let (response, cacheable) = run(state, channel, p.request, rows).await;
     let storable = response.errors.is_empty() && cacheable;
     let (request_failed, body) = render(response);
     let body = Bytes::from(body);

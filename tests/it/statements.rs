@@ -37,9 +37,12 @@ async fn statements_for(app: &TestApp, first: i64) -> (Vec<String>, usize) {
 
 #[tokio::test]
 async fn a_page_costs_a_fixed_number_of_statements() {
-    // Measure execution itself, not the response cache.
+    // Measure execution itself, not the caches.
     let app = TestApp::spawn_with(Options {
-        configure: Some(|c| c.response_cache_mb = 0),
+        configure: Some(|c| {
+            c.response_cache_mb = 0;
+            c.row_cache_entries = 0;
+        }),
         ..Default::default()
     })
     .await;
@@ -68,4 +71,21 @@ async fn a_page_costs_a_fixed_number_of_statements() {
         large.len(),
         shapes(&large)
     );
+}
+
+#[tokio::test]
+async fn the_row_cache_serves_what_another_request_read() {
+    // Response cache off: every request executes, but rows read by one
+    // request serve the next at the same catalog version.
+    let app = TestApp::spawn_with(Options {
+        configure: Some(|c| c.response_cache_mb = 0),
+        ..Default::default()
+    })
+    .await;
+    let (cold, _) = statements_for(&app, 50).await;
+    let (warm, n) = statements_for(&app, 50).await;
+    assert_eq!(n, 50);
+    // Catalog version, channel, page and count; every relation from the cache.
+    assert_eq!(warm.len(), 4, "a warm page read {:#?}", warm);
+    assert!(cold.len() > warm.len());
 }
