@@ -5,6 +5,10 @@
 //! the response into a single SQL statement. Loaders are created per request
 //! (never shared between viewers), so their caches cannot leak data.
 //!
+//! Rows come through the shared row cache of the request's catalog version
+//! ([`crate::infra::rows`]), which every viewer shares: only public storefront
+//! relations belong here, never a viewer's own data or staff-only rows.
+//!
 //! Batch loads run inside the request's own task ([`RequestTasks`]) rather
 //! than as tokio tasks: a load can then only collect its keys once the
 //! resolvers of a level have all asked, however slow that pass is. With
