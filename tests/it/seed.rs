@@ -2,33 +2,34 @@
 
 use emporium::seed::{self, SeedOptions};
 use entity::product_status::ProductStatus;
-use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
+use sea_orm::{EntityTrait, Iterable, PaginatorTrait, PrimaryKeyToColumn, QueryOrder};
 
 use crate::harness::{Options, TestApp};
 
+/// All rows of one table, by primary key, as text.
+async fn rows<E>(app: &TestApp) -> String
+where
+    E: EntityTrait,
+    E::Model: std::fmt::Debug,
+{
+    let mut query = E::find();
+    for key in E::PrimaryKey::iter() {
+        query = query.order_by_asc(key.into_column());
+    }
+    format!("{:?}", query.all(&app.db).await.unwrap_or_default())
+}
+
 /// Everything a storefront shows of the catalog, in a stable order.
 async fn snapshot(app: &TestApp) -> String {
-    let products = entity::product::Entity::find()
-        .order_by_asc(entity::product::Column::Id)
-        .all(&app.db)
-        .await
-        .unwrap_or_default();
-    let variants = entity::variant::Entity::find()
-        .order_by_asc(entity::variant::Column::Id)
-        .all(&app.db)
-        .await
-        .unwrap_or_default();
-    let prices = entity::variant_price::Entity::find()
-        .order_by_asc(entity::variant_price::Column::Id)
-        .all(&app.db)
-        .await
-        .unwrap_or_default();
-    let stock = entity::stock_level::Entity::find()
-        .order_by_asc(entity::stock_level::Column::Id)
-        .all(&app.db)
-        .await
-        .unwrap_or_default();
-    format!("{products:?}\n{variants:?}\n{prices:?}\n{stock:?}")
+    [
+        rows::<entity::product::Entity>(app).await,
+        rows::<entity::variant::Entity>(app).await,
+        rows::<entity::variant_price::Entity>(app).await,
+        rows::<entity::stock_level::Entity>(app).await,
+        rows::<entity::media::Entity>(app).await,
+        rows::<entity::collection_product::Entity>(app).await,
+    ]
+    .join("\n")
 }
 
 #[tokio::test]
