@@ -8,8 +8,14 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::Config,
+    domain::identity::{jwt::JwtKeys, secret},
     graphql, http, infra,
-    infra::{cache::ResponseCache, rows::RowCache},
+    infra::{
+        cache::ResponseCache,
+        mail::{Mailer, OutboxMailer, SmtpMailer},
+        ratelimit::RateLimiter,
+        rows::RowCache,
+    },
 };
 
 /// What every request handler shares. Cheap to clone.
@@ -25,6 +31,12 @@ pub struct AppState {
     pub cache: Option<ResponseCache>,
     /// Shared cache of catalog rows per catalog version, unless disabled.
     pub rows: Option<Arc<RowCache>>,
+    /// Keys of access tokens.
+    pub jwt: Arc<JwtKeys>,
+    /// Rate limiter (Redis-backed when Redis is configured).
+    pub limiter: Arc<RateLimiter>,
+    /// Outgoing mail.
+    pub mailer: Arc<dyn Mailer>,
 }
 
 impl AppState {
@@ -37,11 +49,11 @@ impl AppState {
         if applied > 0 {
             tracing::info!(applied, "applied database migrations");
         }
-        Self::with_db(db, config)
+        Self::with_db(db, config).await
     }
 
     /// State over an already migrated database.
-    pub fn with_db(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
+    pub async fn with_db(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
         let redis = match &config.redis_url {
             Some(url) => Some(
                 redis::Client::open(url.as_str())
@@ -53,12 +65,38 @@ impl AppState {
             .then(|| ResponseCache::new(config.response_cache_mb.saturating_mul(1024 * 1024)));
         let rows = (config.row_cache_entries > 0)
             .then(|| Arc::new(RowCache::new(config.row_cache_entries)));
+        let secret = match &config.auth.jwt_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => secret::get_or_create(&db, "jwt")
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?,
+        };
+        let ttl = i64::try_from(config.auth.access_token_ttl_secs)
+            .map_err(|_| anyhow::anyhow!("EMPORIUM_ACCESS_TOKEN_TTL_SECS: too large"))?;
+        let jwt = Arc::new(JwtKeys::new(&secret, chrono::Duration::seconds(ttl)));
+        let limiter = Arc::new(match &redis {
+            Some(client) => RateLimiter::shared(client.clone(), config.redis_prefix.clone()),
+            None => RateLimiter::local(),
+        });
+        let mailer: Arc<dyn Mailer> = match &config.auth.smtp_url {
+            Some(url) => Arc::new(
+                SmtpMailer::new(url, &config.auth.mail_from)
+                    .map_err(|e| anyhow::anyhow!("EMPORIUM_SMTP_URL / EMPORIUM_MAIL_FROM: {e}"))?,
+            ),
+            None => Arc::new(
+                OutboxMailer::new(config.auth.mail_dir.clone(), &config.auth.mail_from)
+                    .map_err(|e| anyhow::anyhow!("EMPORIUM_MAIL_FROM: {e}"))?,
+            ),
+        };
         Ok(Self {
             db,
             config: Arc::new(config),
             redis,
             cache,
             rows,
+            jwt,
+            limiter,
+            mailer,
         })
     }
 

@@ -4,7 +4,9 @@
 //! file in the working directory, no Redis, listening on loopback. A value that
 //! does not parse stops the server at start with a message naming the variable.
 
-use std::{net::SocketAddr, str::FromStr};
+use std::{net::SocketAddr, path::PathBuf, str::FromStr};
+
+use crate::infra::ratelimit::Budget;
 
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +89,119 @@ pub struct Config {
     /// Request limits (`EMPORIUM_MAX_DEPTH`, `EMPORIUM_MAX_COMPLEXITY`,
     /// `EMPORIUM_MAX_ALIASES`, `EMPORIUM_MAX_BATCH`, `EMPORIUM_MAX_BODY_BYTES`).
     pub limits: QueryLimits,
+    /// `EMPORIUM_MODE`: `development` (default) or `production`, which hides
+    /// GraphiQL and refuses introspection to callers without a staff or
+    /// partner token.
+    pub mode: Mode,
+    /// Tokens, sessions and mail.
+    pub auth: AuthConfig,
+    /// Rate budgets in query-cost points.
+    pub rate: RateLimits,
+    /// `EMPORIUM_TRUST_FORWARDED_FOR`: take the client IP from the last
+    /// `X-Forwarded-For` entry (set only behind a proxy that writes it).
+    pub trust_forwarded_for: bool,
+    /// `EMPORIUM_REDIS_PREFIX`: prefix of every Redis key (default `emporium:`),
+    /// so several shops can share one Redis.
+    pub redis_prefix: String,
+}
+
+/// Development or production behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// GraphiQL and introspection for everyone.
+    Development,
+    /// GraphiQL off; introspection only for staff and partner tokens.
+    Production,
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(Self::Development),
+            "production" | "prod" => Ok(Self::Production),
+            _ => Err("expected `development` or `production`".into()),
+        }
+    }
+}
+
+/// Tokens, sessions and mail.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `EMPORIUM_JWT_SECRET`: key signing access tokens (at least 32 bytes).
+    /// Unset: a random key generated once and kept in the database.
+    pub jwt_secret: Option<String>,
+    /// `EMPORIUM_ACCESS_TOKEN_TTL_SECS`: lifetime of access tokens (default 900).
+    pub access_token_ttl_secs: u64,
+    /// `EMPORIUM_SESSION_TTL_DAYS`: how long a login can be refreshed (default 30).
+    pub session_ttl_days: u64,
+    /// `EMPORIUM_PASSWORD_RESET_TTL_MINS`: lifetime of reset tokens (default 60).
+    pub password_reset_ttl_mins: u64,
+    /// `EMPORIUM_PASSWORD_RESET_URL`: link put in reset mails, with `{token}`
+    /// where the token goes (unset: the mail gives the bare token).
+    pub password_reset_url: Option<String>,
+    /// `EMPORIUM_SMTP_URL`: `smtp://user:pass@host:587?tls=required` or
+    /// `smtps://...`; unset: mail stays in the in-process outbox.
+    pub smtp_url: Option<String>,
+    /// `EMPORIUM_MAIL_FROM`: sender of outgoing mail.
+    pub mail_from: String,
+    /// `EMPORIUM_MAIL_DIR`: without SMTP, also write each mail here as `.eml`.
+    pub mail_dir: Option<PathBuf>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            access_token_ttl_secs: 900,
+            session_ttl_days: 30,
+            password_reset_ttl_mins: 60,
+            password_reset_url: None,
+            smtp_url: None,
+            mail_from: "emporium <no-reply@localhost>".into(),
+            mail_dir: None,
+        }
+    }
+}
+
+/// Rate budgets: `CAPACITY,RESTORE_PER_SECOND` in query-cost points, or `off`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// `EMPORIUM_RATE_ANONYMOUS`: per client IP without a token (default
+    /// 100000,10000: a burst of two queries of the highest allowed
+    /// complexity, or about seven 250-product pages a second sustained).
+    pub anonymous: Option<Budget>,
+    /// `EMPORIUM_RATE_CUSTOMER`: per signed-in customer (default 100000,10000).
+    pub customer: Option<Budget>,
+    /// `EMPORIUM_RATE_STAFF`: per staff user (default 200000,20000).
+    pub staff: Option<Budget>,
+    /// `EMPORIUM_RATE_PARTNER`: per partner token without its own budget (default 100000,10000).
+    pub partner: Option<Budget>,
+    /// `EMPORIUM_LOGIN_THROTTLE_EMAIL`: failed logins per email (default 5,0.05:
+    /// five tries, then one every 20 s).
+    pub login_email: Option<Budget>,
+    /// `EMPORIUM_LOGIN_THROTTLE_IP`: login attempts per client IP (default 30,0.5).
+    pub login_ip: Option<Budget>,
+}
+
+const fn budget(capacity: u32, restore_per_second: f64) -> Option<Budget> {
+    Some(Budget {
+        capacity,
+        restore_per_second,
+    })
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            anonymous: budget(100_000, 10_000.0),
+            customer: budget(100_000, 10_000.0),
+            staff: budget(200_000, 20_000.0),
+            partner: budget(100_000, 10_000.0),
+            login_email: budget(5, 0.05),
+            login_ip: budget(30, 0.5),
+        }
+    }
 }
 
 /// The SQLite file used when `EMPORIUM_DATABASE_URL` is not set.
@@ -157,6 +272,69 @@ impl Config {
                 max_batch: env.parse("EMPORIUM_MAX_BATCH", defaults.max_batch)?,
                 max_body_bytes: env.parse("EMPORIUM_MAX_BODY_BYTES", defaults.max_body_bytes)?,
             },
+            mode: env.parse("EMPORIUM_MODE", Mode::Development)?,
+            auth: {
+                let d = AuthConfig::default();
+                let jwt_secret = env.string("EMPORIUM_JWT_SECRET");
+                if let Some(s) = &jwt_secret
+                    && s.len() < 32
+                {
+                    return Err(ConfigError::Invalid {
+                        var: "EMPORIUM_JWT_SECRET",
+                        value: "(hidden)".into(),
+                        reason: "must be at least 32 bytes".into(),
+                    });
+                }
+                let password_reset_url = env.string("EMPORIUM_PASSWORD_RESET_URL");
+                if let Some(u) = &password_reset_url
+                    && !u.contains("{token}")
+                {
+                    return Err(ConfigError::Invalid {
+                        var: "EMPORIUM_PASSWORD_RESET_URL",
+                        value: u.clone(),
+                        reason: "must contain `{token}`".into(),
+                    });
+                }
+                let smtp_url = env.string("EMPORIUM_SMTP_URL");
+                if let Some(u) = &smtp_url
+                    && !(u.starts_with("smtp://") || u.starts_with("smtps://"))
+                {
+                    return Err(ConfigError::Invalid {
+                        var: "EMPORIUM_SMTP_URL",
+                        value: "(hidden)".into(),
+                        reason: "expected an smtp:// or smtps:// URL".into(),
+                    });
+                }
+                AuthConfig {
+                    jwt_secret,
+                    access_token_ttl_secs: env
+                        .parse("EMPORIUM_ACCESS_TOKEN_TTL_SECS", d.access_token_ttl_secs)?,
+                    session_ttl_days: env.parse("EMPORIUM_SESSION_TTL_DAYS", d.session_ttl_days)?,
+                    password_reset_ttl_mins: env.parse(
+                        "EMPORIUM_PASSWORD_RESET_TTL_MINS",
+                        d.password_reset_ttl_mins,
+                    )?,
+                    password_reset_url,
+                    smtp_url,
+                    mail_from: env.string("EMPORIUM_MAIL_FROM").unwrap_or(d.mail_from),
+                    mail_dir: env.string("EMPORIUM_MAIL_DIR").map(PathBuf::from),
+                }
+            },
+            rate: {
+                let d = RateLimits::default();
+                RateLimits {
+                    anonymous: env.budget("EMPORIUM_RATE_ANONYMOUS", d.anonymous)?,
+                    customer: env.budget("EMPORIUM_RATE_CUSTOMER", d.customer)?,
+                    staff: env.budget("EMPORIUM_RATE_STAFF", d.staff)?,
+                    partner: env.budget("EMPORIUM_RATE_PARTNER", d.partner)?,
+                    login_email: env.budget("EMPORIUM_LOGIN_THROTTLE_EMAIL", d.login_email)?,
+                    login_ip: env.budget("EMPORIUM_LOGIN_THROTTLE_IP", d.login_ip)?,
+                }
+            },
+            trust_forwarded_for: env.parse("EMPORIUM_TRUST_FORWARDED_FOR", false)?,
+            redis_prefix: env
+                .string("EMPORIUM_REDIS_PREFIX")
+                .unwrap_or_else(|| "emporium:".into()),
         })
     }
 
@@ -187,6 +365,11 @@ fn unreachable_defaults() -> Config {
         row_cache_entries: 50_000,
         shutdown_grace_secs: 10,
         limits: QueryLimits::default(),
+        mode: Mode::Development,
+        auth: AuthConfig::default(),
+        rate: RateLimits::default(),
+        trust_forwarded_for: false,
+        redis_prefix: "emporium:".into(),
     }
 }
 
@@ -198,6 +381,21 @@ impl Env<'_> {
         (self.0)(var)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
+    }
+
+    /// A rate budget, or `None` for `off`.
+    fn budget(
+        &self,
+        var: &'static str,
+        default: Option<Budget>,
+    ) -> Result<Option<Budget>, ConfigError> {
+        match self.string(var) {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("off") => Ok(None),
+            Some(value) => Budget::parse(&value)
+                .map(Some)
+                .map_err(|reason| ConfigError::Invalid { var, reason, value }),
+        }
     }
 
     fn parse<T>(&self, var: &'static str, default: T) -> Result<T, ConfigError>
@@ -266,5 +464,25 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_LOG_FORMAT:")));
+        let err = config(&[("EMPORIUM_JWT_SECRET", "short")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_JWT_SECRET:") && !e.contains("short")));
+        let err = config(&[("EMPORIUM_RATE_ANONYMOUS", "lots")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_RATE_ANONYMOUS:")));
+    }
+
+    #[test]
+    fn rate_budgets_can_be_set_or_turned_off() {
+        let c = config(&[
+            ("EMPORIUM_RATE_ANONYMOUS", "off"),
+            ("EMPORIUM_RATE_STAFF", "100,10"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.rate.anonymous.is_none());
+        assert_eq!(c.rate.staff.map(|b| b.capacity), Some(100));
+        assert!(c.rate.customer.is_some());
     }
 }

@@ -36,6 +36,87 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL) to stdout.
     Schema,
+    /// Manage staff users.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// Manage partner API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create a staff user. The password is read from EMPORIUM_STAFF_PASSWORD,
+    /// else from the first line of standard input.
+    Create {
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// admin, merchandiser, support or fulfillment.
+        #[arg(long)]
+        role: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a partner API token and print its secret (shown only this once).
+    Create {
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes, e.g. `catalog:read,inventory:write`.
+        #[arg(long)]
+        scopes: String,
+        /// Expire after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Rate budget: bucket size in cost points (default: the server's partner budget).
+        #[arg(long)]
+        rate_capacity: Option<i32>,
+        /// Rate budget: points restored per second.
+        #[arg(long, requires = "rate_capacity")]
+        rate_restore_per_second: Option<i32>,
+    },
+}
+
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if let Ok(p) = std::env::var("EMPORIUM_STAFF_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        eprint!(
+            "password (input is shown; pipe it or set EMPORIUM_STAFF_PASSWORD to avoid that): "
+        );
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        anyhow::bail!(
+            "no password given: set EMPORIUM_STAFF_PASSWORD or pipe it on standard input"
+        );
+    }
+    Ok(password)
+}
+
+fn report_user_errors(errors: &[domain::error::UserError]) -> anyhow::Error {
+    let lines: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}: {} ({:?})", e.field.join("."), e.message, e.code))
+        .collect();
+    anyhow::anyhow!("{}", lines.join("; "))
 }
 
 fn init_tracing(config: &Config) -> anyhow::Result<()> {
@@ -80,6 +161,64 @@ async fn run() -> anyhow::Result<()> {
             let state = AppState::connect(config).await?;
             let report = seed::seed(&state.db, &seed::SeedOptions { products }).await?;
             tracing::info!(?report, "seeded the demo catalog");
+            Ok(())
+        }
+        Command::Staff {
+            command: StaffCommand::Create { email, role, name },
+        } => {
+            let role = role
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--role: {e}"))?;
+            let password = read_password()?;
+            let state = AppState::connect(config).await?;
+            let new = domain::identity::staff::NewStaff {
+                email,
+                name,
+                password,
+                role,
+            };
+            let user = domain::identity::staff::create(&state.db, new)
+                .await?
+                .map_err(|e| report_user_errors(&e))?;
+            println!(
+                "created staff user {} ({}) with role {}",
+                user.email, user.id, user.role
+            );
+            Ok(())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    name,
+                    scopes,
+                    expires_in_days,
+                    rate_capacity,
+                    rate_restore_per_second,
+                },
+        } => {
+            let state = AppState::connect(config).await?;
+            let new = domain::identity::api_token::NewToken {
+                name,
+                scopes: scopes
+                    .split([',', ' '])
+                    .filter(|s| !s.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                expires_at: expires_in_days
+                    .map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d))),
+                rate_capacity,
+                rate_restore_per_second: rate_restore_per_second
+                    .or(rate_capacity.map(|c| (c / 20).max(1))),
+                created_by: None,
+            };
+            let created = domain::identity::api_token::create(&state.db, new)
+                .await?
+                .map_err(|e| report_user_errors(&e))?;
+            eprintln!(
+                "created token {} ({}) with scopes: {}; the secret below is shown only this once",
+                created.token.name, created.token.prefix, created.token.scopes
+            );
+            println!("{}", created.secret);
             Ok(())
         }
         Command::Serve => {

@@ -3,18 +3,26 @@
 //! Money columns are integers in the currency's minor unit (`*_minor`), so both
 //! SQLite and PostgreSQL store and compare them exactly.
 
+pub mod api_token;
+pub mod app_secret;
+pub mod auth_session;
 pub mod catalog_version;
 pub mod channel;
 pub mod collection;
 pub mod collection_product;
+pub mod customer;
+pub mod customer_address;
 pub mod customer_group;
 pub mod media;
+pub mod password_reset;
 pub mod prelude;
 pub mod product;
 pub mod product_option;
 pub mod product_option_value;
 pub mod product_status;
 pub mod product_tag;
+pub mod refresh_token;
+pub mod staff_user;
 pub mod stock_level;
 pub mod stock_location;
 pub mod variant;

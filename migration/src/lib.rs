@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_catalog;
 mod m20261125_000002_catalog_version;
+mod m20261126_000003_identity;
 
 /// The ordered list of migration steps.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_catalog::Migration),
             Box::new(m20261125_000002_catalog_version::Migration),
+            Box::new(m20261126_000003_identity::Migration),
         ]
     }
 }

@@ -48,6 +48,9 @@ pub struct ProductFilter {
     pub price_max: Option<Decimal>,
     /// Only products with at least one variant for sale.
     pub available_only: bool,
+    /// Products in these states; empty means active only, the storefront's
+    /// view (other states are for callers allowed to read the whole catalog).
+    pub statuses: Vec<ProductStatus>,
 }
 
 /// Orders a product listing can take.
@@ -197,7 +200,11 @@ fn minor(amount: Decimal, channel: &Channel) -> i64 {
 }
 
 fn filter_condition(backend: DbBackend, channel: &Channel, f: &ProductFilter) -> Condition {
-    let mut cond = visible();
+    let mut cond = if f.statuses.is_empty() {
+        visible()
+    } else {
+        Condition::all().add(product::Column::Status.is_in(f.statuses.iter().cloned()))
+    };
     if let Some(q) = &f.query {
         for w in words(q) {
             let contains = Value::from(format!("%{}%", like_escape(&w)));

@@ -25,3 +25,51 @@ impl From<sea_orm::DbErr> for DomainError {
 
 /// Result of a domain operation.
 pub type DomainResult<T> = Result<T, DomainError>;
+
+/// Stable codes of the mistakes a client can make in a mutation's input,
+/// reported as typed `userErrors` (the operation changed nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserErrorCode {
+    /// A required value is empty.
+    Blank,
+    /// The value does not have the expected form.
+    Invalid,
+    /// The value must be unique and is already used.
+    Taken,
+    /// The value is too short.
+    TooShort,
+    /// The value is too long.
+    TooLong,
+    /// The password is too easy to guess.
+    PasswordTooWeak,
+    /// The email and password do not match an account (or the account cannot log in).
+    InvalidCredentials,
+    /// The current password given is wrong.
+    WrongPassword,
+    /// A one-time token is unknown, used or expired.
+    TokenInvalid,
+    /// The object named does not exist or is not yours.
+    NotFound,
+}
+
+/// One mistake in a mutation's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserError {
+    /// Path of the input field at fault (e.g. `["input", "email"]`), if any.
+    pub field: Vec<String>,
+    /// Stable code.
+    pub code: UserErrorCode,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+impl UserError {
+    /// A mistake in the input at `field`.
+    pub fn new(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            field: field.iter().map(|s| (*s).to_owned()).collect(),
+            code,
+            message: message.into(),
+        }
+    }
+}

@@ -6,4 +6,5 @@
 pub mod catalog;
 pub mod channel;
 pub mod error;
+pub mod identity;
 pub mod money;

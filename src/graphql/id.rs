@@ -21,6 +21,14 @@ pub enum Kind {
     MediaImage,
     /// A channel.
     Channel,
+    /// A customer account.
+    Customer,
+    /// An address of a customer's address book.
+    MailingAddress,
+    /// A staff user.
+    StaffUser,
+    /// A partner API token.
+    ApiToken,
 }
 
 impl Kind {
@@ -31,6 +39,10 @@ impl Kind {
             Self::Collection => "Collection",
             Self::MediaImage => "MediaImage",
             Self::Channel => "Channel",
+            Self::Customer => "Customer",
+            Self::MailingAddress => "MailingAddress",
+            Self::StaffUser => "StaffUser",
+            Self::ApiToken => "ApiToken",
         }
     }
 
@@ -41,6 +53,10 @@ impl Kind {
             Self::Collection,
             Self::MediaImage,
             Self::Channel,
+            Self::Customer,
+            Self::MailingAddress,
+            Self::StaffUser,
+            Self::ApiToken,
         ]
         .into_iter()
         .find(|k| k.name() == s)

@@ -2,9 +2,9 @@
 //! the stable `extensions.code` of errors raised by async-graphql's parser,
 //! validator and executor rather than by our resolvers.
 //!
-//! These run in the HTTP layer around `Schema::execute` instead of as an
-//! async-graphql extension: any extension makes every field resolve through
-//! an extra boxed future, which costs a large share of a product page.
+//! These run in the HTTP layer around `Schema::execute`, on the document
+//! parsed once there. (The rate limiter's cost check is the schema's only
+//! extension, because the cost is only known inside validation.)
 
 use async_graphql::{
     ServerError,
@@ -41,6 +41,30 @@ pub fn aliases_in(doc: &ExecutableDocument) -> usize {
         .map(|f| count_aliases(&f.node.selection_set.node))
         .sum();
     ops + frags
+}
+
+fn selects_any(set: &SelectionSet, names: &[&str]) -> bool {
+    set.items.iter().any(|s| match &s.node {
+        Selection::Field(f) => {
+            names.contains(&f.node.name.node.as_str())
+                || selects_any(&f.node.selection_set.node, names)
+        }
+        Selection::InlineFragment(f) => selects_any(&f.node.selection_set.node, names),
+        Selection::FragmentSpread(_) => false,
+    })
+}
+
+/// Whether any operation or fragment of the document asks for the schema
+/// (`__schema` or `__type`; `__typename` is not introspection of the schema).
+pub fn introspects(doc: &ExecutableDocument) -> bool {
+    const NAMES: &[&str] = &["__schema", "__type"];
+    doc.operations
+        .iter()
+        .any(|(_, op)| selects_any(&op.node.selection_set.node, NAMES))
+        || doc
+            .fragments
+            .values()
+            .any(|f| selects_any(&f.node.selection_set.node, NAMES))
 }
 
 /// Refuses a document with more than `max` aliases.
@@ -101,12 +125,15 @@ pub fn classify(e: &mut ServerError) {
 }
 
 /// Whether an error means the operation never executed (a request error).
+/// RATE_LIMITED is one when the whole operation was refused (no path), and a
+/// field error when one resolver throttled (a login).
 pub fn is_request_error(e: &ServerError) -> bool {
     let code = e.extensions.as_ref().and_then(|x| x.get("code"));
     matches!(code, Some(async_graphql::Value::String(s))
         if s == ErrorCode::GraphqlParseFailed.as_str()
             || s == ErrorCode::GraphqlValidationFailed.as_str()
-            || s == ErrorCode::TooComplex.as_str())
+            || s == ErrorCode::TooComplex.as_str()
+            || (s == ErrorCode::RateLimited.as_str() && e.path.is_empty()))
 }
 
 #[cfg(test)]
@@ -125,6 +152,18 @@ mod tests {
             4
         );
         assert!(check_aliases(&doc("{ a: x b: y }"), 1).is_err());
+    }
+
+    #[test]
+    fn introspection_is_recognised() {
+        assert!(introspects(&doc("{ __schema { types { name } } }")));
+        assert!(introspects(&doc(
+            "{ ...F } fragment F on Query { __type(name: \"X\") { name } }"
+        )));
+        assert!(introspects(&doc("{ a { ... on B { __schema { x } } } }")));
+        assert!(!introspects(&doc(
+            "{ __typename products { nodes { id } } }"
+        )));
     }
 
     #[test]

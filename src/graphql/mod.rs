@@ -3,9 +3,12 @@
 //! its types and resolvers; resolvers stay thin: parse, authorize, call the
 //! domain, map the result.
 
+pub mod auth;
 pub mod catalog;
+pub mod cost;
 pub mod error;
 pub mod id;
+pub mod identity;
 pub mod limits;
 pub mod loaders;
 pub mod node;
@@ -14,38 +17,57 @@ pub mod scalars;
 
 use std::{
     collections::HashMap,
+    net::IpAddr,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
 };
 
-use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder,
-};
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use tokio::sync::Mutex;
 
-use crate::{app::AppState, config::QueryLimits, domain};
+use crate::{
+    app::AppState,
+    config::QueryLimits,
+    domain::{self, identity::access::Principal},
+    infra::ratelimit::Decision,
+};
 use error::ApiResult;
 use loaders::Loaders;
 
 /// Every query field of the API.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(catalog::CatalogQuery, node::NodeQuery);
+#[graphql(name = "Query")]
+pub struct QueryRoot(
+    catalog::CatalogQuery,
+    node::NodeQuery,
+    identity::IdentityQuery,
+);
+
+/// Every mutation of the API.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(identity::IdentityMutation);
 
 /// The executable schema.
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema with its limits but no data attached, so the SDL
 /// can be exported without a database.
 pub fn schema_builder(
     limits: QueryLimits,
-) -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(64)
-        .limit_directives(50)
+) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .extension(cost::CostLimit)
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(64)
+    .limit_directives(50)
 }
 
 /// The public SDL, as committed in `schema.graphql`.
@@ -58,8 +80,13 @@ pub fn build(state: AppState) -> AppSchema {
     schema_builder(state.config.limits).data(state).finish()
 }
 
-/// Per-request data: the channel asked for by header and the request's loaders.
+/// Per-request data: who is asking, the channel asked for by header and the
+/// request's loaders.
 pub struct RequestCtx {
+    /// The caller.
+    pub principal: Principal,
+    /// The client's IP address, when known.
+    pub client_ip: Option<IpAddr>,
     /// Channel code from the `emporium-channel` header, if any.
     pub channel_header: Option<String>,
     /// DataLoaders of this request.
@@ -68,6 +95,8 @@ pub struct RequestCtx {
     pub tasks: loaders::RequestTasks,
     channels: Mutex<HashMap<Option<String>, Arc<domain::channel::Channel>>>,
     cacheable: AtomicBool,
+    cost: AtomicU32,
+    decision: std::sync::Mutex<Option<Decision>>,
 }
 
 impl RequestCtx {
@@ -75,17 +104,45 @@ impl RequestCtx {
     /// version the request read, if caching is on.
     pub fn new(
         state: &AppState,
+        principal: Principal,
+        client_ip: Option<IpAddr>,
         channel_header: Option<String>,
         rows: Option<Arc<crate::infra::rows::Generation>>,
     ) -> Self {
         let tasks = loaders::RequestTasks::default();
         Self {
+            principal,
+            client_ip,
             channel_header,
             loaders: loaders::loaders(state.db.clone(), rows, tasks.clone()),
             tasks,
             channels: Mutex::new(HashMap::new()),
             cacheable: AtomicBool::new(true),
+            cost: AtomicU32::new(0),
+            decision: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Charges `cost` points to the caller's rate bucket (if the caller has
+    /// one) and remembers the cost and the decision for the response.
+    pub async fn charge(&self, state: &AppState, cost: u32) -> Option<Decision> {
+        self.cost.store(cost, Ordering::Relaxed);
+        let (key, budget) =
+            auth::rate_subject(&self.principal, self.client_ip, &state.config.rate)?;
+        let decision = state.limiter.charge(&key, budget, cost).await;
+        if let Ok(mut d) = self.decision.lock() {
+            *d = Some(decision);
+        }
+        Some(decision)
+    }
+
+    /// The operation's cost (0 if it never got through validation) and the
+    /// rate decision taken for it.
+    pub fn cost(&self) -> (u32, Option<Decision>) {
+        (
+            self.cost.load(Ordering::Relaxed),
+            self.decision.lock().ok().and_then(|d| *d),
+        )
     }
 
     /// Marks the response as not shareable: resolvers of anything that is not
@@ -110,6 +167,18 @@ pub trait ContextExt {
     /// This request's loaders.
     fn loaders(&self) -> ApiResult<&Loaders> {
         Ok(&self.request()?.loaders)
+    }
+    /// Who is asking.
+    fn principal(&self) -> ApiResult<&Principal> {
+        Ok(&self.request()?.principal)
+    }
+    /// The signed-in customer's id and session (UNAUTHENTICATED or FORBIDDEN otherwise).
+    fn customer(&self) -> ApiResult<(i64, &str)> {
+        auth::customer_of(self.principal()?)
+    }
+    /// Checks that the caller holds `p`.
+    fn require(&self, p: domain::identity::permission::Permission) -> ApiResult<()> {
+        auth::check(self.principal()?, p)
     }
     /// The channel named by `arg`, else by the header, else the default one.
     fn channel(

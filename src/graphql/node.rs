@@ -1,6 +1,7 @@
 //! The Relay `Node` interface: any object with a global ID can be fetched by
-//! it. Unknown or invisible objects resolve to `null`; malformed IDs are a
-//! BAD_USER_INPUT error.
+//! it. Unknown or invisible objects resolve to `null`, and so do objects the
+//! caller may not see (another customer's address answers exactly like a
+//! missing one); malformed IDs are a BAD_USER_INPUT error.
 
 use async_graphql::{Context, ID, Interface, Object};
 
@@ -9,9 +10,13 @@ use super::{
     catalog::types::{Channel, Collection, MediaImage, Product, ProductVariant},
     error::{ApiResult, ErrorCode},
     id::{self, Kind},
+    identity::types::{ApiToken, Customer, MailingAddress, StaffUser},
     loaders::{CollectionId, MediaId, ProductId, VariantId},
 };
-use crate::domain;
+use crate::domain::{
+    self,
+    identity::{access::Principal, permission::Permission},
+};
 
 /// An object with a globally unique, opaque ID.
 #[derive(Interface)]
@@ -31,6 +36,14 @@ pub enum Node {
     MediaImage(MediaImage),
     /// A sales channel.
     Channel(Channel),
+    /// A customer account (the customer themself, or `customers:read`).
+    Customer(Customer),
+    /// A customer's address (its owner, or `customers:read`).
+    MailingAddress(MailingAddress),
+    /// A staff user (themself, or `staff:manage`).
+    StaffUser(StaffUser),
+    /// A partner API token (`tokens:manage`).
+    ApiToken(ApiToken),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
@@ -79,6 +92,9 @@ async fn fetch(
     row: i64,
     channel: Option<&str>,
 ) -> ApiResult<Option<Node>> {
+    if let Some(node) = fetch_account(ctx, kind, row).await? {
+        return Ok(node);
+    }
     let loaders = ctx.loaders()?;
     if kind == Kind::Channel {
         let state = ctx.state()?;
@@ -106,6 +122,49 @@ async fn fetch(
             .load_one(MediaId(row))
             .await?
             .map(|m| Node::MediaImage(MediaImage(m))),
-        Kind::Channel => None,
+        Kind::Channel
+        | Kind::Customer
+        | Kind::MailingAddress
+        | Kind::StaffUser
+        | Kind::ApiToken => None,
     })
+}
+
+/// Account objects, each visible only to its owner or to a principal with
+/// the permission to read them; `Some(None)` when the caller may not see it.
+async fn fetch_account(ctx: &Context<'_>, kind: Kind, row: i64) -> ApiResult<Option<Option<Node>>> {
+    use domain::identity::{api_token, customer, staff};
+    let principal = ctx.principal()?;
+    let db = || Ok::<_, super::error::ApiError>(&ctx.state()?.db);
+    let staff_view = principal.can(Permission::CustomersRead);
+    Ok(Some(match kind {
+        Kind::Customer if staff_view || principal.customer_id() == Some(row) => {
+            ctx.request()?.no_store();
+            customer::get(db()?, row)
+                .await?
+                .map(|c| Node::Customer(Customer(c)))
+        }
+        Kind::MailingAddress => {
+            ctx.request()?.no_store();
+            let found = match principal.customer_id() {
+                Some(owner) => customer::address(db()?, owner, row).await?,
+                None if staff_view => customer::address_by_id(db()?, row).await?,
+                None => None,
+            };
+            found.map(|a| Node::MailingAddress(MailingAddress(a)))
+        }
+        Kind::StaffUser
+            if principal.can(Permission::StaffManage)
+                || matches!(principal, Principal::Staff { id, .. } if *id == row) =>
+        {
+            staff::get(db()?, row)
+                .await?
+                .map(|u| Node::StaffUser(StaffUser(u)))
+        }
+        Kind::ApiToken if principal.can(Permission::TokensManage) => api_token::get(db()?, row)
+            .await?
+            .map(|t| Node::ApiToken(ApiToken(t))),
+        Kind::Customer | Kind::StaffUser | Kind::ApiToken => None,
+        _ => return Ok(None),
+    }))
 }

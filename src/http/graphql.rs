@@ -13,15 +13,29 @@
 //!   mutation (405 with `Allow: POST`).
 //! - Limits: the body size limit holds whether or not `Content-Length` is sent
 //!   (413); batches (JSON arrays) are bounded.
-//! - A browser asking for HTML without a `query` gets the GraphiQL playground.
+//! - A browser asking for HTML without a `query` gets the GraphiQL playground
+//!   (not in production mode).
+//! - Credentials: `Authorization: Bearer <token>` (an access JWT or a partner
+//!   token). A bad, expired or revoked token answers 401 UNAUTHENTICATED
+//!   before anything runs; no header means an anonymous caller.
+//! - Cost: every operation is charged its complexity against the caller's
+//!   rate budget, reported in `extensions.cost`; an operation over budget
+//!   does not run and answers 429 RATE_LIMITED with `Retry-After`.
 //! - Queries whose resolvers allow it are answered from the response cache
 //!   while the catalog version they were built at is current
 //!   (`x-emporium-cache: hit`).
 
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
 use async_graphql::{BatchRequest, Request as GqlRequest, Variables};
 use axum::{
+    Extension,
     body::{Body, Bytes},
-    extract::{RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -29,15 +43,95 @@ use serde_json::{Value, json};
 
 use super::{HttpState, graphiql};
 use crate::{
-    domain,
+    config::Mode,
+    domain::{self, identity::access::Principal},
     graphql::{
-        RequestCtx,
+        RequestCtx, cost,
         error::{ErrorCode, set_code},
         limits,
     },
-    infra::rows::Generation,
+    infra::{ratelimit::Decision, rows::Generation},
 };
-use std::sync::Arc;
+
+/// The TCP peer, when the server records it.
+pub type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+/// Who sent a request.
+#[derive(Clone)]
+struct Caller {
+    principal: Principal,
+    ip: Option<IpAddr>,
+}
+
+fn client_ip(state: &HttpState, headers: &HeaderMap, peer: &Peer) -> Option<IpAddr> {
+    if state.app.config.trust_forwarded_for
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+    {
+        return Some(ip);
+    }
+    peer.as_ref().map(|Extension(ConnectInfo(addr))| addr.ip())
+}
+
+fn unauthenticated(media: MediaType, message: &str) -> Response {
+    let mut res = request_error(
+        StatusCode::UNAUTHORIZED,
+        media,
+        ErrorCode::Unauthenticated,
+        message,
+    );
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    res
+}
+
+/// Resolves the caller from the `Authorization` header; a request with bad
+/// credentials is answered here.
+async fn identify(
+    state: &HttpState,
+    headers: &HeaderMap,
+    peer: &Peer,
+    media: MediaType,
+) -> Result<Caller, Response> {
+    let ip = client_ip(state, headers, peer);
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Caller {
+            principal: Principal::Anonymous,
+            ip,
+        });
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(unauthenticated(
+            media,
+            "the Authorization header must be `Bearer <token>`",
+        ));
+    };
+    match domain::identity::access::authenticate(&state.app.db, &state.app.jwt, token).await {
+        Ok(Ok(principal)) => Ok(Caller { principal, ip }),
+        Ok(Err(refused)) => Err(unauthenticated(media, refused.message())),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check credentials");
+            Err(request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                ErrorCode::Internal,
+                "internal error; it has been logged",
+            ))
+        }
+    }
+}
 
 /// The `application/graphql-response+json` media type.
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -129,6 +223,7 @@ fn request_error(
 /// `GET /graphql`: GraphiQL for browsers, else a query (never a mutation).
 pub async fn get_handler(
     State(state): State<HttpState>,
+    peer: Peer,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -153,6 +248,10 @@ pub async fn get_handler(
     };
     let Some(query) = param("query") else {
         if wants_html(&headers) {
+            if state.app.config.mode == Mode::Production {
+                return (StatusCode::NOT_FOUND, "GraphiQL is off in production mode")
+                    .into_response();
+            }
             return graphiql::page().into_response();
         }
         let media = negotiate(&headers).unwrap_or(MediaType::Json);
@@ -208,7 +307,11 @@ pub async fn get_handler(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return res;
     }
-    execute_single(&state, &headers, media, prepared).await
+    let caller = match identify(&state, &headers, &peer, media).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    execute_single(&state, &headers, &caller, media, prepared).await
 }
 
 fn not_acceptable() -> Response {
@@ -251,6 +354,7 @@ fn channel_of(headers: &HeaderMap) -> Option<String> {
 /// `POST /graphql` with a JSON body (one request or a batch).
 pub async fn post_handler(
     State(state): State<HttpState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -295,29 +399,33 @@ pub async fn post_handler(
             );
         }
     };
+    let caller = match identify(&state, &headers, &peer, media).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
     let max_aliases = state.app.config.limits.max_aliases;
     let channel = channel_of(&headers);
     match batch {
         BatchRequest::Single(r) => match prepare(r, max_aliases) {
-            Ok(p) => execute_single(&state, &headers, media, p).await,
+            Ok(p) => execute_single(&state, &headers, &caller, media, p).await,
             Err(failed) => render_single(*failed, media, None),
         },
         BatchRequest::Batch(rs) => {
-            // Each operation of a batch is answered on its own, failed or not.
+            // Each operation of a batch is answered (and charged) on its own,
+            // failed or not.
             let runs = rs.into_iter().map(|r| {
-                let (state, channel) = (&state, channel.clone());
+                let (state, channel, caller) = (&state, channel.clone(), &caller);
                 async move {
                     match prepare(r, max_aliases) {
-                        Ok(p) => run(state, channel, p.request, None).await.0,
-                        Err(failed) => *failed,
+                        Ok(p) => {
+                            let ran = run(state, caller, channel, p, None).await;
+                            with_cost(render(ran.response).1, ran.cost, ran.decision.as_ref())
+                        }
+                        Err(failed) => render(*failed).1,
                     }
                 }
             });
-            let parts: Vec<Vec<u8>> = futures_util::future::join_all(runs)
-                .await
-                .into_iter()
-                .map(|r| render(r).1)
-                .collect();
+            let parts: Vec<Vec<u8>> = futures_util::future::join_all(runs).await;
             let mut out =
                 Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + parts.len() + 2);
             out.push(b'[');
@@ -390,6 +498,8 @@ struct Prepared {
     request: GqlRequest,
     /// Whether the selected operation is a mutation or subscription.
     writes: bool,
+    /// Whether the document asks for the schema.
+    introspects: bool,
 }
 
 /// Parses the document once (async-graphql reuses the parsed document),
@@ -410,21 +520,89 @@ fn prepare(
         return Err(Box::new(async_graphql::Response::from_errors(vec![e])));
     }
     let writes = limits::writes(doc, operation.as_deref());
-    Ok(Prepared { request, writes })
+    let introspects = limits::introspects(doc);
+    Ok(Prepared {
+        request,
+        writes,
+        introspects,
+    })
 }
 
-/// Executes one operation with its own context and loaders; also says
-/// whether nothing in it forbade caching the response.
+/// One executed operation.
+struct Ran {
+    response: async_graphql::Response,
+    /// Whether nothing in it forbade caching the response.
+    cacheable: bool,
+    /// What it cost (0 if it never got through validation).
+    cost: u32,
+    /// The rate decision taken for it, if the caller has a budget.
+    decision: Option<Decision>,
+}
+
+/// Executes one operation with its own context and loaders.
 async fn run(
     state: &HttpState,
+    caller: &Caller,
     channel: Option<String>,
-    r: GqlRequest,
+    p: Prepared,
     rows: Option<Arc<Generation>>,
-) -> (async_graphql::Response, bool) {
-    let ctx = Arc::new(RequestCtx::new(&state.app, channel, rows));
+) -> Ran {
+    let mut r = p.request;
+    if state.app.config.mode == Mode::Production && !caller.principal.is_operator() {
+        if p.introspects {
+            let e = ErrorCode::Forbidden.server_error(
+                "introspection is off in production mode; use a staff or partner token",
+            );
+            return Ran {
+                response: async_graphql::Response::from_errors(vec![e]),
+                cacheable: false,
+                cost: 0,
+                decision: None,
+            };
+        }
+        r = r.disable_introspection();
+    }
+    let ctx = Arc::new(RequestCtx::new(
+        &state.app,
+        caller.principal.clone(),
+        caller.ip,
+        channel,
+        rows,
+    ));
     let tasks = ctx.tasks.clone();
     let response = tasks.run(state.schema.execute(r.data(ctx.clone()))).await;
-    (response, ctx.is_cacheable())
+    let (cost, decision) = ctx.cost();
+    Ran {
+        response,
+        cacheable: ctx.is_cacheable(),
+        cost,
+        decision,
+    }
+}
+
+/// Adds `extensions.cost` to a rendered response object.
+fn with_cost(mut body: Vec<u8>, cost: u32, decision: Option<&Decision>) -> Vec<u8> {
+    if cost == 0 || body.last() != Some(&b'}') || body.len() < 2 {
+        return body;
+    }
+    let report = json!({ "cost": cost::report(cost, decision) });
+    body.pop();
+    body.extend_from_slice(br#","extensions":"#);
+    body.extend_from_slice(report.to_string().as_bytes());
+    body.push(b'}');
+    body
+}
+
+/// A 429 for an operation refused by the rate limiter.
+fn throttled(mut res: Response, retry_after: Option<Duration>) -> Response {
+    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Some(retry) = retry_after {
+        let secs = retry.as_secs() + u64::from(retry.subsec_nanos() > 0);
+        if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    res
 }
 
 /// Everything that shapes a response, as the response cache's key.
@@ -443,14 +621,16 @@ fn cache_key(r: &GqlRequest, channel: Option<&str>, media: MediaType) -> Option<
 async fn execute_single(
     state: &HttpState,
     headers: &HeaderMap,
+    caller: &Caller,
     media: MediaType,
     p: Prepared,
 ) -> Response {
     let channel = channel_of(headers);
     // Only anonymous queries are cached: a mutation is never even looked up,
     // and a request with credentials may see what others must not.
-    let anonymous =
-        !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key(header::COOKIE);
+    let anonymous = caller.principal == Principal::Anonymous
+        && !headers.contains_key(header::AUTHORIZATION)
+        && !headers.contains_key(header::COOKIE);
     let cache = state.app.cache.as_ref().filter(|_| anonymous && !p.writes);
     // The catalog version is read before any data, so nothing cached under it
     // (a response, or rows) is ever older than its tag.
@@ -469,8 +649,26 @@ async fn execute_single(
     if let (Some(cache), Some(version)) = (cache, version)
         && let Some(key) = cache_key(&p.request, channel.as_deref(), media)
     {
-        if let Some(body) = cache.get(&key, version) {
-            return respond(StatusCode::OK, media, body, Some("hit"));
+        if let Some((body, cost)) = cache.get(&key, version) {
+            // A cached answer costs what computing it did.
+            let decision = match auth_subject(state, caller) {
+                Some((k, budget)) => Some(state.app.limiter.charge(&k, budget, cost).await),
+                None => None,
+            };
+            if let Some(d) = decision.filter(|d| !d.allowed) {
+                let e = crate::graphql::auth::rate_limited_request(d.retry_after);
+                let body = with_cost(
+                    render(async_graphql::Response::from_errors(vec![e])).1,
+                    cost,
+                    Some(&d),
+                );
+                return throttled(
+                    respond(StatusCode::OK, media, Bytes::from(body), Some("hit")),
+                    d.retry_after,
+                );
+            }
+            let body = with_cost(body.to_vec(), cost, decision.as_ref());
+            return respond(StatusCode::OK, media, Bytes::from(body), Some("hit"));
         }
         lookup = Some((key, version));
     }
@@ -480,18 +678,29 @@ async fn execute_single(
         .as_ref()
         .zip(version)
         .map(|(r, v)| r.generation(v));
-    let (response, cacheable) = run(state, channel, p.request, rows).await;
-    let storable = response.errors.is_empty() && cacheable;
-    let (request_failed, body) = render(response);
-    let body = Bytes::from(body);
+    let ran = run(state, caller, channel, p, rows).await;
+    let storable = ran.response.errors.is_empty() && ran.cacheable;
+    let (request_failed, body) = render(ran.response);
     let mut cache_state = None;
     if let (Some(cache), Some((key, version))) = (cache, lookup) {
         if storable {
-            cache.insert(&key, version, body.clone());
+            cache.insert(&key, version, Bytes::from(body.clone()), ran.cost);
         }
         cache_state = Some("miss");
     }
-    respond(status_for(request_failed, media), media, body, cache_state)
+    let body = Bytes::from(with_cost(body, ran.cost, ran.decision.as_ref()));
+    let res = respond(status_for(request_failed, media), media, body, cache_state);
+    match ran.decision {
+        Some(d) if !d.allowed => throttled(res, d.retry_after),
+        _ => res,
+    }
+}
+
+fn auth_subject(
+    state: &HttpState,
+    caller: &Caller,
+) -> Option<(String, crate::infra::ratelimit::Budget)> {
+    crate::graphql::auth::rate_subject(&caller.principal, caller.ip, &state.app.config.rate)
 }
 
 /// 400 for a request error with the GraphQL media type; 200 otherwise, as

@@ -12,11 +12,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use moka::sync::Cache;
 
-/// A cached response body and the catalog version it was built at.
+/// A cached response body, the catalog version it was built at, and what
+/// the operation cost (charged again on every hit).
 #[derive(Clone)]
 struct Entry {
     version: i64,
     body: Bytes,
+    cost: u32,
 }
 
 /// A size-bounded cache of response bodies.
@@ -37,20 +39,27 @@ impl ResponseCache {
         Self { entries }
     }
 
-    /// The body cached under `key`, if it was built at `version`.
-    pub fn get(&self, key: &str, version: i64) -> Option<Bytes> {
+    /// The body and cost cached under `key`, if it was built at `version`.
+    pub fn get(&self, key: &str, version: i64) -> Option<(Bytes, u32)> {
         let entry = self.entries.get(key)?;
         if entry.version == version {
-            Some(entry.body)
+            Some((entry.body, entry.cost))
         } else {
             self.entries.invalidate(key);
             None
         }
     }
 
-    /// Caches `body` under `key` as built at `version`.
-    pub fn insert(&self, key: &str, version: i64, body: Bytes) {
-        self.entries.insert(Arc::from(key), Entry { version, body });
+    /// Caches `body` (of an operation costing `cost`) under `key` as built at `version`.
+    pub fn insert(&self, key: &str, version: i64, body: Bytes, cost: u32) {
+        self.entries.insert(
+            Arc::from(key),
+            Entry {
+                version,
+                body,
+                cost,
+            },
+        );
     }
 }
 
@@ -61,8 +70,8 @@ mod tests {
     #[test]
     fn entries_are_served_only_at_their_version() {
         let cache = ResponseCache::new(1 << 20);
-        cache.insert("k", 7, Bytes::from_static(b"body"));
-        assert_eq!(cache.get("k", 7).as_deref(), Some(&b"body"[..]));
+        cache.insert("k", 7, Bytes::from_static(b"body"), 3);
+        assert_eq!(cache.get("k", 7), Some((Bytes::from_static(b"body"), 3)));
         assert!(cache.get("k", 8).is_none());
         assert!(cache.get("k", 7).is_none(), "a stale entry is dropped");
         assert!(cache.get("other", 7).is_none());

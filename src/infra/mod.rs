@@ -1,6 +1,8 @@
-//! Infrastructure: database connections and the response cache (an event bus
-//! and a shared Redis tier come with the multi-node work).
+//! Infrastructure: database connections, caches, rate limiting and mail (an
+//! event bus and a shared Redis cache tier come with the multi-node work).
 
 pub mod cache;
 pub mod db;
+pub mod mail;
+pub mod ratelimit;
 pub mod rows;

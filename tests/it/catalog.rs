@@ -4,7 +4,7 @@ use emporium::seed;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::harness::{TEST_PRODUCTS, TestApp, first_code};
+use crate::harness::{Options, TEST_PRODUCTS, TestApp, first_code};
 
 fn visible_count(n: usize) -> usize {
     (0..n).filter(|i| seed::is_storefront_visible(*i)).count()
@@ -174,7 +174,13 @@ async fn prices_follow_the_requested_channel() {
 
 #[tokio::test]
 async fn filters_narrow_the_listing() {
-    let app = TestApp::spawn().await;
+    // A dozen full 250-product listings back to back: more than one client
+    // address may spend by default (rate limits have their own tests).
+    let app = TestApp::spawn_with(Options {
+        configure: Some(|c| c.rate.anonymous = None),
+        ..Default::default()
+    })
+    .await;
     let all = nodes(&list(&app, json!({ "first": 250 })).await);
     let sample = &all[3];
 

@@ -31,6 +31,8 @@ pub struct TestApp {
     pub statements: Arc<Mutex<Vec<String>>>,
     /// An HTTP client.
     pub client: reqwest::Client,
+    /// The server's state (its mailer, limiter and keys).
+    pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     handle: Option<DbHandle>,
@@ -59,6 +61,8 @@ impl TestApp {
             .ok()
             .filter(|s| !s.is_empty());
         config.db_max_connections = 8;
+        // Tests share one Redis: each app keeps its keys apart.
+        config.redis_prefix = format!("emporium-test:{}:", uuid::Uuid::new_v4().simple());
         if let Some(f) = opts.configure {
             f(&mut config);
         }
@@ -81,7 +85,17 @@ impl TestApp {
                 log.push(info.statement.sql.clone());
             }
         });
-        let state = AppState::with_db(db.clone(), config).unwrap_or_else(|e| panic!("state: {e}"));
+        let state = AppState::with_db(db.clone(), config)
+            .await
+            .unwrap_or_else(|e| panic!("state: {e}"));
+        Self::serve(state, statements, Some(handle)).await
+    }
+
+    async fn serve(
+        state: AppState,
+        statements: Arc<Mutex<Vec<String>>>,
+        handle: Option<DbHandle>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
@@ -89,18 +103,38 @@ impl TestApp {
             .local_addr()
             .unwrap_or_else(|e| panic!("addr: {e}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app::serve(state, listener, async move {
+        let server = tokio::spawn(app::serve(state.clone(), listener, async move {
             let _ = rx.await;
         }));
         Self {
             base: format!("http://{addr}"),
-            db,
+            db: state.db.clone(),
             statements,
             client: reqwest::Client::new(),
+            state,
             shutdown: Some(tx),
             server: Some(server),
-            handle: Some(handle),
+            handle,
         }
+    }
+
+    /// A second node: its own server and in-process state (caches, limiter)
+    /// on the same database, configuration and Redis as this one.
+    pub async fn spawn_sibling(&self) -> Self {
+        let config = (*self.state.config).clone();
+        let state = AppState::with_db(self.db.clone(), config)
+            .await
+            .unwrap_or_else(|e| panic!("state: {e}"));
+        Self::serve(state, self.statements.clone(), None).await
+    }
+
+    /// Mails the app has queued so far.
+    pub fn mails(&self) -> Vec<emporium::infra::mail::Mail> {
+        self.state
+            .mailer
+            .outbox()
+            .map(|o| o.sent())
+            .unwrap_or_default()
     }
 
     /// Sends the shutdown signal and waits until the server has stopped.
@@ -122,6 +156,21 @@ impl TestApp {
     /// POSTs a GraphQL operation and returns (status, JSON body).
     pub async fn post(&self, query: &str, variables: Value) -> (u16, Value) {
         self.post_with(query, variables, &[]).await
+    }
+
+    /// POSTs a GraphQL operation with a bearer token.
+    pub async fn post_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        let auth = format!("Bearer {token}");
+        self.post_with(query, variables, &[("authorization", auth.as_str())])
+            .await
+    }
+
+    /// POSTs an operation as `token` that must succeed and returns its `data`.
+    pub async fn query_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post_as(token, query, variables).await;
+        assert_eq!(status, 200, "unexpected status; body: {body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
     }
 
     /// POSTs a GraphQL operation with extra headers.

@@ -71,7 +71,7 @@ async fn responses_use_the_media_type_the_client_accepts() {
     let body = json!({ "query": "{ __typename }" }).to_string();
     let (s, ct, v) = raw_post(&app, "application/json", Some(GQL), body.clone()).await;
     assert_eq!((s, ct.starts_with(GQL)), (200, true));
-    assert_eq!(v["data"]["__typename"], json!("QueryRoot"));
+    assert_eq!(v["data"]["__typename"], json!("Query"));
     let (s, ct, _) = raw_post(
         &app,
         "application/json",
@@ -229,7 +229,7 @@ async fn batches_run_each_operation_and_are_bounded() {
     let mixed = json!([{ "query": "{ __typename }" }, { "query": "{ nope" }, { "query": "{ products(first: -1) { totalCount } }" }]);
     let (s, _, v) = raw_post(&app, "application/json", Some(GQL), mixed.to_string()).await;
     assert_eq!(s, 200);
-    assert_eq!(v[0]["data"]["__typename"], json!("QueryRoot"));
+    assert_eq!(v[0]["data"]["__typename"], json!("Query"));
     assert_eq!(first_code(&v[1]), "GRAPHQL_PARSE_FAILED");
     assert_eq!(first_code(&v[2]), "BAD_USER_INPUT");
     let body = Value::Array(vec![op; 11]).to_string();

@@ -4,10 +4,14 @@
 //! [`harness::TestApp`]: SQLite by default, PostgreSQL (and Redis) when
 //! `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
 
+mod accounts;
+mod auth;
+mod authz;
 mod cache;
 mod catalog;
 mod harness;
 mod http;
+mod ratelimit;
 mod schema;
 mod seed;
 mod statements;

@@ -115,6 +115,7 @@ fn domain_filter(query: Option<String>, f: Option<ProductFilterInput>) -> ApiRes
         price_min: min,
         price_max: max,
         available_only: f.available.unwrap_or(false),
+        statuses: Vec::new(),
     })
 }
 
@@ -183,6 +184,49 @@ impl CatalogQuery {
             page,
         )
         .await
+    }
+
+    /// The whole catalog for partner apps and staff: products in any status
+    /// (default: all), oldest first. Needs `catalog:read`.
+    #[graphql(
+        guard = "crate::graphql::auth::Need(crate::domain::identity::permission::Permission::CatalogRead)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
+    async fn catalog_products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(
+            desc = "Words that must all appear in title, description, vendor, type or tags."
+        )]
+        query: Option<String>,
+        #[graphql(desc = "Statuses to list; default: all.")] statuses: Option<
+            Vec<types::ProductStatus>,
+        >,
+        #[graphql(desc = "Channel code for prices.")] channel: Option<String>,
+    ) -> ApiResult<ProductConnection> {
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        page.validate()?;
+        ctx.request()?.no_store();
+        let mut f = domain_filter(query, None)?;
+        f.statuses = match statuses {
+            Some(s) if !s.is_empty() => s.into_iter().map(Into::into).collect(),
+            _ => vec![
+                entity::product_status::ProductStatus::Draft,
+                entity::product_status::ProductStatus::Active,
+                entity::product_status::ProductStatus::Archived,
+            ],
+        };
+        let channel = ctx.channel(channel.as_deref()).await?;
+        product_connection(ctx, channel, f, ProductSortKeys::Id, false, page).await
     }
 
     /// One visible product, by `id` or by `handle` (give exactly one).

@@ -167,6 +167,18 @@ impl Product {
     }
 }
 
+/// Publication status of a product.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entity::product_status::ProductStatus")]
+pub enum ProductStatus {
+    /// Being prepared; invisible to storefronts.
+    Draft,
+    /// On sale.
+    Active,
+    /// Retired; invisible to storefronts.
+    Archived,
+}
+
 /// A product as shown in a storefront.
 #[Object]
 impl Product {
@@ -193,6 +205,11 @@ impl Product {
     /// Merchant's category (T-Shirt, Mug).
     async fn product_type(&self) -> Option<&str> {
         self.model.product_type.as_deref()
+    }
+    /// Publication status: always ACTIVE on the storefront; `catalogProducts`
+    /// also lists drafts and archived products.
+    async fn status(&self) -> ProductStatus {
+        self.model.status.into()
     }
     /// Tags, alphabetically.
     async fn tags(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {

@@ -1,0 +1,169 @@
+//! Who is asking: the principal behind a request's bearer token.
+
+use sea_orm::ConnectionTrait;
+
+use super::{
+    api_token,
+    jwt::{JwtKeys, TokenError},
+    permission::{Permission, PermissionSet, Role},
+    session::{self, SubjectKind},
+};
+use crate::domain::error::DomainResult;
+
+/// The caller of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Principal {
+    /// No credentials.
+    Anonymous,
+    /// A signed-in customer.
+    Customer {
+        /// The customer.
+        id: i64,
+        /// The login session.
+        session: String,
+    },
+    /// A signed-in staff user.
+    Staff {
+        /// The staff user.
+        id: i64,
+        /// The login session.
+        session: String,
+        /// Their role.
+        role: Role,
+        /// What the token grants.
+        permissions: PermissionSet,
+    },
+    /// A partner app with an API token.
+    Partner {
+        /// The token.
+        token_id: i64,
+        /// Its scopes.
+        scopes: PermissionSet,
+        /// Its own rate budget (capacity, restore per second), if set.
+        rate: Option<(u32, u32)>,
+    },
+}
+
+impl Principal {
+    /// What the principal may do.
+    pub fn permissions(&self) -> PermissionSet {
+        match self {
+            Self::Anonymous | Self::Customer { .. } => PermissionSet::EMPTY,
+            Self::Staff { permissions, .. } => *permissions,
+            Self::Partner { scopes, .. } => *scopes,
+        }
+    }
+
+    /// Whether the principal holds `p`.
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions().contains(p)
+    }
+
+    /// The signed-in customer, if that is who is asking.
+    pub fn customer_id(&self) -> Option<i64> {
+        match self {
+            Self::Customer { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// A short name of the kind of principal (for logs and metrics).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::Customer { .. } => "customer",
+            Self::Staff { .. } => "staff",
+            Self::Partner { .. } => "partner",
+        }
+    }
+
+    /// Whether the caller is staff or a partner app (not the storefront public).
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Self::Staff { .. } | Self::Partner { .. })
+    }
+}
+
+/// Why credentials were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Not a token this server issued, or altered.
+    Invalid,
+    /// Past its expiry.
+    Expired,
+    /// Revoked, logged out, or its user deactivated.
+    Revoked,
+}
+
+impl Refused {
+    /// What to tell the client.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Invalid => "the access token is invalid",
+            Self::Expired => "the access token has expired; refresh it or log in again",
+            Self::Revoked => "the access token has been revoked",
+        }
+    }
+}
+
+/// Resolves a bearer token: a partner token (by its prefix) or an access JWT.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    keys: &JwtKeys,
+    token: &str,
+) -> DomainResult<Result<Principal, Refused>> {
+    let token = token.trim();
+    if token.starts_with(api_token::PREFIX) {
+        return Ok(match api_token::authenticate(db, token).await? {
+            Ok(t) => Ok(Principal::Partner {
+                token_id: t.id,
+                scopes: api_token::scopes_of(&t),
+                rate: t
+                    .rate_capacity
+                    .zip(t.rate_restore_per_second)
+                    .and_then(|(c, r)| Some((u32::try_from(c).ok()?, u32::try_from(r).ok()?))),
+            }),
+            Err(api_token::Refused::Unknown) => Err(Refused::Invalid),
+            Err(api_token::Refused::Revoked) => Err(Refused::Revoked),
+            Err(api_token::Refused::Expired) => Err(Refused::Expired),
+        });
+    }
+    let claims = match keys.verify(token) {
+        Ok(c) => c,
+        Err(TokenError::Expired) => return Ok(Err(Refused::Expired)),
+        Err(TokenError::Invalid) => return Ok(Err(Refused::Invalid)),
+    };
+    let Some((kind, id)) = claims.subject() else {
+        return Ok(Err(Refused::Invalid));
+    };
+    let Some(session) = session::live(db, &claims.sid).await? else {
+        return Ok(Err(Refused::Revoked));
+    };
+    if session.subject_kind != kind.as_str() || session.subject_id != id {
+        return Ok(Err(Refused::Invalid));
+    }
+    Ok(Ok(match kind {
+        SubjectKind::Customer => Principal::Customer {
+            id,
+            session: claims.sid,
+        },
+        SubjectKind::Staff => {
+            let Some(role) = claims.role.as_deref().and_then(|r| r.parse::<Role>().ok()) else {
+                return Ok(Err(Refused::Invalid));
+            };
+            // The token carries its permissions; they can only be those of
+            // its role (a staff token never grants more than the role).
+            let permissions = claims
+                .perms
+                .iter()
+                .filter_map(|p| p.parse::<Permission>().ok())
+                .filter(|p| role.permissions().contains(*p))
+                .collect();
+            Principal::Staff {
+                id,
+                session: claims.sid,
+                role,
+                permissions,
+            }
+        }
+    }))
+}

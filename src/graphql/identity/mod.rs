@@ -1,0 +1,804 @@
+//! Accounts and access: customer sign-up, login and address book; staff
+//! login and management; partner API tokens. Resolvers parse, authorize
+//! (see [`super::auth`]), call `domain::identity` and map the result.
+
+pub mod types;
+
+use async_graphql::{
+    Context, ID, InputObject, Object,
+    connection::{Connection, Edge, EmptyFields},
+};
+use chrono::{DateTime, Duration, Utc};
+
+use super::{
+    ContextExt,
+    auth::{LoginThrottle, Need, SignedInCustomer, SignedInStaff},
+    error::{ApiResult, ErrorCode},
+    id::{self, Kind},
+    pagination::{OffsetCursor, PageArgs},
+};
+use crate::{
+    app::AppState,
+    domain::{
+        error::{UserError as DomainUserError, UserErrorCode as DomainCode},
+        identity::{
+            access::Principal,
+            api_token, customer,
+            permission::{Permission, Role},
+            session::{self, Refresh, RevokeReason, SubjectKind},
+            staff,
+        },
+    },
+    infra::mail::Mail,
+};
+use types::*;
+
+fn internal(e: impl std::fmt::Display) -> super::error::ApiError {
+    tracing::error!(error = %e, "cannot sign an access token");
+    ErrorCode::Internal.error("internal error; it has been logged")
+}
+
+/// Signs an access token for a fresh or rotated session.
+fn tokens(
+    state: &AppState,
+    kind: SubjectKind,
+    subject: i64,
+    issued: session::Issued,
+    role: Option<Role>,
+) -> ApiResult<AuthTokens> {
+    let (access_token, expires) = state
+        .jwt
+        .issue(kind, subject, &issued.session.id, role)
+        .map_err(internal)?;
+    Ok(AuthTokens {
+        access_token,
+        access_token_expires_at: expires,
+        refresh_token: issued.refresh_token,
+        refresh_token_expires_at: issued.session.expires_at,
+    })
+}
+
+fn session_lifetime(state: &AppState) -> Duration {
+    Duration::days(i64::try_from(state.config.auth.session_ttl_days).unwrap_or(30))
+}
+
+fn row_id(raw: &ID, kind: Kind) -> ApiResult<i64> {
+    let (k, row) = id::decode(raw)?;
+    if k != kind {
+        return Err(
+            ErrorCode::BadUserInput.error(format!("`{}` is not a {kind:?} ID", raw.as_str()))
+        );
+    }
+    Ok(row)
+}
+
+fn invalid_credentials() -> Vec<UserError> {
+    vec![
+        DomainUserError::new(
+            &[],
+            DomainCode::InvalidCredentials,
+            "the email or the password is wrong",
+        )
+        .into(),
+    ]
+}
+
+fn refresh_refused(reused: bool) -> Vec<UserError> {
+    let message = if reused {
+        "this refresh token was already used; the login has been ended everywhere, log in again"
+    } else {
+        "the refresh token is invalid or expired; log in again"
+    };
+    vec![DomainUserError::new(&["refreshToken"], DomainCode::TokenInvalid, message).into()]
+}
+
+/// Fields of a new customer account.
+#[derive(InputObject)]
+pub struct CustomerRegisterInput {
+    /// Email; unique regardless of case.
+    pub email: String,
+    /// At least 8 characters, not a common password.
+    pub password: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+}
+
+/// Profile changes (absent fields are left alone).
+#[derive(InputObject)]
+pub struct CustomerUpdateInput {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+}
+
+/// A postal address (on update, absent fields are left alone).
+#[derive(InputObject)]
+pub struct MailingAddressInput {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// First address line (required on create).
+    pub address1: Option<String>,
+    /// Second address line.
+    pub address2: Option<String>,
+    /// City (required on create).
+    pub city: Option<String>,
+    /// Region or province code.
+    pub province_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code (required on create).
+    pub country_code: Option<String>,
+    /// Postal code.
+    pub zip: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+}
+
+impl From<MailingAddressInput> for customer::AddressInput {
+    fn from(i: MailingAddressInput) -> Self {
+        Self {
+            first_name: i.first_name,
+            last_name: i.last_name,
+            company: i.company,
+            address1: i.address1,
+            address2: i.address2,
+            city: i.city,
+            province_code: i.province_code,
+            country_code: i.country_code,
+            zip: i.zip,
+            phone: i.phone,
+        }
+    }
+}
+
+/// A new staff user.
+#[derive(InputObject)]
+pub struct StaffUserCreateInput {
+    /// Email; unique regardless of case.
+    pub email: String,
+    /// Initial password.
+    pub password: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Role.
+    pub role: StaffRole,
+}
+
+/// A new partner API token.
+#[derive(InputObject)]
+pub struct ApiTokenCreateInput {
+    /// What the token is for, e.g. "ERP sync".
+    pub name: String,
+    /// Scopes such as `catalog:read` or `inventory:write`.
+    pub scopes: Vec<String>,
+    /// When it stops working (default: never).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Rate budget: bucket size in cost points (default: the server's partner budget).
+    pub rate_capacity: Option<i32>,
+    /// Rate budget: points restored per second.
+    pub rate_restore_per_second: Option<i32>,
+}
+
+/// Accounts: the signed-in customer, and staff views.
+#[derive(Default)]
+pub struct IdentityQuery;
+
+#[Object]
+impl IdentityQuery {
+    /// The signed-in customer.
+    #[graphql(guard = "SignedInCustomer")]
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Option<Customer>> {
+        let (id, _) = ctx.customer()?;
+        Ok(customer::get(&ctx.state()?.db, id).await?.map(Customer))
+    }
+
+    /// The signed-in staff user.
+    #[graphql(guard = "SignedInStaff")]
+    async fn staff_me(&self, ctx: &Context<'_>) -> ApiResult<Option<StaffUser>> {
+        let Principal::Staff { id, .. } = ctx.principal()? else {
+            return Ok(None);
+        };
+        Ok(staff::get(&ctx.state()?.db, *id).await?.map(StaffUser))
+    }
+
+    /// Customers, oldest first, optionally matching `query` (email or name).
+    #[graphql(
+        guard = "Need(Permission::CustomersRead)",
+        complexity = "crate::graphql::catalog::page_cost(first, None, child_complexity)"
+    )]
+    async fn customers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        query: Option<String>,
+    ) -> ApiResult<Connection<OffsetCursor, Customer, EmptyFields>> {
+        let page = PageArgs {
+            first,
+            after,
+            last: None,
+            before: None,
+        };
+        let window = page.window(None)?;
+        let (rows, total) = customer::list(
+            &ctx.state()?.db,
+            query.as_deref(),
+            window.offset,
+            window.wanted,
+        )
+        .await?;
+        let mut conn = Connection::new(window.has_previous, window.offset + window.wanted < total);
+        conn.edges.extend(
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, m)| Edge::new(OffsetCursor(window.offset + i as u64), Customer(m))),
+        );
+        Ok(conn)
+    }
+
+    /// One customer by ID.
+    #[graphql(guard = "Need(Permission::CustomersRead)")]
+    async fn customer(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Customer>> {
+        let row = row_id(&id, Kind::Customer)?;
+        Ok(customer::get(&ctx.state()?.db, row).await?.map(Customer))
+    }
+
+    /// Every staff user.
+    #[graphql(guard = "Need(Permission::StaffManage)")]
+    async fn staff_users(&self, ctx: &Context<'_>) -> ApiResult<Vec<StaffUser>> {
+        Ok(staff::list(&ctx.state()?.db)
+            .await?
+            .into_iter()
+            .map(StaffUser)
+            .collect())
+    }
+
+    /// Every partner API token, newest first.
+    #[graphql(guard = "Need(Permission::TokensManage)")]
+    async fn api_tokens(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiToken>> {
+        Ok(api_token::list(&ctx.state()?.db)
+            .await?
+            .into_iter()
+            .map(ApiToken)
+            .collect())
+    }
+}
+
+/// Account mutations.
+#[derive(Default)]
+pub struct IdentityMutation;
+
+#[Object]
+impl IdentityMutation {
+    /// Creates a customer account. Log in afterwards with `customerLogin`.
+    async fn customer_register(
+        &self,
+        ctx: &Context<'_>,
+        input: CustomerRegisterInput,
+    ) -> ApiResult<CustomerPayload> {
+        let db = &ctx.state()?.db;
+        let result = customer::register(
+            db,
+            customer::Registration {
+                email: input.email,
+                password: input.password,
+                first_name: input.first_name,
+                last_name: input.last_name,
+            },
+        )
+        .await?;
+        Ok(match result {
+            Ok(c) => CustomerPayload {
+                customer: Some(Customer(c)),
+                user_errors: vec![],
+            },
+            Err(e) => CustomerPayload {
+                customer: None,
+                user_errors: user_errors(e),
+            },
+        })
+    }
+
+    /// Logs a customer in. A wrong password and an unknown email give the
+    /// same INVALID_CREDENTIALS; repeated failures are throttled per email
+    /// and per client address (RATE_LIMITED).
+    async fn customer_login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> ApiResult<CustomerAuthPayload> {
+        let throttle = LoginThrottle::admit(ctx, "customer", &email).await?;
+        let state = ctx.state()?;
+        let Some(c) = customer::authenticate(&state.db, &email, &password).await? else {
+            throttle.failed().await;
+            return Ok(CustomerAuthPayload {
+                user_errors: invalid_credentials(),
+                ..Default::default()
+            });
+        };
+        let issued = session::start(
+            &state.db,
+            SubjectKind::Customer,
+            c.id,
+            session_lifetime(state),
+        )
+        .await?;
+        Ok(CustomerAuthPayload {
+            tokens: Some(tokens(state, SubjectKind::Customer, c.id, issued, None)?),
+            customer: Some(Customer(c)),
+            user_errors: vec![],
+        })
+    }
+
+    /// Exchanges a refresh token for new tokens. Each refresh token works
+    /// once: presenting a used one ends the whole login.
+    async fn customer_token_refresh(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> ApiResult<CustomerAuthPayload> {
+        let state = ctx.state()?;
+        match session::rotate(&state.db, SubjectKind::Customer, &refresh_token).await? {
+            Refresh::Rotated(issued) => {
+                let id = issued.session.subject_id;
+                let Some(c) = customer::get(&state.db, id).await? else {
+                    return Ok(CustomerAuthPayload {
+                        user_errors: refresh_refused(false),
+                        ..Default::default()
+                    });
+                };
+                Ok(CustomerAuthPayload {
+                    tokens: Some(tokens(state, SubjectKind::Customer, id, issued, None)?),
+                    customer: Some(Customer(c)),
+                    user_errors: vec![],
+                })
+            }
+            Refresh::Invalid => Ok(CustomerAuthPayload {
+                user_errors: refresh_refused(false),
+                ..Default::default()
+            }),
+            Refresh::Reused => Ok(CustomerAuthPayload {
+                user_errors: refresh_refused(true),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// Ends the current login: its access and refresh tokens stop working.
+    #[graphql(guard = "SignedInCustomer")]
+    async fn customer_logout(&self, ctx: &Context<'_>) -> ApiResult<UserErrorsPayload> {
+        let (_, sid) = ctx.customer()?;
+        session::revoke(&ctx.state()?.db, sid, RevokeReason::Logout).await?;
+        Ok(UserErrorsPayload::default())
+    }
+
+    /// Changes the password; every other login of the customer ends.
+    #[graphql(guard = "SignedInCustomer")]
+    async fn customer_password_change(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> ApiResult<UserErrorsPayload> {
+        let (id, sid) = ctx.customer()?;
+        let db = &ctx.state()?.db;
+        let Some(c) = customer::get(db, id).await? else {
+            return Err(super::auth::unauthenticated());
+        };
+        let result =
+            customer::change_password(db, &c, &current_password, &new_password, sid).await?;
+        Ok(UserErrorsPayload {
+            user_errors: result.err().map(user_errors).unwrap_or_default(),
+        })
+    }
+
+    /// Sends a single-use password reset token to the email if it has an
+    /// account. The answer is the same whether or not it has one.
+    async fn customer_password_reset_request(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> ApiResult<UserErrorsPayload> {
+        let throttle = LoginThrottle::admit(ctx, "reset", &email).await?;
+        // Every request spends from the email's bucket: a handful of mails, then throttled.
+        throttle.failed().await;
+        let state = ctx.state()?;
+        if let Err(e) = customer::normalize_email(&email, &["email"]) {
+            return Ok(UserErrorsPayload {
+                user_errors: vec![e.into()],
+            });
+        }
+        let ttl = Duration::minutes(
+            i64::try_from(state.config.auth.password_reset_ttl_mins).unwrap_or(60),
+        );
+        if let Some(reset) = customer::request_password_reset(&state.db, &email, ttl).await? {
+            let link = state
+                .config
+                .auth
+                .password_reset_url
+                .as_ref()
+                .map(|u| u.replace("{token}", &reset.token));
+            let body = format!(
+                "Someone asked to reset the password of your account.\n\n{}\n\nThe token works once and expires in {} minutes. If it was not you, ignore this mail.\n",
+                match link {
+                    Some(l) => format!("Choose a new password here: {l}"),
+                    None => format!("Your reset token: {}", reset.token),
+                },
+                ttl.num_minutes()
+            );
+            let mailer = state.mailer.clone();
+            // Sent in the background so the answer takes the same time either way.
+            tokio::spawn(async move {
+                let mail = Mail {
+                    to: reset.email,
+                    subject: "Reset your password".into(),
+                    body,
+                };
+                if let Err(e) = mailer.send(mail).await {
+                    tracing::warn!(error = %e, "password reset mail failed");
+                }
+            });
+        }
+        Ok(UserErrorsPayload::default())
+    }
+
+    /// Sets a new password with a reset token and signs the customer in.
+    /// Every other login of the customer ends.
+    async fn customer_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> ApiResult<CustomerAuthPayload> {
+        let state = ctx.state()?;
+        match customer::reset_password(&state.db, &token, &new_password).await? {
+            Ok(c) => {
+                let issued = session::start(
+                    &state.db,
+                    SubjectKind::Customer,
+                    c.id,
+                    session_lifetime(state),
+                )
+                .await?;
+                Ok(CustomerAuthPayload {
+                    tokens: Some(tokens(state, SubjectKind::Customer, c.id, issued, None)?),
+                    customer: Some(Customer(c)),
+                    user_errors: vec![],
+                })
+            }
+            Err(e) => Ok(CustomerAuthPayload {
+                user_errors: user_errors(e),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// Changes the signed-in customer's profile.
+    #[graphql(guard = "SignedInCustomer")]
+    async fn customer_update(
+        &self,
+        ctx: &Context<'_>,
+        input: CustomerUpdateInput,
+    ) -> ApiResult<CustomerPayload> {
+        let (id, _) = ctx.customer()?;
+        let db = &ctx.state()?.db;
+        let Some(c) = customer::get(db, id).await? else {
+            return Err(super::auth::unauthenticated());
+        };
+        let update = customer::ProfileUpdate {
+            first_name: input.first_name,
+            last_name: input.last_name,
+            phone: input.phone,
+        };
+        Ok(match customer::update_profile(db, c, update).await? {
+            Ok(c) => CustomerPayload {
+                customer: Some(Customer(c)),
+                user_errors: vec![],
+            },
+            Err(e) => CustomerPayload {
+                customer: None,
+                user_errors: user_errors(e),
+            },
+        })
+    }
+
+    /// Adds an address to the signed-in customer's address book.
+    #[graphql(guard = "SignedInCustomer")]
+    async fn customer_address_create(
+        &self,
+        ctx: &Context<'_>,
+        address: MailingAddressInput,
+        #[graphql(desc = "Make it the default address (the first address always is).")]
+        set_default: Option<bool>,
+    ) -> ApiResult<CustomerAddressPayload> {
+        let (id, _) = ctx.customer()?;
+        let result = customer::create_address(
+            &ctx.state()?.db,
+            id,
+            address.into(),
+            set_default.unwrap_or(false),
+        )
+        .await?;
+        Ok(address_payload(result))
+    }
+
+    /// Changes one of the signed-in customer's addresses.
+    #[graphql(guard = "SignedInCustomer")]
+    async fn customer_address_update(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        address: MailingAddressInput,
+    ) -> ApiResult<CustomerAddressPayload> {
+        let (customer_id, _) = ctx.customer()?;
+        let row = row_id(&id, Kind::MailingAddress)?;
+        let result =
+            customer::update_address(&ctx.state()?.db, customer_id, row, address.into()).await?;
+        Ok(address_payload(result))
+    }
+
+    /// Deletes one of the signed-in customer's addresses.
+    #[graphql(guard = "SignedInCustomer")]
+    async fn customer_address_delete(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<CustomerAddressDeletePayload> {
+        let (customer_id, _) = ctx.customer()?;
+        let row = row_id(&id, Kind::MailingAddress)?;
+        Ok(
+            match customer::delete_address(&ctx.state()?.db, customer_id, row).await? {
+                Ok(_) => CustomerAddressDeletePayload {
+                    deleted_address_id: Some(id),
+                    user_errors: vec![],
+                },
+                Err(e) => CustomerAddressDeletePayload {
+                    deleted_address_id: None,
+                    user_errors: user_errors(e),
+                },
+            },
+        )
+    }
+
+    /// Makes one of the signed-in customer's addresses the default.
+    #[graphql(guard = "SignedInCustomer")]
+    async fn customer_default_address_update(
+        &self,
+        ctx: &Context<'_>,
+        address_id: ID,
+    ) -> ApiResult<CustomerPayload> {
+        let (customer_id, _) = ctx.customer()?;
+        let row = row_id(&address_id, Kind::MailingAddress)?;
+        let db = &ctx.state()?.db;
+        Ok(
+            match customer::set_default_address(db, customer_id, row).await? {
+                Ok(()) => CustomerPayload {
+                    customer: customer::get(db, customer_id).await?.map(Customer),
+                    user_errors: vec![],
+                },
+                Err(e) => CustomerPayload {
+                    customer: None,
+                    user_errors: user_errors(e),
+                },
+            },
+        )
+    }
+
+    /// Logs a staff user in; the access token carries the role's permissions.
+    async fn staff_login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> ApiResult<StaffAuthPayload> {
+        let throttle = LoginThrottle::admit(ctx, "staff", &email).await?;
+        let state = ctx.state()?;
+        let Some(user) = staff::authenticate(&state.db, &email, &password).await? else {
+            throttle.failed().await;
+            return Ok(StaffAuthPayload {
+                user_errors: invalid_credentials(),
+                ..Default::default()
+            });
+        };
+        let role = staff::role_of(&user)?;
+        let issued = session::start(
+            &state.db,
+            SubjectKind::Staff,
+            user.id,
+            session_lifetime(state),
+        )
+        .await?;
+        Ok(StaffAuthPayload {
+            tokens: Some(tokens(
+                state,
+                SubjectKind::Staff,
+                user.id,
+                issued,
+                Some(role),
+            )?),
+            staff_user: Some(StaffUser(user)),
+            user_errors: vec![],
+        })
+    }
+
+    /// Exchanges a staff refresh token for new tokens (single use, like
+    /// customers'); the new access token carries the current role.
+    async fn staff_token_refresh(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> ApiResult<StaffAuthPayload> {
+        let state = ctx.state()?;
+        match session::rotate(&state.db, SubjectKind::Staff, &refresh_token).await? {
+            Refresh::Rotated(issued) => {
+                let id = issued.session.subject_id;
+                let Some(user) = staff::get(&state.db, id).await?.filter(|u| u.active) else {
+                    return Ok(StaffAuthPayload {
+                        user_errors: refresh_refused(false),
+                        ..Default::default()
+                    });
+                };
+                let role = staff::role_of(&user)?;
+                Ok(StaffAuthPayload {
+                    tokens: Some(tokens(state, SubjectKind::Staff, id, issued, Some(role))?),
+                    staff_user: Some(StaffUser(user)),
+                    user_errors: vec![],
+                })
+            }
+            Refresh::Invalid => Ok(StaffAuthPayload {
+                user_errors: refresh_refused(false),
+                ..Default::default()
+            }),
+            Refresh::Reused => Ok(StaffAuthPayload {
+                user_errors: refresh_refused(true),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// Ends the current staff login.
+    #[graphql(guard = "SignedInStaff")]
+    async fn staff_logout(&self, ctx: &Context<'_>) -> ApiResult<UserErrorsPayload> {
+        if let Principal::Staff { session: sid, .. } = ctx.principal()? {
+            session::revoke(&ctx.state()?.db, sid, RevokeReason::Logout).await?;
+        }
+        Ok(UserErrorsPayload::default())
+    }
+
+    /// Creates a staff user.
+    #[graphql(guard = "Need(Permission::StaffManage)")]
+    async fn staff_user_create(
+        &self,
+        ctx: &Context<'_>,
+        input: StaffUserCreateInput,
+    ) -> ApiResult<StaffUserPayload> {
+        let new = staff::NewStaff {
+            email: input.email,
+            name: input.name,
+            password: input.password,
+            role: input.role.into(),
+        };
+        Ok(match staff::create(&ctx.state()?.db, new).await? {
+            Ok(u) => StaffUserPayload {
+                staff_user: Some(StaffUser(u)),
+                user_errors: vec![],
+            },
+            Err(e) => StaffUserPayload {
+                staff_user: None,
+                user_errors: user_errors(e),
+            },
+        })
+    }
+
+    /// Changes a staff user's role or deactivates them; either ends their
+    /// logins at once.
+    #[graphql(guard = "Need(Permission::StaffManage)")]
+    async fn staff_user_update(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        role: Option<StaffRole>,
+        active: Option<bool>,
+    ) -> ApiResult<StaffUserPayload> {
+        let row = row_id(&id, Kind::StaffUser)?;
+        if let Principal::Staff { id: me, .. } = ctx.principal()?
+            && *me == row
+            && (active == Some(false) || role.is_some_and(|r| r != StaffRole::Admin))
+        {
+            return Ok(StaffUserPayload {
+                staff_user: None,
+                user_errors: vec![
+                    DomainUserError::new(
+                        &["id"],
+                        DomainCode::Invalid,
+                        "you cannot demote or deactivate yourself",
+                    )
+                    .into(),
+                ],
+            });
+        }
+        Ok(
+            match staff::update(&ctx.state()?.db, row, role.map(Into::into), active).await? {
+                Ok(u) => StaffUserPayload {
+                    staff_user: Some(StaffUser(u)),
+                    user_errors: vec![],
+                },
+                Err(e) => StaffUserPayload {
+                    staff_user: None,
+                    user_errors: user_errors(e),
+                },
+            },
+        )
+    }
+
+    /// Creates a partner API token. The secret is in the answer, once.
+    #[graphql(guard = "Need(Permission::TokensManage)")]
+    async fn api_token_create(
+        &self,
+        ctx: &Context<'_>,
+        input: ApiTokenCreateInput,
+    ) -> ApiResult<ApiTokenCreatePayload> {
+        let created_by = match ctx.principal()? {
+            Principal::Staff { id, .. } => Some(*id),
+            _ => None,
+        };
+        let new = api_token::NewToken {
+            name: input.name,
+            scopes: input.scopes,
+            expires_at: input.expires_at,
+            rate_capacity: input.rate_capacity,
+            rate_restore_per_second: input.rate_restore_per_second,
+            created_by,
+        };
+        Ok(match api_token::create(&ctx.state()?.db, new).await? {
+            Ok(c) => ApiTokenCreatePayload {
+                api_token: Some(ApiToken(c.token)),
+                secret: Some(c.secret),
+                user_errors: vec![],
+            },
+            Err(e) => ApiTokenCreatePayload {
+                user_errors: user_errors(e),
+                ..Default::default()
+            },
+        })
+    }
+
+    /// Revokes a partner API token; it is refused from the next request on.
+    #[graphql(guard = "Need(Permission::TokensManage)")]
+    async fn api_token_revoke(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ApiTokenPayload> {
+        let row = row_id(&id, Kind::ApiToken)?;
+        Ok(match api_token::revoke(&ctx.state()?.db, row).await? {
+            Ok(t) => ApiTokenPayload {
+                api_token: Some(ApiToken(t)),
+                user_errors: vec![],
+            },
+            Err(e) => ApiTokenPayload {
+                api_token: None,
+                user_errors: user_errors(e),
+            },
+        })
+    }
+}
+
+fn address_payload(
+    result: Result<entity::customer_address::Model, Vec<DomainUserError>>,
+) -> CustomerAddressPayload {
+    match result {
+        Ok(a) => CustomerAddressPayload {
+            address: Some(MailingAddress(a)),
+            user_errors: vec![],
+        },
+        Err(e) => CustomerAddressPayload {
+            address: None,
+            user_errors: user_errors(e),
+        },
+    }
+}

@@ -1,0 +1,529 @@
+//! The authorization matrix: every root operation of the schema has an
+//! entry saying what it needs, and is run as every kind of principal. A new
+//! operation without an entry fails `every_operation_has_an_entry`.
+//!
+//! Also: customers never reach another customer's data, whatever the path.
+
+use std::collections::BTreeSet;
+
+use emporium::domain::identity::permission::{Permission, Role};
+use serde_json::{Value, json};
+
+use crate::{
+    accounts::{self, Login},
+    harness::{Options, TestApp},
+};
+
+/// What an operation needs.
+#[derive(Debug, Clone, Copy)]
+enum Needs {
+    /// Anyone, signed in or not.
+    Public,
+    /// A signed-in customer (staff and partners are refused).
+    Customer,
+    /// A signed-in staff user.
+    Staff,
+    /// A permission (staff role or partner scope).
+    Perm(Permission),
+}
+
+/// One row of the matrix: the root field, a document that calls it, and what
+/// it needs. `{address}`, `{victim}` and `{token}` stand for IDs made below.
+struct Op {
+    field: &'static str,
+    doc: &'static str,
+    needs: Needs,
+}
+
+const fn op(field: &'static str, doc: &'static str, needs: Needs) -> Op {
+    Op { field, doc, needs }
+}
+
+use Needs::*;
+use Permission::*;
+
+const OPS: &[Op] = &[
+    // Storefront catalog.
+    op(
+        "products",
+        "{ products(first: 1) { nodes { id } } }",
+        Public,
+    ),
+    op(
+        "product",
+        "{ product(handle: \"pocket-journal-0\") { id } }",
+        Public,
+    ),
+    op(
+        "collections",
+        "{ collections(first: 1) { nodes { id } } }",
+        Public,
+    ),
+    op(
+        "collection",
+        "{ collection(handle: \"none\") { id } }",
+        Public,
+    ),
+    op("channels", "{ channels { code } }", Public),
+    op("channel", "{ channel { code } }", Public),
+    op("node", "{ node(id: \"{address}\") { id } }", Public),
+    op("nodes", "{ nodes(ids: [\"{address}\"]) { id } }", Public),
+    // Whole catalog.
+    op(
+        "catalogProducts",
+        "{ catalogProducts(first: 1) { nodes { status } } }",
+        Perm(CatalogRead),
+    ),
+    // Accounts.
+    op("me", "{ me { email } }", Customer),
+    op("staffMe", "{ staffMe { email } }", Staff),
+    op(
+        "customers",
+        "{ customers(first: 5) { nodes { email } } }",
+        Perm(CustomersRead),
+    ),
+    op(
+        "customer",
+        "{ customer(id: \"{customer}\") { email } }",
+        Perm(CustomersRead),
+    ),
+    op("staffUsers", "{ staffUsers { email } }", Perm(StaffManage)),
+    op("apiTokens", "{ apiTokens { name } }", Perm(TokensManage)),
+    op(
+        "customerRegister",
+        "mutation { customerRegister(input: { email: \"x\", password: \"y\" }) { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "customerLogin",
+        "mutation { customerLogin(email: \"x@example.com\", password: \"wrong wrong\") { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "customerTokenRefresh",
+        "mutation { customerTokenRefresh(refreshToken: \"nope\") { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "customerLogout",
+        "mutation { customerLogout { userErrors { code } } }",
+        Customer,
+    ),
+    op(
+        "customerPasswordChange",
+        "mutation { customerPasswordChange(currentPassword: \"wrong wrong\", newPassword: \"whatever it takes\") { userErrors { code } } }",
+        Customer,
+    ),
+    op(
+        "customerPasswordResetRequest",
+        "mutation { customerPasswordResetRequest(email: \"x@example.com\") { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "customerPasswordReset",
+        "mutation { customerPasswordReset(token: \"nope\", newPassword: \"whatever it takes\") { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "customerUpdate",
+        "mutation { customerUpdate(input: { firstName: \"Same\" }) { userErrors { code } } }",
+        Customer,
+    ),
+    op(
+        "customerAddressCreate",
+        "mutation { customerAddressCreate(address: { city: \"x\" }) { userErrors { code } } }",
+        Customer,
+    ),
+    op(
+        "customerAddressUpdate",
+        "mutation { customerAddressUpdate(id: \"{address}\", address: { city: \"Hijacked\" }) { address { city } userErrors { code } } }",
+        Customer,
+    ),
+    op(
+        "customerAddressDelete",
+        "mutation { customerAddressDelete(id: \"{missing_address}\") { userErrors { code } } }",
+        Customer,
+    ),
+    op(
+        "customerDefaultAddressUpdate",
+        "mutation { customerDefaultAddressUpdate(addressId: \"{missing_address}\") { userErrors { code } } }",
+        Customer,
+    ),
+    op(
+        "staffLogin",
+        "mutation { staffLogin(email: \"x@example.com\", password: \"wrong wrong\") { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "staffTokenRefresh",
+        "mutation { staffTokenRefresh(refreshToken: \"nope\") { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "staffLogout",
+        "mutation { staffLogout { userErrors { code } } }",
+        Staff,
+    ),
+    op(
+        "staffUserCreate",
+        "mutation { staffUserCreate(input: { email: \"bad\", password: \"x\", role: SUPPORT }) { userErrors { code } } }",
+        Perm(StaffManage),
+    ),
+    op(
+        "staffUserUpdate",
+        "mutation { staffUserUpdate(id: \"{victim}\", role: FULFILLMENT) { userErrors { code } } }",
+        Perm(StaffManage),
+    ),
+    op(
+        "apiTokenCreate",
+        "mutation { apiTokenCreate(input: { name: \"\", scopes: [] }) { userErrors { code } } }",
+        Perm(TokensManage),
+    ),
+    op(
+        "apiTokenRevoke",
+        "mutation { apiTokenRevoke(id: \"{token}\") { userErrors { code } } }",
+        Perm(TokensManage),
+    ),
+];
+
+/// A kind of caller, and what the matrix expects of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Anonymous,
+    CustomerA,
+    CustomerB,
+    Staff(Role),
+    /// A partner token holding the operation's scope.
+    PartnerWith,
+    /// A partner token holding some other scope.
+    PartnerWithout,
+}
+
+fn expected(needs: Needs, who: Who) -> Option<&'static str> {
+    let deny = |who: Who| {
+        if who == Who::Anonymous {
+            Some("UNAUTHENTICATED")
+        } else {
+            Some("FORBIDDEN")
+        }
+    };
+    match (needs, who) {
+        (Public, _) => None,
+        (Customer, Who::CustomerA | Who::CustomerB) => None,
+        (Customer, w) => deny(w),
+        (Staff, Who::Staff(_)) => None,
+        (Staff, w) => deny(w),
+        (Perm(p), Who::Staff(role)) if role.permissions().contains(p) => None,
+        (Perm(p), Who::PartnerWith) if p.is_scope() => None,
+        (Perm(_), w) => deny(w),
+    }
+}
+
+/// The partner scope used for "without the scope": any other scope.
+fn other_scope(p: Option<Permission>) -> &'static str {
+    if p == Some(CatalogRead) {
+        "orders:read"
+    } else {
+        "catalog:read"
+    }
+}
+
+struct World {
+    app: TestApp,
+    ids: Vec<(&'static str, String)>,
+    logins: Vec<(Who, Login)>,
+}
+
+impl World {
+    async fn new() -> Self {
+        // Many (failed) logins from one address: the login throttle has its own tests.
+        let app = TestApp::spawn_with(Options {
+            products: Some(3),
+            configure: Some(|c| {
+                c.rate.login_ip = None;
+                c.rate.login_email = None;
+            }),
+        })
+        .await;
+        let a = accounts::customer(&app, "a@example.com").await;
+        let b = accounts::customer(&app, "b@example.com").await;
+        let created = app
+            .query_as(
+                &a.access,
+                "mutation { customerAddressCreate(address: { address1: \"1 A St\", city: \"Ayton\", countryCode: \"GB\" }) { address { id } } }",
+                json!({}),
+            )
+            .await;
+        let address = created["customerAddressCreate"]["address"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut logins = vec![(Who::CustomerA, a.clone()), (Who::CustomerB, b)];
+        for role in Role::ALL {
+            let email = format!("{}@example.com", role.as_str());
+            logins.push((
+                Who::Staff(*role),
+                accounts::staff_user(&app, &email, *role).await,
+            ));
+        }
+        let victim = accounts::staff_user(&app, "victim@example.com", Role::Fulfillment).await;
+        let (_, token_id) = accounts::partner_token(&app, &["orders:read"], None).await;
+        let token = gid("ApiToken", token_id);
+        let ids = vec![
+            ("{address}", address),
+            ("{missing_address}", gid("MailingAddress", 999_999)),
+            ("{customer}", a.id.clone()),
+            ("{victim}", victim.id),
+            ("{token}", token),
+        ];
+        Self { app, ids, logins }
+    }
+
+    fn doc(&self, op: &Op) -> String {
+        let mut doc = op.doc.to_owned();
+        for (k, v) in &self.ids {
+            doc = doc.replace(k, v);
+        }
+        doc
+    }
+
+    /// A token for `who` facing an operation that needs `needs`.
+    async fn token(&self, who: Who, needs: Needs, fresh: bool) -> Option<String> {
+        let perm = match needs {
+            Perm(p) => Some(p),
+            _ => None,
+        };
+        match who {
+            Who::Anonymous => None,
+            Who::PartnerWith => {
+                let scope = perm
+                    .filter(|p| p.is_scope())
+                    .map_or("orders:read", |p| p.as_str());
+                Some(accounts::partner_token(&self.app, &[scope], None).await.0)
+            }
+            Who::PartnerWithout => Some(
+                accounts::partner_token(&self.app, &[other_scope(perm)], None)
+                    .await
+                    .0,
+            ),
+            _ => {
+                let login = self
+                    .logins
+                    .iter()
+                    .find(|(w, _)| *w == who)
+                    .map(|(_, l)| l.clone())?;
+                if !fresh {
+                    return Some(login.access);
+                }
+                // Operations that end the session get a login of their own.
+                let email = match who {
+                    Who::CustomerA => "a@example.com".to_owned(),
+                    Who::CustomerB => "b@example.com".to_owned(),
+                    Who::Staff(r) => format!("{}@example.com", r.as_str()),
+                    _ => return None,
+                };
+                let _ = login;
+                Some(match who {
+                    Who::Staff(_) => accounts::staff_login(&self.app, &email).await.access,
+                    _ => {
+                        let (_, body) =
+                            accounts::customer_login(&self.app, &email, accounts::PASSWORD).await;
+                        body["data"]["customerLogin"]["tokens"]["accessToken"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned()
+                    }
+                })
+            }
+        }
+    }
+}
+
+fn gid(kind: &str, id: i64) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    URL_SAFE_NO_PAD.encode(format!("gid://emporium/{kind}/{id}"))
+}
+
+fn auth_code(body: &Value) -> Option<String> {
+    body["errors"].as_array()?.iter().find_map(|e| {
+        let code = e["extensions"]["code"].as_str()?;
+        matches!(code, "UNAUTHENTICATED" | "FORBIDDEN").then(|| code.to_owned())
+    })
+}
+
+#[tokio::test]
+async fn every_operation_has_an_entry() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(0),
+        ..Default::default()
+    })
+    .await;
+    let data = app
+        .query(
+            "{ __schema { queryType { fields { name } } mutationType { fields { name } } } }",
+            json!({}),
+        )
+        .await;
+    let mut in_schema = BTreeSet::new();
+    for root in ["queryType", "mutationType"] {
+        for f in data["__schema"][root]["fields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            in_schema.insert(f["name"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    let in_table: BTreeSet<String> = OPS.iter().map(|o| o.field.to_owned()).collect();
+    assert_eq!(OPS.len(), in_table.len(), "an operation is listed twice");
+    let missing: Vec<_> = in_schema.difference(&in_table).collect();
+    let stale: Vec<_> = in_table.difference(&in_schema).collect();
+    assert!(
+        missing.is_empty(),
+        "operations without an entry in the authorization matrix: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "matrix entries for operations that no longer exist: {stale:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_authorization_matrix_holds() {
+    let world = World::new().await;
+    let mut whos = vec![Who::Anonymous, Who::CustomerA, Who::CustomerB];
+    whos.extend(Role::ALL.iter().map(|r| Who::Staff(*r)));
+    whos.extend([Who::PartnerWith, Who::PartnerWithout]);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for op in OPS {
+        let ends_session = matches!(op.field, "customerLogout" | "staffLogout");
+        for &who in &whos {
+            let token = world.token(who, op.needs, ends_session).await;
+            let doc = world.doc(op);
+            let (status, body) = match &token {
+                Some(t) => world.app.post_as(t, &doc, json!({})).await,
+                None => world.app.post(&doc, json!({})).await,
+            };
+            let got = auth_code(&body);
+            let want = expected(op.needs, who).map(str::to_owned);
+            checked += 1;
+            if status != 200 || got != want {
+                failures.push(format!(
+                    "{} as {who:?}: expected {want:?}, got {got:?} (status {status}): {body}",
+                    op.field
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} checks failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_customer_never_sees_another_customers_data() {
+    let world = World::new().await;
+    let app = &world.app;
+    let login = |w: Who| {
+        world
+            .logins
+            .iter()
+            .find(|(x, _)| *x == w)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_else(|| panic!("no login"))
+    };
+    let (a, b) = (login(Who::CustomerA), login(Who::CustomerB));
+    let address = world.ids[0].1.clone();
+    let node = "query($id: ID!) { node(id: $id) { id ... on MailingAddress { address1 city } ... on Customer { email } } }";
+
+    // The owner sees the address; the other customer gets exactly what a
+    // missing address gives, on every path.
+    let own = app
+        .query_as(&a.access, node, json!({ "id": address }))
+        .await;
+    assert_eq!(own["node"]["city"], "Ayton");
+    let missing = gid("MailingAddress", 999_999);
+    for id in [&address, &missing] {
+        let other = app.query_as(&b.access, node, json!({ "id": id })).await;
+        assert_eq!(other["node"], Value::Null);
+    }
+    let nodes = app
+        .query_as(
+            &b.access,
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": [address, a.id] }),
+        )
+        .await;
+    assert_eq!(nodes["nodes"], json!([null, null]));
+    let anon = app.query(node, json!({ "id": a.id })).await;
+    assert_eq!(anon["node"], Value::Null);
+
+    let update = app
+        .query_as(
+            &b.access,
+            "mutation($id: ID!) { customerAddressUpdate(id: $id, address: { city: \"Hijacked\" }) { address { city } userErrors { code } } }",
+            json!({ "id": address }),
+        )
+        .await;
+    assert_eq!(
+        update["customerAddressUpdate"],
+        json!({ "address": null, "userErrors": [{ "code": "NOT_FOUND" }] })
+    );
+    let delete = app
+        .query_as(&b.access, "mutation($id: ID!) { customerAddressDelete(id: $id) { deletedAddressId userErrors { code } } }", json!({ "id": address }))
+        .await;
+    assert_eq!(
+        delete["customerAddressDelete"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+    let default = app
+        .query_as(&b.access, "mutation($id: ID!) { customerDefaultAddressUpdate(addressId: $id) { customer { id } userErrors { code } } }", json!({ "id": address }))
+        .await;
+    assert_eq!(
+        default["customerDefaultAddressUpdate"]["userErrors"][0]["code"],
+        "NOT_FOUND"
+    );
+    let (_, body) = app
+        .post_as(
+            &b.access,
+            "query($id: ID!) { customer(id: $id) { email } }",
+            json!({ "id": a.id }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    assert_eq!(body["data"], Value::Null);
+
+    // Nothing changed for the owner.
+    let me = app
+        .query_as(
+            &a.access,
+            "{ me { addresses { city } defaultAddress { city } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        me["me"],
+        json!({ "addresses": [{ "city": "Ayton" }], "defaultAddress": { "city": "Ayton" } })
+    );
+    let b_me = app
+        .query_as(&b.access, "{ me { email addresses { id } } }", json!({}))
+        .await;
+    assert_eq!(
+        b_me["me"],
+        json!({ "email": "b@example.com", "addresses": [] })
+    );
+
+    // Support staff (customers:read) may look; a partner without the scope may not.
+    let support = login(Who::Staff(Role::Support));
+    let seen = app
+        .query_as(&support.access, node, json!({ "id": address }))
+        .await;
+    assert_eq!(seen["node"]["city"], "Ayton");
+    let (partner, _) = accounts::partner_token(app, &["catalog:read"], None).await;
+    let hidden = app.query_as(&partner, node, json!({ "id": address })).await;
+    assert_eq!(hidden["node"], Value::Null);
+}

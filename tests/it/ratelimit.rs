@@ -1,0 +1,194 @@
+//! Rate limiting in query-cost points, shared across nodes through Redis
+//! when it is configured; production mode's introspection and GraphiQL switch.
+
+use emporium::{config::Mode, domain::identity::permission::Role, infra::ratelimit::Budget};
+use serde_json::{Value, json};
+
+use crate::{
+    accounts,
+    harness::{Options, TestApp, first_code, header},
+};
+
+const LIGHT: &str = "{ channels { code } }";
+const HEAVY: &str = "{ products(first: 20) { nodes { title variants { sku price { amount } } } } }";
+
+fn cost(body: &Value) -> (u64, u64) {
+    let c = &body["extensions"]["cost"];
+    (
+        c["requestedQueryCost"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no cost in {body}")),
+        c["throttleStatus"]["currentlyAvailable"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no budget in {body}")),
+    )
+}
+
+#[tokio::test]
+async fn every_response_reports_its_cost_and_heavy_queries_cost_more() {
+    let app = TestApp::spawn().await;
+    let (s1, light) = app.post(LIGHT, json!({})).await;
+    let (s2, heavy) = app.post(HEAVY, json!({})).await;
+    assert_eq!((s1, s2), (200, 200));
+    let (light_cost, after_light) = cost(&light);
+    let (heavy_cost, after_heavy) = cost(&heavy);
+    assert!(
+        light_cost >= 1 && heavy_cost > 20 * light_cost,
+        "{light_cost} vs {heavy_cost}"
+    );
+    assert!(
+        after_heavy < after_light,
+        "the heavy query spent more of the budget"
+    );
+    assert_eq!(
+        heavy["extensions"]["cost"]["throttleStatus"]["maximumAvailable"],
+        100_000
+    );
+    // A cached answer still costs what it did, and says so.
+    let res = app.post_json(&json!({ "query": HEAVY }), &[]).await;
+    assert_eq!(header(&res, "x-emporium-cache").as_deref(), Some("hit"));
+    let cached: Value = res.json().await.unwrap_or_default();
+    let (cached_cost, after_cached) = cost(&cached);
+    assert_eq!(cached_cost, heavy_cost);
+    assert!(after_cached < after_heavy);
+}
+
+fn small_budget(c: &mut emporium::config::Config) {
+    // Restores slowly enough that the test never sees a refill matter.
+    c.rate.anonymous = Budget::parse("1000,0.01").ok();
+}
+
+#[tokio::test]
+async fn over_budget_operations_are_refused_with_a_retry_hint_on_every_node() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(30),
+        configure: Some(small_budget),
+    })
+    .await;
+    let node_b = app.spawn_sibling().await;
+    let shared = app.state.redis.is_some();
+    let mut spent = 0;
+    let refused = loop {
+        let (status, body) = app.post(HEAVY, json!({})).await;
+        if status == 429 {
+            break body;
+        }
+        assert_eq!(status, 200, "{body}");
+        spent += cost(&body).0;
+        assert!(spent <= 1000, "spent more than the budget: {spent}");
+    };
+    assert_eq!(first_code(&refused), "RATE_LIMITED");
+    assert!(
+        refused.get("data").is_none(),
+        "a refused operation never ran: {refused}"
+    );
+    assert!(
+        refused["errors"][0]["extensions"]["retryAfterMs"]
+            .as_u64()
+            .is_some_and(|ms| ms > 1000)
+    );
+    assert!(
+        refused["extensions"]["cost"]["requestedQueryCost"]
+            .as_u64()
+            .is_some()
+    );
+    // A light query still fits what is left.
+    let (status, _) = app.post(LIGHT, json!({})).await;
+    assert_eq!(status, 200);
+
+    let res = node_b
+        .post_json(
+            &json!({ "query": HEAVY }),
+            &[("accept", "application/json")],
+        )
+        .await;
+    if shared {
+        // The other node charges the same bucket through Redis.
+        assert_eq!(res.status().as_u16(), 429);
+        assert!(
+            header(&res, "retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|n| n >= 1))
+        );
+    } else {
+        // Without Redis each node keeps its own buckets.
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    // Mutations are charged too.
+    let (status, body) = app
+        .post("mutation { customerLogin(email: \"a@example.com\", password: \"wrong wrong\") { userErrors { code } } }", json!({}))
+        .await;
+    assert!(status == 200 || status == 429, "{body}");
+    assert!(
+        body["extensions"]["cost"]["requestedQueryCost"]
+            .as_u64()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn budgets_are_per_principal_and_partner_tokens_carry_their_own() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(30),
+        configure: Some(small_budget),
+    })
+    .await;
+    let (tight, _) = accounts::partner_token(&app, &["catalog:read"], Some((500, 1))).await;
+    let (roomy, _) = accounts::partner_token(&app, &["catalog:read"], None).await;
+    let (_, first) = app.post_as(&tight, HEAVY, json!({})).await;
+    assert_eq!(
+        first["extensions"]["cost"]["throttleStatus"]["maximumAvailable"],
+        500
+    );
+    let mut refused = false;
+    for _ in 0..20 {
+        let (status, _) = app.post_as(&tight, HEAVY, json!({})).await;
+        if status == 429 {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the token's own budget ran out");
+    let (status, body) = app.post_as(&roomy, HEAVY, json!({})).await;
+    assert_eq!(status, 200, "another token has its own bucket: {body}");
+    assert_eq!(
+        body["extensions"]["cost"]["throttleStatus"]["maximumAvailable"],
+        100_000
+    );
+    // Anonymous callers have theirs, untouched by the partners.
+    let (status, _) = app.post(HEAVY, json!({})).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn production_mode_hides_graphiql_and_introspection_from_the_public() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(3),
+        configure: Some(|c| c.mode = Mode::Production),
+    })
+    .await;
+    let page = app
+        .client
+        .get(app.graphql_url())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.status().as_u16(), 404);
+
+    let introspect = "{ __schema { queryType { name } } }";
+    let (_, anon) = app.post(introspect, json!({})).await;
+    assert_eq!(
+        first_code(&anon),
+        "FORBIDDEN",
+        "anonymous introspection is refused: {anon}"
+    );
+    assert!(anon["data"].is_null());
+    let customer = accounts::customer(&app, "ada@example.com").await;
+    let (_, body) = app.post_as(&customer.access, introspect, json!({})).await;
+    assert_eq!(first_code(&body), "FORBIDDEN");
+    let staff = accounts::staff_user(&app, "admin@example.com", Role::Admin).await;
+    let data = app.query_as(&staff.access, introspect, json!({})).await;
+    assert_eq!(data["__schema"]["queryType"]["name"], "Query");
+    // The storefront API itself works as ever.
+    app.query("{ products(first: 1) { nodes { id } } }", json!({}))
+        .await;
+}
