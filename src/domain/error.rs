@@ -26,6 +26,14 @@ impl From<sea_orm::DbErr> for DomainError {
 /// Result of a domain operation.
 pub type DomainResult<T> = Result<T, DomainError>;
 
+/// Whether a write failed on a unique index (two writers racing for one value).
+pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 /// Stable codes of the mistakes a client can make in a mutation's input,
 /// reported as typed `userErrors` (the operation changed nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,7 +1,8 @@
 //! HTTP routes: GraphQL over HTTP at `/graphql`, the embedded GraphiQL
 //! assets, and health endpoints. Cross-cutting layers give every request an
 //! id (`x-request-id`, echoed back and put on the tracing span), a timeout and
-//! panic containment.
+//! panic containment. `Authorization` and `Cookie` are marked sensitive, so no
+//! layer ever logs a credential.
 
 pub mod graphiql;
 pub mod graphql;
@@ -14,6 +15,7 @@ use http::{HeaderName, Request};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
@@ -58,4 +60,8 @@ pub fn router(state: HttpState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            http::header::AUTHORIZATION,
+            http::header::COOKIE,
+        ]))
 }

@@ -855,3 +855,126 @@ async fn the_cli_creates_the_first_admin_and_partner_tokens() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn logins_survive_a_restart_and_work_on_every_node() {
+    // The signing key is generated once and kept in the database, so a
+    // restarted node (fresh state on the same database) or a second node
+    // accepts tokens the first one issued.
+    let app = TestApp::spawn_with(Options {
+        products: Some(0),
+        ..Default::default()
+    })
+    .await;
+    let ada = accounts::customer(&app, "ada@example.com").await;
+    let restarted = app.spawn_sibling().await;
+    let me = restarted.query_as(&ada.access, ME, json!({})).await;
+    assert_eq!(me["me"]["email"], "ada@example.com");
+    let next = refresh(&restarted, &ada.refresh).await;
+    assert_eq!(next["userErrors"], json!([]));
+}
+
+/// A minimal SMTP server on a loopback port that records each message.
+async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            let _ = tx.send(std::mem::take(body));
+                            data = None;
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 sink\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    let _ = write.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn reset_mail_goes_through_smtp_when_configured() {
+    let (port, mut received) = smtp_sink().await;
+    let app = TestApp::spawn_with(Options {
+        products: Some(0),
+        ..Default::default()
+    })
+    .await;
+    accounts::customer(&app, "ada@example.com").await;
+    // A node configured with SMTP, on the same database.
+    let mut config = (*app.state.config).clone();
+    config.auth.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    config.auth.password_reset_url = Some("https://shop.example/reset?token={token}".into());
+    let state = emporium::app::AppState::with_db(app.db.clone(), config)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        state.mailer.outbox().is_none(),
+        "an SMTP mailer, not the outbox"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(emporium::app::serve(
+        state,
+        listener,
+        std::future::pending(),
+    ));
+    let res = app
+        .client
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({ "query": "mutation { customerPasswordResetRequest(email: \"ada@example.com\") { userErrors { code } } }" }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 200);
+    let message = tokio::time::timeout(Duration::from_secs(10), received.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no mail reached the SMTP server"))
+        .unwrap_or_default();
+    assert!(message.contains("To: ada@example.com"), "{message}");
+    assert!(
+        message.contains("Subject: Reset your password"),
+        "{message}"
+    );
+    assert!(
+        message.contains("https://shop.example/reset?token="),
+        "{message}"
+    );
+}

@@ -89,3 +89,44 @@ async fn the_row_cache_serves_what_another_request_read() {
     assert_eq!(warm.len(), 4, "a warm page read {:#?}", warm);
     assert!(cold.len() > warm.len());
 }
+
+#[tokio::test]
+async fn credentials_cost_one_lookup_per_request() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(3),
+        configure: Some(|c| c.response_cache_mb = 0),
+    })
+    .await;
+    let ada = crate::accounts::customer(&app, "ada@example.com").await;
+    for city in ["Ayton", "Beeton"] {
+        app.query_as(
+            &ada.access,
+            "mutation($c: String!) { customerAddressCreate(address: { address1: \"1 St\", city: $c, countryCode: \"GB\" }) { address { id } } }",
+            json!({ "c": city }),
+        )
+        .await;
+    }
+    let me = "{ me { email defaultAddress { city } addresses { city } } }";
+    app.query_as(&ada.access, me, json!({})).await;
+    let before = app.statement_count();
+    app.query_as(&ada.access, me, json!({})).await;
+    let sql = app.statements_since(before);
+    // The session check, the catalog version (read by every request for the
+    // row cache), the customer, the addresses and the default address.
+    assert_eq!(sql.len(), 5, "{sql:#?}");
+    assert!(sql[0].contains("auth_session"), "{sql:#?}");
+
+    let (partner, _) = crate::accounts::partner_token(&app, &["catalog:read"], None).await;
+    let catalog = "{ catalogProducts(first: 3) { nodes { id } } }";
+    app.query_as(&partner, catalog, json!({})).await;
+    let before = app.statement_count();
+    app.query_as(&partner, catalog, json!({})).await;
+    let sql = app.statements_since(before);
+    // The token lookup (last-used is written at most once a minute), then
+    // the catalog version, the channel and the page.
+    assert!(
+        sql[0].contains("api_token") && !sql.iter().any(|s| s.starts_with("UPDATE")),
+        "{sql:#?}"
+    );
+    assert_eq!(sql.len(), 4, "{sql:#?}");
+}

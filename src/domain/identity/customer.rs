@@ -8,8 +8,8 @@ use entity::{customer, customer_address, password_reset};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -17,7 +17,7 @@ use super::{
     password, secret,
     session::{self, RevokeReason, SubjectKind},
 };
-use crate::domain::error::{DomainResult, UserError, UserErrorCode};
+use crate::domain::error::{DomainResult, UserError, UserErrorCode, is_unique_violation};
 
 /// Longest email accepted (RFC 5321 path limit).
 pub const MAX_EMAIL: usize = 320;
@@ -69,8 +69,22 @@ fn clean(value: Option<String>, field: &[&str], errors: &mut Vec<UserError>) -> 
     Some(v)
 }
 
-fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+/// Checks the email and password of a new account (given as `input.email`
+/// and `input.password`): the normalized email if it is valid, and every
+/// mistake found.
+pub fn check_credentials(email: &str, password: &str) -> (Option<String>, Vec<UserError>) {
+    let mut errors = Vec::new();
+    let email = normalize_email(email, &["input", "email"])
+        .map_err(|e| errors.push(e))
+        .ok();
+    if let Err(e) = password::check_policy(
+        password,
+        email.as_deref().unwrap_or(""),
+        &["input", "password"],
+    ) {
+        errors.push(e);
+    }
+    (email, errors)
 }
 
 /// What a new customer gives.
@@ -91,17 +105,7 @@ pub async fn register(
     db: &impl ConnectionTrait,
     input: Registration,
 ) -> DomainResult<Result<customer::Model, Vec<UserError>>> {
-    let mut errors = Vec::new();
-    let email = normalize_email(&input.email, &["input", "email"])
-        .map_err(|e| errors.push(e))
-        .ok();
-    if let Err(e) = password::check_policy(
-        &input.password,
-        email.as_deref().unwrap_or(""),
-        &["input", "password"],
-    ) {
-        errors.push(e);
-    }
+    let (email, mut errors) = check_credentials(&input.email, &input.password);
     let first_name = clean(input.first_name, &["input", "firstName"], &mut errors);
     let last_name = clean(input.last_name, &["input", "lastName"], &mut errors);
     let Some(email) = email.filter(|_| errors.is_empty()) else {

@@ -9,12 +9,14 @@ use sea_orm::{
 };
 
 use super::{
-    customer::normalize_email,
+    customer::check_credentials,
     password,
     permission::Role,
     session::{self, RevokeReason, SubjectKind},
 };
-use crate::domain::error::{DomainError, DomainResult, UserError, UserErrorCode};
+use crate::domain::error::{
+    DomainError, DomainResult, UserError, UserErrorCode, is_unique_violation,
+};
 
 /// The role of a stored staff user.
 pub fn role_of(user: &staff_user::Model) -> DomainResult<Role> {
@@ -41,17 +43,7 @@ pub async fn create(
     db: &impl ConnectionTrait,
     input: NewStaff,
 ) -> DomainResult<Result<staff_user::Model, Vec<UserError>>> {
-    let mut errors = Vec::new();
-    let email = normalize_email(&input.email, &["input", "email"])
-        .map_err(|e| errors.push(e))
-        .ok();
-    if let Err(e) = password::check_policy(
-        &input.password,
-        email.as_deref().unwrap_or(""),
-        &["input", "password"],
-    ) {
-        errors.push(e);
-    }
+    let (email, errors) = check_credentials(&input.email, &input.password);
     let Some(email) = email.filter(|_| errors.is_empty()) else {
         return Ok(Err(errors));
     };
@@ -81,14 +73,7 @@ pub async fn create(
     };
     match row.insert(db).await {
         Ok(m) => Ok(Ok(m)),
-        Err(e)
-            if matches!(
-                e.sql_err(),
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-            ) =>
-        {
-            Ok(Err(taken()))
-        }
+        Err(e) if is_unique_violation(&e) => Ok(Err(taken())),
         Err(e) => Err(e.into()),
     }
 }

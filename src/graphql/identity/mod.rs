@@ -39,7 +39,7 @@ fn internal(e: impl std::fmt::Display) -> super::error::ApiError {
 }
 
 /// Signs an access token for a fresh or rotated session.
-fn tokens(
+fn sign(
     state: &AppState,
     kind: SubjectKind,
     subject: i64,
@@ -60,6 +60,30 @@ fn tokens(
 
 fn session_lifetime(state: &AppState) -> Duration {
     Duration::days(i64::try_from(state.config.auth.session_ttl_days).unwrap_or(30))
+}
+
+/// Starts a session for `id` and returns its first tokens.
+async fn start_login(
+    state: &AppState,
+    kind: SubjectKind,
+    id: i64,
+    role: Option<Role>,
+) -> ApiResult<AuthTokens> {
+    let issued = session::start(&state.db, kind, id, session_lifetime(state)).await?;
+    sign(state, kind, id, issued, role)
+}
+
+/// Exchanges a refresh token of a `kind` session; a refusal is a user error.
+async fn rotate_login(
+    state: &AppState,
+    kind: SubjectKind,
+    token: &str,
+) -> ApiResult<Result<session::Issued, Vec<UserError>>> {
+    Ok(match session::rotate(&state.db, kind, token).await? {
+        Refresh::Rotated(issued) => Ok(issued),
+        Refresh::Invalid => Err(refresh_refused(false)),
+        Refresh::Reused => Err(refresh_refused(true)),
+    })
 }
 
 fn row_id(raw: &ID, kind: Kind) -> ApiResult<i64> {
@@ -283,27 +307,14 @@ impl IdentityMutation {
         ctx: &Context<'_>,
         input: CustomerRegisterInput,
     ) -> ApiResult<CustomerPayload> {
-        let db = &ctx.state()?.db;
-        let result = customer::register(
-            db,
-            customer::Registration {
-                email: input.email,
-                password: input.password,
-                first_name: input.first_name,
-                last_name: input.last_name,
-            },
-        )
-        .await?;
-        Ok(match result {
-            Ok(c) => CustomerPayload {
-                customer: Some(Customer(c)),
-                user_errors: vec![],
-            },
-            Err(e) => CustomerPayload {
-                customer: None,
-                user_errors: user_errors(e),
-            },
-        })
+        let registration = customer::Registration {
+            email: input.email,
+            password: input.password,
+            first_name: input.first_name,
+            last_name: input.last_name,
+        };
+        let result = customer::register(&ctx.state()?.db, registration).await?;
+        Ok(CustomerPayload::from_outcome(result))
     }
 
     /// Logs a customer in. A wrong password and an unknown email give the
@@ -319,23 +330,10 @@ impl IdentityMutation {
         let state = ctx.state()?;
         let Some(c) = customer::authenticate(&state.db, &email, &password).await? else {
             throttle.failed().await;
-            return Ok(CustomerAuthPayload {
-                user_errors: invalid_credentials(),
-                ..Default::default()
-            });
+            return Ok(CustomerAuthPayload::failure(invalid_credentials()));
         };
-        let issued = session::start(
-            &state.db,
-            SubjectKind::Customer,
-            c.id,
-            session_lifetime(state),
-        )
-        .await?;
-        Ok(CustomerAuthPayload {
-            tokens: Some(tokens(state, SubjectKind::Customer, c.id, issued, None)?),
-            customer: Some(Customer(c)),
-            user_errors: vec![],
-        })
+        let tokens = start_login(state, SubjectKind::Customer, c.id, None).await?;
+        Ok(CustomerAuthPayload::signed_in(c, tokens))
     }
 
     /// Exchanges a refresh token for new tokens. Each refresh token works
@@ -346,30 +344,16 @@ impl IdentityMutation {
         refresh_token: String,
     ) -> ApiResult<CustomerAuthPayload> {
         let state = ctx.state()?;
-        match session::rotate(&state.db, SubjectKind::Customer, &refresh_token).await? {
-            Refresh::Rotated(issued) => {
-                let id = issued.session.subject_id;
-                let Some(c) = customer::get(&state.db, id).await? else {
-                    return Ok(CustomerAuthPayload {
-                        user_errors: refresh_refused(false),
-                        ..Default::default()
-                    });
-                };
-                Ok(CustomerAuthPayload {
-                    tokens: Some(tokens(state, SubjectKind::Customer, id, issued, None)?),
-                    customer: Some(Customer(c)),
-                    user_errors: vec![],
-                })
-            }
-            Refresh::Invalid => Ok(CustomerAuthPayload {
-                user_errors: refresh_refused(false),
-                ..Default::default()
-            }),
-            Refresh::Reused => Ok(CustomerAuthPayload {
-                user_errors: refresh_refused(true),
-                ..Default::default()
-            }),
-        }
+        let issued = match rotate_login(state, SubjectKind::Customer, &refresh_token).await? {
+            Ok(issued) => issued,
+            Err(e) => return Ok(CustomerAuthPayload::failure(e)),
+        };
+        let id = issued.session.subject_id;
+        let Some(c) = customer::get(&state.db, id).await? else {
+            return Ok(CustomerAuthPayload::failure(refresh_refused(false)));
+        };
+        let tokens = sign(state, SubjectKind::Customer, id, issued, None)?;
+        Ok(CustomerAuthPayload::signed_in(c, tokens))
     }
 
     /// Ends the current login: its access and refresh tokens stop working.
@@ -395,9 +379,7 @@ impl IdentityMutation {
         };
         let result =
             customer::change_password(db, &c, &current_password, &new_password, sid).await?;
-        Ok(UserErrorsPayload {
-            user_errors: result.err().map(user_errors).unwrap_or_default(),
-        })
+        Ok(UserErrorsPayload::from_outcome(result))
     }
 
     /// Sends a single-use password reset token to the email if it has an
@@ -412,9 +394,7 @@ impl IdentityMutation {
         throttle.failed().await;
         let state = ctx.state()?;
         if let Err(e) = customer::normalize_email(&email, &["email"]) {
-            return Ok(UserErrorsPayload {
-                user_errors: vec![e.into()],
-            });
+            return Ok(UserErrorsPayload::failure(user_errors(vec![e])));
         }
         let ttl = Duration::minutes(
             i64::try_from(state.config.auth.password_reset_ttl_mins).unwrap_or(60),
@@ -461,23 +441,10 @@ impl IdentityMutation {
         let state = ctx.state()?;
         match customer::reset_password(&state.db, &token, &new_password).await? {
             Ok(c) => {
-                let issued = session::start(
-                    &state.db,
-                    SubjectKind::Customer,
-                    c.id,
-                    session_lifetime(state),
-                )
-                .await?;
-                Ok(CustomerAuthPayload {
-                    tokens: Some(tokens(state, SubjectKind::Customer, c.id, issued, None)?),
-                    customer: Some(Customer(c)),
-                    user_errors: vec![],
-                })
+                let tokens = start_login(state, SubjectKind::Customer, c.id, None).await?;
+                Ok(CustomerAuthPayload::signed_in(c, tokens))
             }
-            Err(e) => Ok(CustomerAuthPayload {
-                user_errors: user_errors(e),
-                ..Default::default()
-            }),
+            Err(e) => Ok(CustomerAuthPayload::failure(user_errors(e))),
         }
     }
 
@@ -498,16 +465,8 @@ impl IdentityMutation {
             last_name: input.last_name,
             phone: input.phone,
         };
-        Ok(match customer::update_profile(db, c, update).await? {
-            Ok(c) => CustomerPayload {
-                customer: Some(Customer(c)),
-                user_errors: vec![],
-            },
-            Err(e) => CustomerPayload {
-                customer: None,
-                user_errors: user_errors(e),
-            },
-        })
+        let result = customer::update_profile(db, c, update).await?;
+        Ok(CustomerPayload::from_outcome(result))
     }
 
     /// Adds an address to the signed-in customer's address book.
@@ -520,14 +479,10 @@ impl IdentityMutation {
         set_default: Option<bool>,
     ) -> ApiResult<CustomerAddressPayload> {
         let (id, _) = ctx.customer()?;
-        let result = customer::create_address(
-            &ctx.state()?.db,
-            id,
-            address.into(),
-            set_default.unwrap_or(false),
-        )
-        .await?;
-        Ok(address_payload(result))
+        let make_default = set_default.unwrap_or(false);
+        let result =
+            customer::create_address(&ctx.state()?.db, id, address.into(), make_default).await?;
+        Ok(CustomerAddressPayload::from_outcome(result))
     }
 
     /// Changes one of the signed-in customer's addresses.
@@ -542,7 +497,7 @@ impl IdentityMutation {
         let row = row_id(&id, Kind::MailingAddress)?;
         let result =
             customer::update_address(&ctx.state()?.db, customer_id, row, address.into()).await?;
-        Ok(address_payload(result))
+        Ok(CustomerAddressPayload::from_outcome(result))
     }
 
     /// Deletes one of the signed-in customer's addresses.
@@ -554,18 +509,10 @@ impl IdentityMutation {
     ) -> ApiResult<CustomerAddressDeletePayload> {
         let (customer_id, _) = ctx.customer()?;
         let row = row_id(&id, Kind::MailingAddress)?;
-        Ok(
-            match customer::delete_address(&ctx.state()?.db, customer_id, row).await? {
-                Ok(_) => CustomerAddressDeletePayload {
-                    deleted_address_id: Some(id),
-                    user_errors: vec![],
-                },
-                Err(e) => CustomerAddressDeletePayload {
-                    deleted_address_id: None,
-                    user_errors: user_errors(e),
-                },
-            },
-        )
+        let result = customer::delete_address(&ctx.state()?.db, customer_id, row).await?;
+        Ok(CustomerAddressDeletePayload::from_outcome(
+            result.map(|_| id),
+        ))
     }
 
     /// Makes one of the signed-in customer's addresses the default.
@@ -578,18 +525,13 @@ impl IdentityMutation {
         let (customer_id, _) = ctx.customer()?;
         let row = row_id(&address_id, Kind::MailingAddress)?;
         let db = &ctx.state()?.db;
-        Ok(
-            match customer::set_default_address(db, customer_id, row).await? {
-                Ok(()) => CustomerPayload {
-                    customer: customer::get(db, customer_id).await?.map(Customer),
-                    user_errors: vec![],
-                },
-                Err(e) => CustomerPayload {
-                    customer: None,
-                    user_errors: user_errors(e),
-                },
-            },
-        )
+        if let Err(e) = customer::set_default_address(db, customer_id, row).await? {
+            return Ok(CustomerPayload::failure(user_errors(e)));
+        }
+        Ok(CustomerPayload {
+            customer: customer::get(db, customer_id).await?.map(Customer),
+            user_errors: vec![],
+        })
     }
 
     /// Logs a staff user in; the access token carries the role's permissions.
@@ -603,30 +545,11 @@ impl IdentityMutation {
         let state = ctx.state()?;
         let Some(user) = staff::authenticate(&state.db, &email, &password).await? else {
             throttle.failed().await;
-            return Ok(StaffAuthPayload {
-                user_errors: invalid_credentials(),
-                ..Default::default()
-            });
+            return Ok(StaffAuthPayload::failure(invalid_credentials()));
         };
         let role = staff::role_of(&user)?;
-        let issued = session::start(
-            &state.db,
-            SubjectKind::Staff,
-            user.id,
-            session_lifetime(state),
-        )
-        .await?;
-        Ok(StaffAuthPayload {
-            tokens: Some(tokens(
-                state,
-                SubjectKind::Staff,
-                user.id,
-                issued,
-                Some(role),
-            )?),
-            staff_user: Some(StaffUser(user)),
-            user_errors: vec![],
-        })
+        let tokens = start_login(state, SubjectKind::Staff, user.id, Some(role)).await?;
+        Ok(StaffAuthPayload::signed_in(user, tokens))
     }
 
     /// Exchanges a staff refresh token for new tokens (single use, like
@@ -637,31 +560,17 @@ impl IdentityMutation {
         refresh_token: String,
     ) -> ApiResult<StaffAuthPayload> {
         let state = ctx.state()?;
-        match session::rotate(&state.db, SubjectKind::Staff, &refresh_token).await? {
-            Refresh::Rotated(issued) => {
-                let id = issued.session.subject_id;
-                let Some(user) = staff::get(&state.db, id).await?.filter(|u| u.active) else {
-                    return Ok(StaffAuthPayload {
-                        user_errors: refresh_refused(false),
-                        ..Default::default()
-                    });
-                };
-                let role = staff::role_of(&user)?;
-                Ok(StaffAuthPayload {
-                    tokens: Some(tokens(state, SubjectKind::Staff, id, issued, Some(role))?),
-                    staff_user: Some(StaffUser(user)),
-                    user_errors: vec![],
-                })
-            }
-            Refresh::Invalid => Ok(StaffAuthPayload {
-                user_errors: refresh_refused(false),
-                ..Default::default()
-            }),
-            Refresh::Reused => Ok(StaffAuthPayload {
-                user_errors: refresh_refused(true),
-                ..Default::default()
-            }),
-        }
+        let issued = match rotate_login(state, SubjectKind::Staff, &refresh_token).await? {
+            Ok(issued) => issued,
+            Err(e) => return Ok(StaffAuthPayload::failure(e)),
+        };
+        let id = issued.session.subject_id;
+        let Some(user) = staff::get(&state.db, id).await?.filter(|u| u.active) else {
+            return Ok(StaffAuthPayload::failure(refresh_refused(false)));
+        };
+        let role = staff::role_of(&user)?;
+        let tokens = sign(state, SubjectKind::Staff, id, issued, Some(role))?;
+        Ok(StaffAuthPayload::signed_in(user, tokens))
     }
 
     /// Ends the current staff login.
@@ -686,20 +595,12 @@ impl IdentityMutation {
             password: input.password,
             role: input.role.into(),
         };
-        Ok(match staff::create(&ctx.state()?.db, new).await? {
-            Ok(u) => StaffUserPayload {
-                staff_user: Some(StaffUser(u)),
-                user_errors: vec![],
-            },
-            Err(e) => StaffUserPayload {
-                staff_user: None,
-                user_errors: user_errors(e),
-            },
-        })
+        let result = staff::create(&ctx.state()?.db, new).await?;
+        Ok(StaffUserPayload::from_outcome(result))
     }
 
     /// Changes a staff user's role or deactivates them; either ends their
-    /// logins at once.
+    /// logins at once. Admins cannot demote or deactivate themselves.
     #[graphql(guard = "Need(Permission::StaffManage)")]
     async fn staff_user_update(
         &self,
@@ -713,30 +614,15 @@ impl IdentityMutation {
             && *me == row
             && (active == Some(false) || role.is_some_and(|r| r != StaffRole::Admin))
         {
-            return Ok(StaffUserPayload {
-                staff_user: None,
-                user_errors: vec![
-                    DomainUserError::new(
-                        &["id"],
-                        DomainCode::Invalid,
-                        "you cannot demote or deactivate yourself",
-                    )
-                    .into(),
-                ],
-            });
+            let e = DomainUserError::new(
+                &["id"],
+                DomainCode::Invalid,
+                "you cannot demote or deactivate yourself",
+            );
+            return Ok(StaffUserPayload::failure(user_errors(vec![e])));
         }
-        Ok(
-            match staff::update(&ctx.state()?.db, row, role.map(Into::into), active).await? {
-                Ok(u) => StaffUserPayload {
-                    staff_user: Some(StaffUser(u)),
-                    user_errors: vec![],
-                },
-                Err(e) => StaffUserPayload {
-                    staff_user: None,
-                    user_errors: user_errors(e),
-                },
-            },
-        )
+        let result = staff::update(&ctx.state()?.db, row, role.map(Into::into), active).await?;
+        Ok(StaffUserPayload::from_outcome(result))
     }
 
     /// Creates a partner API token. The secret is in the answer, once.
@@ -758,47 +644,15 @@ impl IdentityMutation {
             rate_restore_per_second: input.rate_restore_per_second,
             created_by,
         };
-        Ok(match api_token::create(&ctx.state()?.db, new).await? {
-            Ok(c) => ApiTokenCreatePayload {
-                api_token: Some(ApiToken(c.token)),
-                secret: Some(c.secret),
-                user_errors: vec![],
-            },
-            Err(e) => ApiTokenCreatePayload {
-                user_errors: user_errors(e),
-                ..Default::default()
-            },
-        })
+        let result = api_token::create(&ctx.state()?.db, new).await?;
+        Ok(ApiTokenCreatePayload::from_outcome(result))
     }
 
     /// Revokes a partner API token; it is refused from the next request on.
     #[graphql(guard = "Need(Permission::TokensManage)")]
     async fn api_token_revoke(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ApiTokenPayload> {
         let row = row_id(&id, Kind::ApiToken)?;
-        Ok(match api_token::revoke(&ctx.state()?.db, row).await? {
-            Ok(t) => ApiTokenPayload {
-                api_token: Some(ApiToken(t)),
-                user_errors: vec![],
-            },
-            Err(e) => ApiTokenPayload {
-                api_token: None,
-                user_errors: user_errors(e),
-            },
-        })
-    }
-}
-
-fn address_payload(
-    result: Result<entity::customer_address::Model, Vec<DomainUserError>>,
-) -> CustomerAddressPayload {
-    match result {
-        Ok(a) => CustomerAddressPayload {
-            address: Some(MailingAddress(a)),
-            user_errors: vec![],
-        },
-        Err(e) => CustomerAddressPayload {
-            address: None,
-            user_errors: user_errors(e),
-        },
+        let result = api_token::revoke(&ctx.state()?.db, row).await?;
+        Ok(ApiTokenPayload::from_outcome(result))
     }
 }

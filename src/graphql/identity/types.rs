@@ -69,6 +69,111 @@ pub fn user_errors(errors: Vec<DomainUserError>) -> Vec<UserError> {
     errors.into_iter().map(Into::into).collect()
 }
 
+/// A mutation payload built from a domain outcome: the object on success,
+/// the user errors otherwise.
+pub trait Outcome<T>: Default {
+    /// The payload of a success.
+    fn success(item: T) -> Self;
+    /// The payload of a refusal.
+    fn failure(errors: Vec<UserError>) -> Self;
+    /// The payload of either.
+    fn from_outcome(result: Result<T, Vec<DomainUserError>>) -> Self {
+        match result {
+            Ok(item) => Self::success(item),
+            Err(e) => Self::failure(user_errors(e)),
+        }
+    }
+}
+
+/// Implements [`Outcome`] for a payload holding one optional `field`.
+macro_rules! outcome {
+    ($payload:ty, $model:ty, $field:ident, $wrap:expr) => {
+        impl Outcome<$model> for $payload {
+            fn success(item: $model) -> Self {
+                Self {
+                    $field: Some($wrap(item)),
+                    ..Default::default()
+                }
+            }
+            fn failure(errors: Vec<UserError>) -> Self {
+                Self {
+                    user_errors: errors,
+                    ..Default::default()
+                }
+            }
+        }
+    };
+}
+
+outcome!(CustomerPayload, customer::Model, customer, Customer);
+outcome!(
+    CustomerAddressPayload,
+    customer_address::Model,
+    address,
+    MailingAddress
+);
+outcome!(
+    CustomerAddressDeletePayload,
+    ID,
+    deleted_address_id,
+    std::convert::identity
+);
+outcome!(StaffUserPayload, staff_user::Model, staff_user, StaffUser);
+outcome!(ApiTokenPayload, api_token::Model, api_token, ApiToken);
+
+impl Outcome<()> for UserErrorsPayload {
+    fn success((): ()) -> Self {
+        Self::default()
+    }
+    fn failure(errors: Vec<UserError>) -> Self {
+        Self {
+            user_errors: errors,
+        }
+    }
+}
+
+impl Outcome<tokens::Created> for ApiTokenCreatePayload {
+    fn success(created: tokens::Created) -> Self {
+        Self {
+            api_token: Some(ApiToken(created.token)),
+            secret: Some(created.secret),
+            user_errors: vec![],
+        }
+    }
+    fn failure(errors: Vec<UserError>) -> Self {
+        Self {
+            user_errors: errors,
+            ..Default::default()
+        }
+    }
+}
+
+/// Implements the constructors of a sign-in payload.
+macro_rules! sign_in {
+    ($payload:ty, $model:ty, $field:ident, $wrap:expr) => {
+        impl $payload {
+            /// Signed in with new tokens.
+            pub fn signed_in(who: $model, tokens: AuthTokens) -> Self {
+                Self {
+                    $field: Some($wrap(who)),
+                    tokens: Some(tokens),
+                    user_errors: vec![],
+                }
+            }
+            /// A refused sign-in.
+            pub fn failure(errors: Vec<UserError>) -> Self {
+                Self {
+                    user_errors: errors,
+                    ..Default::default()
+                }
+            }
+        }
+    };
+}
+
+sign_in!(CustomerAuthPayload, customer::Model, customer, Customer);
+sign_in!(StaffAuthPayload, staff_user::Model, staff_user, StaffUser);
+
 /// A shop customer's account.
 pub struct Customer(pub customer::Model);
 
