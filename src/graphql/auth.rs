@@ -138,25 +138,39 @@ pub struct LoginThrottle {
 }
 
 impl LoginThrottle {
+    /// Admits one attempt at something that hashes or checks a password
+    /// (registration too: hashing is deliberately expensive) from the
+    /// client's address, or refuses it with RATE_LIMITED.
+    pub async fn admit_address(ctx: &Context<'_>) -> ApiResult<()> {
+        let state = ctx.state()?;
+        let Some(budget) = state.config.rate.login_ip else {
+            return Ok(());
+        };
+        let ip = ctx
+            .request()?
+            .client_ip
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        let d = state
+            .limiter
+            .charge(&format!("login-ip:{ip}"), budget, 1)
+            .await;
+        if d.allowed {
+            Ok(())
+        } else {
+            Err(ApiError::Graphql(rate_limited(
+                "too many login attempts from this address",
+                d.retry_after,
+            )))
+        }
+    }
+
     /// Admits one login attempt for `email` (kind separates customer and
     /// staff logins), or refuses it with RATE_LIMITED.
     pub async fn admit(ctx: &Context<'_>, kind: &str, email: &str) -> ApiResult<Self> {
+        Self::admit_address(ctx).await?;
         let state = ctx.state()?;
-        let req = ctx.request()?;
         let limits = &state.config.rate;
-        if let Some(budget) = limits.login_ip {
-            let ip = req.client_ip.map(|i| i.to_string()).unwrap_or_default();
-            let d = state
-                .limiter
-                .charge(&format!("login-ip:{ip}"), budget, 1)
-                .await;
-            if !d.allowed {
-                return Err(ApiError::Graphql(rate_limited(
-                    "too many login attempts from this address",
-                    d.retry_after,
-                )));
-            }
-        }
         let email_key = format!("login-email:{kind}:{}", email.trim().to_lowercase());
         if let Some(budget) = limits.login_email {
             let d = state.limiter.charge(&email_key, budget, 0).await;

@@ -623,6 +623,14 @@ async fn login_attempts_are_throttled_per_client_address() {
     }
     let (_, body) = accounts::customer_login(&app, "user9@example.com", "whatever it is").await;
     assert_eq!(first_code(&body), "RATE_LIMITED");
+    // Registration hashes a password too: the same budget.
+    let (_, body) = app
+        .post(
+            "mutation { customerRegister(input: { email: \"new@example.com\", password: \"correct horse battery\" }) { customer { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_code(&body), "RATE_LIMITED");
 }
 
 #[tokio::test]

@@ -103,6 +103,13 @@ pub async fn create(
             "the expiry is in the past",
         ));
     }
+    if input.rate_capacity.is_some() != input.rate_restore_per_second.is_some() {
+        errors.push(UserError::new(
+            &["input", "rateRestorePerSecond"],
+            UserErrorCode::Invalid,
+            "give rateCapacity and rateRestorePerSecond together",
+        ));
+    }
     for (value, field) in [
         (input.rate_capacity, "rateCapacity"),
         (input.rate_restore_per_second, "rateRestorePerSecond"),

@@ -302,11 +302,13 @@ pub struct IdentityMutation;
 #[Object]
 impl IdentityMutation {
     /// Creates a customer account. Log in afterwards with `customerLogin`.
+    /// Throttled per client address like logins.
     async fn customer_register(
         &self,
         ctx: &Context<'_>,
         input: CustomerRegisterInput,
     ) -> ApiResult<CustomerPayload> {
+        LoginThrottle::admit_address(ctx).await?;
         let registration = customer::Registration {
             email: input.email,
             password: input.password,
@@ -364,7 +366,8 @@ impl IdentityMutation {
         Ok(UserErrorsPayload::default())
     }
 
-    /// Changes the password; every other login of the customer ends.
+    /// Changes the password; every other login of the customer ends. Wrong
+    /// current passwords count as failed logins.
     #[graphql(guard = "SignedInCustomer")]
     async fn customer_password_change(
         &self,
@@ -377,8 +380,15 @@ impl IdentityMutation {
         let Some(c) = customer::get(db, id).await? else {
             return Err(super::auth::unauthenticated());
         };
+        // Checking the current password is a login: throttled the same way.
+        let throttle = LoginThrottle::admit(ctx, "customer", &c.email).await?;
         let result =
             customer::change_password(db, &c, &current_password, &new_password, sid).await?;
+        if let Err(e) = &result
+            && e.iter().any(|e| e.code == DomainCode::WrongPassword)
+        {
+            throttle.failed().await;
+        }
         Ok(UserErrorsPayload::from_outcome(result))
     }
 
