@@ -109,7 +109,12 @@ impl AppState {
 /// The full HTTP application for `state`.
 pub fn router(state: AppState) -> axum::Router {
     let schema = graphql::build(state.clone());
-    http::router(http::HttpState { app: state, schema })
+    let costing = graphql::build_costing(state.clone());
+    http::router(http::HttpState {
+        app: state,
+        schema,
+        costing,
+    })
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then lets

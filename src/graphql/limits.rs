@@ -3,8 +3,10 @@
 //! validator and executor rather than by our resolvers.
 //!
 //! These run in the HTTP layer around `Schema::execute`, on the document
-//! parsed once there. (The rate limiter's cost check is the schema's only
-//! extension, because the cost is only known inside validation.)
+//! parsed once there, instead of as async-graphql extensions: any extension
+//! makes every field resolve through an extra boxed future, which costs a
+//! large share of a product page (see `cost` for the one place that needs
+//! an extension, and how it stays off the executing schema).
 
 use async_graphql::{
     ServerError,

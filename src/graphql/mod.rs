@@ -63,7 +63,6 @@ pub fn schema_builder(
         MutationRoot::default(),
         EmptySubscription,
     )
-    .extension(cost::CostLimit)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(64)
@@ -78,6 +77,15 @@ pub fn sdl() -> String {
 /// The schema serving requests against `state`.
 pub fn build(state: AppState) -> AppSchema {
     schema_builder(state.config.limits).data(state).finish()
+}
+
+/// The same schema with the cost extension: it validates an operation and
+/// charges its cost, but never executes it (see [`cost`]).
+pub fn build_costing(state: AppState) -> AppSchema {
+    schema_builder(state.config.limits)
+        .extension(cost::CostLimit)
+        .data(state)
+        .finish()
 }
 
 /// Per-request data: who is asking, the channel asked for by header and the

@@ -569,6 +569,17 @@ async fn run(
         channel,
         rows,
     ));
+    // Validate and charge on the costing schema; execute only what it admitted.
+    let admitted = state.costing.execute(probe(&mut r).data(ctx.clone())).await;
+    if !admitted.errors.is_empty() {
+        let (cost, decision) = ctx.cost();
+        return Ran {
+            response: admitted,
+            cacheable: false,
+            cost,
+            decision,
+        };
+    }
     let tasks = ctx.tasks.clone();
     let response = tasks.run(state.schema.execute(r.data(ctx.clone()))).await;
     let (cost, decision) = ctx.cost();
@@ -578,6 +589,17 @@ async fn run(
         cost,
         decision,
     }
+}
+
+/// A copy of `r` (document already parsed) for the costing schema.
+fn probe(r: &mut GqlRequest) -> GqlRequest {
+    let mut p = GqlRequest::new(r.query.clone()).variables(r.variables.clone());
+    p.operation_name = r.operation_name.clone();
+    p.introspection_mode = r.introspection_mode;
+    if let Ok(doc) = r.parsed_query() {
+        p.set_parsed_query(doc.clone());
+    }
+    p
 }
 
 /// Adds `extensions.cost` to a rendered response object.

@@ -29,6 +29,9 @@ pub struct HttpState {
     pub app: AppState,
     /// The executable schema.
     pub schema: AppSchema,
+    /// The same schema with the cost extension, which validates and charges
+    /// an operation without executing it.
+    pub costing: AppSchema,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
