@@ -986,3 +986,33 @@ async fn reset_mail_goes_through_smtp_when_configured() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn expired_partner_tokens_are_refused() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let app = TestApp::spawn_with(Options {
+        products: Some(3),
+        ..Default::default()
+    })
+    .await;
+    let (secret, id) = accounts::partner_token(&app, &["catalog:read"], None).await;
+    let catalog = "{ catalogProducts(first: 1) { nodes { id } } }";
+    app.query_as(&secret, catalog, json!({})).await;
+    let row = entity::api_token::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no token {id}"));
+    let mut row: entity::api_token::ActiveModel = row.into();
+    row.expires_at = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
+    row.update(&app.db).await.unwrap_or_else(|e| panic!("{e}"));
+    let (status, body) = app.post_as(&secret, catalog, json!({})).await;
+    assert_eq!(status, 401);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("expired"),
+        "{body}"
+    );
+}
