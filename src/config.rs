@@ -214,7 +214,7 @@ impl Default for QueryLimits {
             max_complexity: 50_000,
             max_aliases: 30,
             max_batch: 10,
-            max_body_bytes: 256 * 1024,
+            max_body_bytes: 1024 * 1024,
         }
     }
 }

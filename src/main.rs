@@ -46,6 +46,17 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Inspect the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 1 naming the first broken entry.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -220,6 +231,22 @@ async fn run() -> anyhow::Result<()> {
             );
             println!("{}", created.secret);
             Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let state = AppState::connect(config).await?;
+            let v = domain::audit::verify(&state.db).await?;
+            match v.first_broken {
+                None => {
+                    println!("audit trail intact: {} entries checked", v.checked);
+                    Ok(())
+                }
+                Some(seq) => anyhow::bail!(
+                    "audit trail broken at entry {seq} ({} entries checked)",
+                    v.checked
+                ),
+            }
         }
         Command::Serve => {
             let listen = config.listen;

@@ -1165,6 +1165,7 @@ fn generate(count: usize, refs: &Refs, first: &FirstIds) -> Rows {
                     location_id: Set(location_id),
                     on_hand: Set(on_hand),
                     reserved: Set(0),
+                    source_at: Set(None),
                 });
             }
         }

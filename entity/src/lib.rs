@@ -5,6 +5,8 @@
 
 pub mod api_token;
 pub mod app_secret;
+pub mod audit_entry;
+pub mod audit_head;
 pub mod auth_session;
 pub mod catalog_version;
 pub mod channel;
@@ -13,6 +15,8 @@ pub mod collection_product;
 pub mod customer;
 pub mod customer_address;
 pub mod customer_group;
+pub mod idempotency_key;
+pub mod inventory_movement;
 pub mod media;
 pub mod password_reset;
 pub mod prelude;

@@ -2,6 +2,8 @@
 
 pub use crate::api_token::Entity as ApiToken;
 pub use crate::app_secret::Entity as AppSecret;
+pub use crate::audit_entry::Entity as AuditEntry;
+pub use crate::audit_head::Entity as AuditHead;
 pub use crate::auth_session::Entity as AuthSession;
 pub use crate::catalog_version::Entity as CatalogVersion;
 pub use crate::channel::Entity as Channel;
@@ -10,6 +12,8 @@ pub use crate::collection_product::Entity as CollectionProduct;
 pub use crate::customer::Entity as Customer;
 pub use crate::customer_address::Entity as CustomerAddress;
 pub use crate::customer_group::Entity as CustomerGroup;
+pub use crate::idempotency_key::Entity as IdempotencyKey;
+pub use crate::inventory_movement::Entity as InventoryMovement;
 pub use crate::media::Entity as Media;
 pub use crate::password_reset::Entity as PasswordReset;
 pub use crate::product::Entity as Product;

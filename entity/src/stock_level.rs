@@ -17,6 +17,9 @@ pub struct Model {
     pub on_hand: i32,
     /// The `reserved` column.
     pub reserved: i32,
+    /// The source system's time of the last quantity applied (older
+    /// updates are ignored).
+    pub source_at: Option<DateTimeUtc>,
 }
 
 /// `stock_level` is only joined explicitly in queries; foreign keys live in the migrations.

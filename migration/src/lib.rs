@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_catalog;
 mod m20261125_000002_catalog_version;
 mod m20261126_000003_identity;
+mod m20261126_000004_audit_inventory;
 
 /// The ordered list of migration steps.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_catalog::Migration),
             Box::new(m20261125_000002_catalog_version::Migration),
             Box::new(m20261126_000003_identity::Migration),
+            Box::new(m20261126_000004_audit_inventory::Migration),
         ]
     }
 }

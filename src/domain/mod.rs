@@ -3,8 +3,11 @@
 //! Functions take a `&impl ConnectionTrait` so a use case can run them inside
 //! one transaction; errors are per-use-case enums mapped once in `graphql::error`.
 
+pub mod audit;
 pub mod catalog;
 pub mod channel;
 pub mod error;
+pub mod idempotency;
 pub mod identity;
+pub mod inventory;
 pub mod money;

@@ -3,6 +3,7 @@
 //! its types and resolvers; resolvers stay thin: parse, authorize, call the
 //! domain, map the result.
 
+pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod cost;
@@ -43,12 +44,16 @@ pub struct QueryRoot(
     catalog::CatalogQuery,
     node::NodeQuery,
     identity::IdentityQuery,
+    admin::audit::AuditQuery,
 );
 
 /// Every mutation of the API.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(identity::IdentityMutation);
+pub struct MutationRoot(
+    identity::IdentityMutation,
+    admin::inventory::InventoryMutation,
+);
 
 /// The executable schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -184,6 +184,23 @@ const OPS: &[Op] = &[
         "mutation { apiTokenRevoke(id: \"{token}\") { userErrors { code } } }",
         Perm(TokensManage),
     ),
+    // Inventory and audit.
+    op(
+        "inventorySetQuantities",
+        "mutation { inventorySetQuantities(input: { quantities: [{ sku: \"NO-SUCH-SKU\", location: \"warehouse\", onHand: 1 }] }) { rejectedCount } }",
+        Perm(InventoryWrite),
+    ),
+    op(
+        "inventoryAdjustQuantities",
+        "mutation { inventoryAdjustQuantities(input: { changes: [{ sku: \"NO-SUCH-SKU\", location: \"warehouse\", delta: 1 }], reason: CORRECTION }) { rejectedCount } }",
+        Perm(InventoryWrite),
+    ),
+    op(
+        "auditEntries",
+        "{ auditEntries(first: 1) { nodes { action } } }",
+        Perm(AuditRead),
+    ),
+    op("auditVerify", "{ auditVerify { ok } }", Perm(AuditRead)),
 ];
 
 /// A kind of caller, and what the matrix expects of it.

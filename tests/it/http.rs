@@ -202,7 +202,7 @@ async fn deep_complex_and_aliased_queries_are_too_complex() {
 #[tokio::test]
 async fn oversized_bodies_are_refused_with_or_without_content_length() {
     let app = small_app().await;
-    let padding = " ".repeat(300 * 1024);
+    let padding = " ".repeat(1100 * 1024);
     let body = format!(r#"{{"query": "{{ __typename }}"{padding}}}"#);
     let (s, _, v) = raw_post(&app, "application/json", Some(GQL), body.clone()).await;
     assert_eq!((s, first_code(&v)), (413, "PAYLOAD_TOO_LARGE".to_owned()));

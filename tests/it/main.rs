@@ -11,6 +11,7 @@ mod cache;
 mod catalog;
 mod harness;
 mod http;
+mod inventory;
 mod ratelimit;
 mod schema;
 mod seed;

@@ -58,6 +58,8 @@ permissions! {
     ReturnsWrite => "returns:write",
     /// Manage webhook subscriptions.
     WebhooksWrite => "webhooks:write",
+    /// Read the audit trail and verify its chain. Staff only: never a partner scope.
+    AuditRead => "audit:read",
     /// Manage staff users. Staff only: never a partner scope.
     StaffManage => "staff:manage",
     /// Manage partner API tokens. Staff only: never a partner scope.
@@ -68,7 +70,10 @@ impl Permission {
     /// Whether a partner token may be granted this permission as a scope.
     /// Tokens cannot manage staff or mint other tokens.
     pub fn is_scope(self) -> bool {
-        !matches!(self, Self::StaffManage | Self::TokensManage)
+        !matches!(
+            self,
+            Self::AuditRead | Self::StaffManage | Self::TokensManage
+        )
     }
 
     fn bit(self) -> u32 {

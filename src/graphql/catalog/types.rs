@@ -378,6 +378,27 @@ impl ProductVariant {
     pub async fn id(&self) -> ID {
         encode(Kind::ProductVariant, self.model.id)
     }
+    /// Stock per location. Needs `inventory:read`.
+    #[graphql(
+        guard = "crate::graphql::auth::Need(crate::domain::identity::permission::Permission::InventoryRead)"
+    )]
+    async fn inventory_levels(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<crate::graphql::admin::inventory::InventoryLevel>> {
+        crate::graphql::admin::inventory::levels(ctx, self.model.id).await
+    }
+    /// Latest stock changes, newest first (default 50, at most 250). Needs `inventory:read`.
+    #[graphql(
+        guard = "crate::graphql::auth::Need(crate::domain::identity::permission::Permission::InventoryRead)"
+    )]
+    async fn inventory_movements(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> ApiResult<Vec<crate::graphql::admin::inventory::InventoryMovement>> {
+        crate::graphql::admin::inventory::movements(ctx, self.model.id, first).await
+    }
     /// Stock keeping unit, unique across the shop.
     async fn sku(&self) -> &str {
         &self.model.sku
