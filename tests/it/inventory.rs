@@ -332,8 +332,16 @@ async fn a_bulk_sync_sets_every_stock_level_in_one_call() {
         .collect();
     let n = rows.len();
     assert!(n > 100);
+    let before = app.statement_count();
     let result = set(&app, &token, json!({ "quantities": rows })).await;
     assert_eq!(result["rejectedCount"], 0);
+    // Levels are written 500 to a statement, not one by one.
+    let updates = app
+        .statements_since(before)
+        .iter()
+        .filter(|s| s.starts_with("UPDATE \"stock_level\""))
+        .count();
+    assert_eq!(updates, n.div_ceil(500), "{n} rows");
     let touched = result["results"].as_array().map_or(0, Vec::len);
     assert_eq!(touched, n);
     let admin = accounts::staff_user(&app, "admin@example.com", Role::Admin).await;
