@@ -80,12 +80,60 @@ fn asset(name: &str) -> Option<(&'static str, &'static [u8])> {
 ///
 /// The page loads its scripts and stylesheet from `/graphiql/<file>` (see
 /// [`router`]), sends queries to `/graphql` and subscriptions over
-/// WebSocket to `/graphql/ws`, and opens with a `Storefront` example query.
+/// WebSocket to `/graphql/ws`, and opens with the [`EXAMPLES`], one tab each.
 /// Mount it on whatever path should show the playground, e.g.
 /// `get(|| async { graphiql::page() })`.
 pub fn page() -> Html<&'static str> {
-    Html(PAGE)
+    Html(PAGE_WITH_EXAMPLES.as_str())
 }
+
+/// The example operations the playground opens with, one tab each, in order.
+/// A first line `# headers: {...}` becomes the tab's headers.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "01-storefront.graphql",
+        include_str!("../../examples/queries/01-storefront.graphql"),
+    ),
+    (
+        "02-staff-login.graphql",
+        include_str!("../../examples/queries/02-staff-login.graphql"),
+    ),
+    (
+        "03-whole-catalog.graphql",
+        include_str!("../../examples/queries/03-whole-catalog.graphql"),
+    ),
+    (
+        "04-inventory-sync.graphql",
+        include_str!("../../examples/queries/04-inventory-sync.graphql"),
+    ),
+    (
+        "05-audit.graphql",
+        include_str!("../../examples/queries/05-audit.graphql"),
+    ),
+    (
+        "06-partner-tokens.graphql",
+        include_str!("../../examples/queries/06-partner-tokens.graphql"),
+    ),
+];
+
+static PAGE_WITH_EXAMPLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let tabs: Vec<serde_json::Value> = EXAMPLES
+        .iter()
+        .map(|(_, query)| {
+            let headers = query
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# headers: "))
+                .map(str::trim);
+            serde_json::json!({ "query": query, "headers": headers })
+        })
+        .collect();
+    // `</` would end the script element early.
+    let json = serde_json::to_string(&tabs)
+        .unwrap_or_else(|_| "[]".into())
+        .replace("</", "<\\/");
+    PAGE.replace("/*EXAMPLES*/[]", &json)
+});
 
 /// Routes serving the embedded GraphiQL assets at `GET /graphiql/{file}`.
 ///
@@ -191,6 +239,28 @@ mod tests {
             let path = format!("/graphiql/{file}");
             assert!(html.contains(&path), "page does not reference {path}");
         }
+    }
+
+    #[test]
+    fn the_page_opens_every_example_and_every_example_file_is_listed() {
+        let Html(html) = page();
+        assert!(!html.contains("/*EXAMPLES*/"));
+        for (_, query) in EXAMPLES {
+            let encoded = serde_json::to_string(query).unwrap_or_default();
+            assert!(html.contains(&encoded.replace("</", "<\\/")));
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/queries");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".graphql"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        let listed: Vec<String> = EXAMPLES.iter().map(|(n, _)| (*n).to_owned()).collect();
+        assert_eq!(files, listed, "examples/queries and EXAMPLES differ");
     }
 
     #[test]

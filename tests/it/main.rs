@@ -9,6 +9,7 @@ mod auth;
 mod authz;
 mod cache;
 mod catalog;
+mod examples;
 mod harness;
 mod http;
 mod inventory;
