@@ -103,6 +103,9 @@ pub struct Config {
     /// `EMPORIUM_REDIS_PREFIX`: prefix of every Redis key (default `emporium:`),
     /// so several shops can share one Redis.
     pub redis_prefix: String,
+    /// `EMPORIUM_STOREFRONT_URL`: the storefront's base URL, for product links
+    /// in feeds (`{url}/products/{handle}?variant={sku}`).
+    pub storefront_url: String,
 }
 
 /// Development or production behaviour.
@@ -203,6 +206,9 @@ impl Default for RateLimits {
         }
     }
 }
+
+/// The storefront base URL used in feeds when `EMPORIUM_STOREFRONT_URL` is not set.
+pub const DEFAULT_STOREFRONT_URL: &str = "http://localhost:3000";
 
 /// The SQLite file used when `EMPORIUM_DATABASE_URL` is not set.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://emporium.db?mode=rwc";
@@ -335,6 +341,9 @@ impl Config {
             redis_prefix: env
                 .string("EMPORIUM_REDIS_PREFIX")
                 .unwrap_or_else(|| "emporium:".into()),
+            storefront_url: env
+                .string("EMPORIUM_STOREFRONT_URL")
+                .unwrap_or_else(|| DEFAULT_STOREFRONT_URL.into()),
         })
     }
 
@@ -370,6 +379,7 @@ fn unreachable_defaults() -> Config {
         rate: RateLimits::default(),
         trust_forwarded_for: false,
         redis_prefix: "emporium:".into(),
+        storefront_url: DEFAULT_STOREFRONT_URL.into(),
     }
 }
 

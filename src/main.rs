@@ -46,10 +46,28 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Export data.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Inspect the audit trail.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Write a channel's product feed (active products, one item per variant) to stdout.
+    Feed {
+        /// Channel code (default: the default channel).
+        #[arg(long)]
+        channel: Option<String>,
+        /// `csv` or `json`.
+        #[arg(long, default_value = "csv")]
+        format: String,
     },
 }
 
@@ -230,6 +248,35 @@ async fn run() -> anyhow::Result<()> {
                 created.token.name, created.token.prefix, created.token.scopes
             );
             println!("{}", created.secret);
+            Ok(())
+        }
+        Command::Export {
+            command: ExportCommand::Feed { channel, format },
+        } => {
+            use futures_util::StreamExt;
+            use std::io::Write;
+            let format: domain::feed::Format = format
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--format: {e}"))?;
+            let state = AppState::connect(config).await?;
+            let channel = domain::channel::resolve(
+                &state.db,
+                channel.as_deref(),
+                state.config.default_channel.as_deref(),
+            )
+            .await?;
+            let base = state.config.storefront_url.clone();
+            let mut stream = std::pin::pin!(domain::feed::stream(
+                state.db.clone(),
+                channel,
+                format,
+                base
+            ));
+            let mut out = std::io::stdout().lock();
+            while let Some(chunk) = stream.next().await {
+                out.write_all(&chunk?)?;
+            }
+            out.flush()?;
             Ok(())
         }
         Command::Audit {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalog;
 pub mod channel;
 pub mod error;
+pub mod feed;
 pub mod idempotency;
 pub mod identity;
 pub mod inventory;

@@ -4,6 +4,7 @@
 //! panic containment. `Authorization` and `Cookie` are marked sensitive, so no
 //! layer ever logs a credential.
 
+pub mod feed;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
@@ -51,6 +52,7 @@ pub fn router(state: HttpState) -> Router {
             "/graphql",
             get(graphql::get_handler).post(graphql::post_handler),
         )
+        .route("/feeds/{file}", get(feed::handler))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

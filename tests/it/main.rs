@@ -10,6 +10,7 @@ mod authz;
 mod cache;
 mod catalog;
 mod examples;
+mod feed;
 mod harness;
 mod http;
 mod inventory;
