@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod channel;
 pub mod error;
 pub mod feed;

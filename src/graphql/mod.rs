@@ -53,6 +53,7 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     identity::IdentityMutation,
     admin::inventory::InventoryMutation,
+    admin::catalog::CatalogAdminMutation,
 );
 
 /// The executable schema.

@@ -114,6 +114,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "06-partner-tokens.graphql",
         include_str!("../../examples/queries/06-partner-tokens.graphql"),
     ),
+    (
+        "07-create-product.graphql",
+        include_str!("../../examples/queries/07-create-product.graphql"),
+    ),
 ];
 
 static PAGE_WITH_EXAMPLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {

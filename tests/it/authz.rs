@@ -201,6 +201,32 @@ const OPS: &[Op] = &[
         Perm(AuditRead),
     ),
     op("auditVerify", "{ auditVerify { ok } }", Perm(AuditRead)),
+    // Catalog administration (inputs that fail validation: nothing is written).
+    op(
+        "productCreate",
+        "mutation { productCreate(input: { title: \"\", variants: [] }) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "productUpdate",
+        "mutation { productUpdate(id: \"{product}\", input: { title: \"\" }) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "productArchive",
+        "mutation { productArchive(id: \"{missing_product}\") { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "productDelete",
+        "mutation { productDelete(id: \"{missing_product}\") { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "pricesSet",
+        "mutation { pricesSet(prices: [{ sku: \"NOPE\", channel: \"default\", amount: \"1\" }]) { userErrors { code } } }",
+        Perm(PricesWrite),
+    ),
 ];
 
 /// A kind of caller, and what the matrix expects of it.
@@ -292,6 +318,8 @@ impl World {
             ("{customer}", a.id.clone()),
             ("{victim}", victim.id),
             ("{token}", token),
+            ("{product}", gid("Product", 1)),
+            ("{missing_product}", gid("Product", 999_999)),
         ];
         Self { app, ids, logins }
     }

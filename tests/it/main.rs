@@ -9,6 +9,7 @@ mod auth;
 mod authz;
 mod cache;
 mod catalog;
+mod catalog_admin;
 mod examples;
 mod feed;
 mod harness;

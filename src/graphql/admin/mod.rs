@@ -2,6 +2,7 @@
 //! trail. (The catalog admin API joins here.)
 
 pub mod audit;
+pub mod catalog;
 pub mod inventory;
 
 use async_graphql::Context;

@@ -86,16 +86,6 @@ async fn rotate_login(
     })
 }
 
-fn row_id(raw: &ID, kind: Kind) -> ApiResult<i64> {
-    let (k, row) = id::decode(raw)?;
-    if k != kind {
-        return Err(
-            ErrorCode::BadUserInput.error(format!("`{}` is not a {kind:?} ID", raw.as_str()))
-        );
-    }
-    Ok(row)
-}
-
 fn invalid_credentials() -> Vec<UserError> {
     vec![
         DomainUserError::new(
@@ -270,7 +260,7 @@ impl IdentityQuery {
     /// One customer by ID.
     #[graphql(guard = "Need(Permission::CustomersRead)")]
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Customer>> {
-        let row = row_id(&id, Kind::Customer)?;
+        let row = id::decode_as(Kind::Customer, &id)?;
         Ok(customer::get(&ctx.state()?.db, row).await?.map(Customer))
     }
 
@@ -504,7 +494,7 @@ impl IdentityMutation {
         address: MailingAddressInput,
     ) -> ApiResult<CustomerAddressPayload> {
         let (customer_id, _) = ctx.customer()?;
-        let row = row_id(&id, Kind::MailingAddress)?;
+        let row = id::decode_as(Kind::MailingAddress, &id)?;
         let result =
             customer::update_address(&ctx.state()?.db, customer_id, row, address.into()).await?;
         Ok(CustomerAddressPayload::from_outcome(result))
@@ -518,7 +508,7 @@ impl IdentityMutation {
         id: ID,
     ) -> ApiResult<CustomerAddressDeletePayload> {
         let (customer_id, _) = ctx.customer()?;
-        let row = row_id(&id, Kind::MailingAddress)?;
+        let row = id::decode_as(Kind::MailingAddress, &id)?;
         let result = customer::delete_address(&ctx.state()?.db, customer_id, row).await?;
         Ok(CustomerAddressDeletePayload::from_outcome(
             result.map(|_| id),
@@ -533,7 +523,7 @@ impl IdentityMutation {
         address_id: ID,
     ) -> ApiResult<CustomerPayload> {
         let (customer_id, _) = ctx.customer()?;
-        let row = row_id(&address_id, Kind::MailingAddress)?;
+        let row = id::decode_as(Kind::MailingAddress, &address_id)?;
         let db = &ctx.state()?.db;
         if let Err(e) = customer::set_default_address(db, customer_id, row).await? {
             return Ok(CustomerPayload::failure(user_errors(e)));
@@ -619,7 +609,7 @@ impl IdentityMutation {
         role: Option<StaffRole>,
         active: Option<bool>,
     ) -> ApiResult<StaffUserPayload> {
-        let row = row_id(&id, Kind::StaffUser)?;
+        let row = id::decode_as(Kind::StaffUser, &id)?;
         if let Principal::Staff { id: me, .. } = ctx.principal()?
             && *me == row
             && (active == Some(false) || role.is_some_and(|r| r != StaffRole::Admin))
@@ -661,7 +651,7 @@ impl IdentityMutation {
     /// Revokes a partner API token; it is refused from the next request on.
     #[graphql(guard = "Need(Permission::TokensManage)")]
     async fn api_token_revoke(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ApiTokenPayload> {
-        let row = row_id(&id, Kind::ApiToken)?;
+        let row = id::decode_as(Kind::ApiToken, &id)?;
         let result = api_token::revoke(&ctx.state()?.db, row).await?;
         Ok(ApiTokenPayload::from_outcome(result))
     }
