@@ -252,6 +252,24 @@ pub struct AddressInput {
     pub phone: Option<String>,
 }
 
+/// A trimmed, upper-cased code (region, postal code) of at most `max` characters.
+fn short_code(
+    value: Option<String>,
+    max: usize,
+    field: &[&str],
+    errors: &mut Vec<UserError>,
+) -> Option<String> {
+    let code = value.map(|c| c.trim().to_ascii_uppercase());
+    if code.as_ref().is_some_and(|c| c.len() > max) {
+        errors.push(UserError::new(
+            field,
+            UserErrorCode::TooLong,
+            format!("at most {max} characters"),
+        ));
+    }
+    code.filter(|c| !c.is_empty())
+}
+
 /// Applies `input` over `row` and validates the result.
 fn apply_address(
     row: &mut customer_address::ActiveModel,
@@ -303,26 +321,15 @@ fn apply_address(
         }
     }
     if creating || input.province_code.is_some() {
-        let code = input.province_code.map(|c| c.trim().to_ascii_uppercase());
-        if code.as_ref().is_some_and(|c| c.len() > 16) {
-            errors.push(UserError::new(
-                &f("provinceCode"),
-                UserErrorCode::TooLong,
-                "at most 16 characters",
-            ));
-        }
-        row.province_code = Set(code.filter(|c| !c.is_empty()));
+        row.province_code = Set(short_code(
+            input.province_code,
+            16,
+            &f("provinceCode"),
+            &mut errors,
+        ));
     }
     if creating || input.zip.is_some() {
-        let zip = input.zip.map(|c| c.trim().to_ascii_uppercase());
-        if zip.as_ref().is_some_and(|c| c.len() > 32) {
-            errors.push(UserError::new(
-                &f("zip"),
-                UserErrorCode::TooLong,
-                "at most 32 characters",
-            ));
-        }
-        row.zip = Set(zip.filter(|c| !c.is_empty()));
+        row.zip = Set(short_code(input.zip, 32, &f("zip"), &mut errors));
     }
     if creating || input.phone.is_some() {
         let phone = input
