@@ -389,6 +389,7 @@ async fn readiness_fails_when_redis_is_unreachable() {
 #[tokio::test]
 async fn shutdown_lets_in_flight_requests_finish_then_refuses_new_ones() {
     let mut app = small_app().await;
+    let before = app.statement_count();
     let url = app.graphql_url();
     let client = app.client.clone();
     let in_flight = tokio::spawn(async move {
@@ -403,8 +404,16 @@ async fn shutdown_lets_in_flight_requests_finish_then_refuses_new_ones() {
             .await
             .map(|r| r.status().as_u16())
     });
-    // Let the request reach the server before the signal.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // Signal only once the server is working on the request (it has run SQL
+    // for it): a fixed sleep loses the race on a busy machine.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.statement_count() == before && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    assert!(
+        app.statement_count() > before,
+        "the request never reached the server"
+    );
     app.stop_server().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(in_flight.await.ok().and_then(Result::ok), Some(200));
     let after = reqwest::Client::new()
