@@ -471,7 +471,7 @@ async fn password_change_keeps_this_login_and_ends_the_others() {
 }
 
 async fn wait_for_mails(app: &TestApp, n: usize) -> Vec<emporium::infra::mail::Mail> {
-    for _ in 0..100 {
+    for _ in 0..1500 {
         let mails = app.mails();
         if mails.len() >= n {
             return mails;
