@@ -57,6 +57,8 @@ pub struct QueryLimits {
     pub max_batch: usize,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest multipart upload (a CSV import), in bytes.
+    pub max_upload_bytes: usize,
 }
 
 /// The whole configuration of a node.
@@ -87,7 +89,8 @@ pub struct Config {
     /// `EMPORIUM_SHUTDOWN_GRACE_SECS`: how long in-flight requests may finish after a stop signal.
     pub shutdown_grace_secs: u64,
     /// Request limits (`EMPORIUM_MAX_DEPTH`, `EMPORIUM_MAX_COMPLEXITY`,
-    /// `EMPORIUM_MAX_ALIASES`, `EMPORIUM_MAX_BATCH`, `EMPORIUM_MAX_BODY_BYTES`).
+    /// `EMPORIUM_MAX_ALIASES`, `EMPORIUM_MAX_BATCH`, `EMPORIUM_MAX_BODY_BYTES`,
+    /// `EMPORIUM_MAX_UPLOAD_BYTES`).
     pub limits: QueryLimits,
     /// `EMPORIUM_MODE`: `development` (default) or `production`, which hides
     /// GraphiQL and refuses introspection to callers without a staff or
@@ -221,6 +224,7 @@ impl Default for QueryLimits {
             max_aliases: 30,
             max_batch: 10,
             max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -277,6 +281,8 @@ impl Config {
                 max_aliases: env.parse("EMPORIUM_MAX_ALIASES", defaults.max_aliases)?,
                 max_batch: env.parse("EMPORIUM_MAX_BATCH", defaults.max_batch)?,
                 max_body_bytes: env.parse("EMPORIUM_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+                max_upload_bytes: env
+                    .parse("EMPORIUM_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)?,
             },
             mode: env.parse("EMPORIUM_MODE", Mode::Development)?,
             auth: {

@@ -51,6 +51,21 @@ enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// Import products, variants, prices, images and stock from a CSV file
+    /// (columns in the README). Exits 1 when the file has bad rows.
+    Import {
+        /// The CSV file (`-` for standard input).
+        file: std::path::PathBuf,
+        /// Check and count everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Import the good rows of a file that has bad ones.
+        #[arg(long)]
+        allow_partial: bool,
+        /// Channel of the `price` and `compare_at_price` columns (default: the default channel).
+        #[arg(long)]
+        channel: Option<String>,
+    },
     /// Inspect the audit trail.
     Audit {
         #[command(subcommand)]
@@ -279,6 +294,41 @@ async fn run() -> anyhow::Result<()> {
             out.flush()?;
             Ok(())
         }
+        Command::Import {
+            file,
+            dry_run,
+            allow_partial,
+            channel,
+        } => {
+            let bytes = if file.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
+                buf
+            } else {
+                std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+            };
+            let state = AppState::connect(config).await?;
+            let opts = domain::import::Options {
+                dry_run,
+                allow_partial,
+                channel: channel.or_else(|| state.config.default_channel.clone()),
+                reference: file.file_name().map(|n| n.to_string_lossy().into_owned()),
+            };
+            let actor = domain::audit::Actor {
+                kind: "cli",
+                id: None,
+                label: "emporium import".into(),
+            };
+            let report =
+                domain::import::run(&state.db, &actor, &bytes, &opts, &import_progress).await?;
+            eprintln!();
+            print_import_report(&report);
+            if report.problems.is_empty() || (report.applied && allow_partial) {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -314,4 +364,51 @@ async fn run() -> anyhow::Result<()> {
             app::serve(state, listener, app::shutdown_signal()).await
         }
     }
+}
+
+/// Progress of a CLI import on standard error.
+fn import_progress(stage: domain::import::Stage, done: usize, total: usize) {
+    use domain::import::Stage;
+    let what = match stage {
+        Stage::Reading => "reading",
+        Stage::Checking => "checking",
+        Stage::Writing => "writing",
+    };
+    if total > 0 {
+        eprint!("\r{what}: {done}/{total}          ");
+    } else {
+        eprint!("\r{what}: {done}          ");
+    }
+}
+
+fn print_import_report(r: &domain::import::Report) {
+    for p in &r.problems {
+        match &p.column {
+            Some(c) => println!("line {}: {c}: {}", p.line, p.message),
+            None => println!("line {}: {}", p.line, p.message),
+        }
+    }
+    let verb = if r.dry_run {
+        "dry run, nothing written"
+    } else if r.applied {
+        "imported"
+    } else {
+        "nothing written"
+    };
+    println!(
+        "{verb}: {} rows ({} skipped); products {} created, {} updated, {} unchanged; \
+         variants {} created, {} updated, {} unchanged; {} prices, {} images, {} stock levels changed; {} problems",
+        r.rows,
+        r.rows_skipped,
+        r.products_created,
+        r.products_updated,
+        r.products_unchanged,
+        r.variants_created,
+        r.variants_updated,
+        r.variants_unchanged,
+        r.prices_changed,
+        r.media_added,
+        r.stock_changed,
+        r.problems.len()
+    );
 }

@@ -129,7 +129,8 @@ pub fn slug(title: &str) -> String {
     out.trim_end_matches('-').chars().take(200).collect()
 }
 
-fn valid_handle(h: &str) -> bool {
+/// Whether a URL handle is lower-case ASCII letters, digits and dashes.
+pub(crate) fn valid_handle(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 255
         && h.chars()
@@ -144,7 +145,8 @@ fn status_name(s: ProductStatus) -> &'static str {
     }
 }
 
-fn snapshot(p: &product::Model, tags: &[String]) -> serde_json::Value {
+/// A product's own fields and tags, as audit entries keep them.
+pub(crate) fn snapshot(p: &product::Model, tags: &[String]) -> serde_json::Value {
     json!({
         "handle": p.handle, "title": p.title, "description": p.description,
         "status": status_name(p.status), "vendor": p.vendor, "productType": p.product_type,
@@ -152,7 +154,8 @@ fn snapshot(p: &product::Model, tags: &[String]) -> serde_json::Value {
     })
 }
 
-fn clean_tags(tags: &[String]) -> Vec<String> {
+/// Tags trimmed, blank ones dropped, one per spelling regardless of case.
+pub(crate) fn clean_tags(tags: &[String]) -> Vec<String> {
     let mut seen = HashSet::new();
     tags.iter()
         .map(|t| t.trim().to_owned())

@@ -23,8 +23,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entity::{inventory_movement, stock_level, stock_location, variant};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
     sea_query::{CaseStatement, Expr},
 };
 use serde::{Deserialize, Serialize};
@@ -231,10 +231,29 @@ async fn apply(
 ) -> DomainResult<Vec<RowResult>> {
     let tx = db.begin().await?;
     let mut head = audit::lock(&tx).await?;
+    let (results, applied) = apply_in(&tx, &mut head, ctx, action, rows).await?;
+    if applied {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(results)
+}
+
+/// Decides and writes a call's rows inside the caller's transaction (whose
+/// audit head is locked). `false`: an atomic call had a rejected row and
+/// wrote nothing, so the caller should roll back.
+async fn apply_in(
+    tx: &DatabaseTransaction,
+    head: &mut audit::Head,
+    ctx: &Context,
+    action: &'static str,
+    rows: Vec<Request<'_>>,
+) -> DomainResult<(Vec<RowResult>, bool)> {
     let refs: Vec<&VariantRef> = rows.iter().map(|r| r.variant).collect();
-    let (by_id, by_sku) = resolve_variants(&tx, &refs).await?;
+    let (by_id, by_sku) = resolve_variants(tx, &refs).await?;
     let locations: HashMap<String, i64> = stock_location::Entity::find()
-        .all(&tx)
+        .all(tx)
         .await?
         .into_iter()
         .map(|l| (l.code, l.id))
@@ -265,7 +284,7 @@ async fn apply(
         for l in stock_level::Entity::find()
             .filter(stock_level::Column::VariantId.is_in(chunk.iter().copied()))
             .order_by_asc(stock_level::Column::Id)
-            .all(&tx)
+            .all(tx)
             .await?
         {
             levels.insert((l.variant_id, l.location_id), l);
@@ -371,8 +390,7 @@ async fn apply(
                 r.on_hand_after = r.on_hand_before;
             }
         }
-        tx.rollback().await?;
-        return Ok(results);
+        return Ok((results, false));
     }
     // Apply.
     let now = Utc::now().trunc_subsecs(6);
@@ -412,7 +430,7 @@ async fn apply(
                     .into(),
             );
         }
-        q.exec(&tx).await?;
+        q.exec(tx).await?;
     }
     let inserts: Vec<stock_level::ActiveModel> = writes
         .iter()
@@ -428,7 +446,7 @@ async fn apply(
         .collect();
     for chunk in inserts.chunks(500) {
         stock_level::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&tx)
+            .exec_without_returning(tx)
             .await?;
     }
     for w in &writes {
@@ -459,22 +477,15 @@ async fn apply(
     }
     for chunk in movements.chunks(500) {
         inventory_movement::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&tx)
+            .exec_without_returning(tx)
             .await?;
     }
-    audit::append(&tx, &mut head, &ctx.actor, changes).await?;
-    tx.commit().await?;
-    Ok(results)
+    audit::append(tx, head, &ctx.actor, changes).await?;
+    Ok((results, true))
 }
 
-/// Sets absolute on-hand quantities.
-pub async fn set_quantities(
-    db: &DatabaseConnection,
-    ctx: &Context,
-    rows: &[SetRow],
-) -> DomainResult<Vec<RowResult>> {
-    let prepared = rows
-        .iter()
+fn set_requests(rows: &[SetRow]) -> Vec<Request<'_>> {
+    rows.iter()
         .enumerate()
         .map(|(index, r)| {
             let on_hand = i64::from(r.on_hand);
@@ -487,8 +498,28 @@ pub async fn set_quantities(
                 source_at: r.source_at,
             }
         })
-        .collect();
-    apply(db, ctx, "inventory.set", prepared).await
+        .collect()
+}
+
+/// Sets absolute on-hand quantities inside the caller's transaction, whose
+/// audit head is locked (a bulk import writes its stock this way). `false`:
+/// a row was rejected and, the call being atomic, nothing was written.
+pub async fn set_quantities_in(
+    tx: &DatabaseTransaction,
+    head: &mut audit::Head,
+    ctx: &Context,
+    rows: &[SetRow],
+) -> DomainResult<(Vec<RowResult>, bool)> {
+    apply_in(tx, head, ctx, "inventory.set", set_requests(rows)).await
+}
+
+/// Sets absolute on-hand quantities.
+pub async fn set_quantities(
+    db: &DatabaseConnection,
+    ctx: &Context,
+    rows: &[SetRow],
+) -> DomainResult<Vec<RowResult>> {
+    apply(db, ctx, "inventory.set", set_requests(rows)).await
 }
 
 /// Adds deltas to on-hand quantities.

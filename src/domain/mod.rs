@@ -11,5 +11,6 @@ pub mod error;
 pub mod feed;
 pub mod idempotency;
 pub mod identity;
+pub mod import;
 pub mod inventory;
 pub mod money;

@@ -54,6 +54,7 @@ pub struct MutationRoot(
     identity::IdentityMutation,
     admin::inventory::InventoryMutation,
     admin::catalog::CatalogAdminMutation,
+    admin::import::ImportMutation,
 );
 
 /// The executable schema.

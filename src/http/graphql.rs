@@ -361,6 +361,9 @@ pub async fn post_handler(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
+    if is_multipart(&headers) {
+        return post_multipart(state, peer, headers, body, media).await;
+    }
     if !is_json_content_type(&headers) {
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -438,6 +441,69 @@ pub async fn post_handler(
             out.push(b']');
             respond(StatusCode::OK, media, Bytes::from(out), None)
         }
+    }
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|e| e.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
+/// `POST /graphql` as a GraphQL multipart request (file uploads, e.g. a CSV
+/// import). A form can send `multipart/form-data` across origins, so it is
+/// only accepted with an `Authorization` header, which a form cannot set.
+async fn post_multipart(
+    state: HttpState,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+    media: MediaType,
+) -> Response {
+    if !headers.contains_key(header::AUTHORIZATION) {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            ErrorCode::UnsupportedMediaType,
+            "multipart requests (uploads) need an Authorization header",
+        );
+    }
+    let limit = state.app.config.limits.max_upload_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return request_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            ErrorCode::PayloadTooLarge,
+            format!("the upload exceeds {limit} bytes"),
+        );
+    };
+    let caller = match identify(&state, &headers, &peer, media).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let opts = async_graphql::http::MultipartOptions::default()
+        .max_num_files(1)
+        .max_file_size(limit);
+    let request = match async_graphql::http::receive_body(content_type, bytes.as_ref(), opts).await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                ErrorCode::BadRequest,
+                format!("bad multipart request: {e}"),
+            );
+        }
+    };
+    match prepare(request, state.app.config.limits.max_aliases) {
+        Ok(p) => execute_single(&state, &headers, &caller, media, p).await,
+        Err(failed) => render_single(*failed, media, None),
     }
 }
 

@@ -227,6 +227,11 @@ const OPS: &[Op] = &[
         "mutation { pricesSet(prices: [{ sku: \"NOPE\", channel: \"default\", amount: \"1\" }]) { userErrors { code } } }",
         Perm(PricesWrite),
     ),
+    op(
+        "productImport",
+        "mutation { productImport(csv: \"handle,sku\\n\") { report { rows } } }",
+        Perm(CatalogWrite),
+    ),
 ];
 
 /// A kind of caller, and what the matrix expects of it.

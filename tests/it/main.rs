@@ -14,6 +14,7 @@ mod examples;
 mod feed;
 mod harness;
 mod http;
+mod import;
 mod inventory;
 mod ratelimit;
 mod schema;

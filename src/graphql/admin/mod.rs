@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod import;
 pub mod inventory;
 
 use async_graphql::Context;
