@@ -12,6 +12,7 @@ use crate::{
     graphql, http, infra,
     infra::{
         cache::ResponseCache,
+        events::EventBus,
         mail::{Mailer, OutboxMailer, SmtpMailer},
         ratelimit::RateLimiter,
         rows::RowCache,
@@ -37,6 +38,8 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Outgoing mail.
     pub mailer: Arc<dyn Mailer>,
+    /// Domain events relayed from the outbox, for subscribers in this process.
+    pub events: EventBus,
 }
 
 impl AppState {
@@ -97,6 +100,7 @@ impl AppState {
             jwt,
             limiter,
             mailer,
+            events: EventBus::default(),
         })
     }
 
@@ -125,6 +129,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    // The relay has a connection of its own, apart from the request pool.
+    let relay_db = infra::db::connect(&state.config.database_url, 2)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("EMPORIUM_DATABASE_URL: cannot connect the outbox relay: {e}")
+        })?;
+    let relay = tokio::spawn(infra::events::run_relay(
+        relay_db,
+        state.events.clone(),
+        Duration::from_millis(state.config.outbox_poll_ms),
+    ));
+    let _relay = AbortOnDrop(relay);
     let app = router(state);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
@@ -145,6 +161,15 @@ pub async fn serve(
         } => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections"),
     }
     Ok(())
+}
+
+/// Stops a background task when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

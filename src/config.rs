@@ -88,6 +88,9 @@ pub struct Config {
     pub row_cache_entries: u64,
     /// `EMPORIUM_SHUTDOWN_GRACE_SECS`: how long in-flight requests may finish after a stop signal.
     pub shutdown_grace_secs: u64,
+    /// `EMPORIUM_OUTBOX_POLL_MS`: how often the outbox relay looks for new
+    /// events when it has none left (default 100).
+    pub outbox_poll_ms: u64,
     /// Request limits (`EMPORIUM_MAX_DEPTH`, `EMPORIUM_MAX_COMPLEXITY`,
     /// `EMPORIUM_MAX_ALIASES`, `EMPORIUM_MAX_BATCH`, `EMPORIUM_MAX_BODY_BYTES`,
     /// `EMPORIUM_MAX_UPLOAD_BYTES`).
@@ -275,6 +278,7 @@ impl Config {
             response_cache_mb: env.parse("EMPORIUM_RESPONSE_CACHE_MB", 32)?,
             row_cache_entries: env.parse("EMPORIUM_ROW_CACHE_ENTRIES", 50_000)?,
             shutdown_grace_secs: env.parse("EMPORIUM_SHUTDOWN_GRACE_SECS", 10)?,
+            outbox_poll_ms: env.parse("EMPORIUM_OUTBOX_POLL_MS", 100)?,
             limits: QueryLimits {
                 max_depth: env.parse("EMPORIUM_MAX_DEPTH", defaults.max_depth)?,
                 max_complexity: env.parse("EMPORIUM_MAX_COMPLEXITY", defaults.max_complexity)?,
@@ -379,6 +383,7 @@ fn unreachable_defaults() -> Config {
         response_cache_mb: 32,
         row_cache_entries: 50_000,
         shutdown_grace_secs: 10,
+        outbox_poll_ms: 100,
         limits: QueryLimits::default(),
         mode: Mode::Development,
         auth: AuthConfig::default(),

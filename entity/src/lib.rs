@@ -18,6 +18,7 @@ pub mod customer_group;
 pub mod idempotency_key;
 pub mod inventory_movement;
 pub mod media;
+pub mod outbox_event;
 pub mod password_reset;
 pub mod prelude;
 pub mod product;

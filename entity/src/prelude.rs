@@ -15,6 +15,7 @@ pub use crate::customer_group::Entity as CustomerGroup;
 pub use crate::idempotency_key::Entity as IdempotencyKey;
 pub use crate::inventory_movement::Entity as InventoryMovement;
 pub use crate::media::Entity as Media;
+pub use crate::outbox_event::Entity as OutboxEvent;
 pub use crate::password_reset::Entity as PasswordReset;
 pub use crate::product::Entity as Product;
 pub use crate::product_option::Entity as ProductOption;

@@ -10,6 +10,7 @@ mod m20261125_000001_catalog;
 mod m20261125_000002_catalog_version;
 mod m20261126_000003_identity;
 mod m20261126_000004_audit_inventory;
+mod m20261126_000006_outbox;
 
 /// The ordered list of migration steps.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_catalog_version::Migration),
             Box::new(m20261126_000003_identity::Migration),
             Box::new(m20261126_000004_audit_inventory::Migration),
+            Box::new(m20261126_000006_outbox::Migration),
         ]
     }
 }

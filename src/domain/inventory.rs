@@ -33,6 +33,7 @@ use serde_json::json;
 use super::{
     audit::{self, Actor, Change},
     error::DomainResult,
+    events::{self, DomainEvent},
 };
 
 /// Most rows one call may carry.
@@ -396,6 +397,7 @@ async fn apply_in(
     let now = Utc::now().trunc_subsecs(6);
     let mut movements = Vec::with_capacity(writes.len());
     let mut changes = Vec::with_capacity(writes.len());
+    let mut events = Vec::with_capacity(writes.len());
     // Existing levels: one UPDATE per 500 rows (CASE on the id), so a
     // 5,000-row sync is ten statements, not five thousand round trips.
     let updates: Vec<(i64, &Write)> = writes
@@ -464,6 +466,14 @@ async fn apply_in(
             at: Set(now),
             ..Default::default()
         });
+        events.push(DomainEvent::StockChanged {
+            variant_id: v,
+            location_id: l,
+            on_hand_before: before,
+            on_hand: after,
+            reserved: levels.get(&(v, l)).map_or(0, |l| l.reserved),
+            reason: ctx.reason.clone(),
+        });
         changes.push(Change {
             action,
             entity_type: "stock_level",
@@ -481,6 +491,7 @@ async fn apply_in(
             .await?;
     }
     audit::append(tx, head, &ctx.actor, changes).await?;
+    events::record(tx, events).await?;
     Ok((results, true))
 }
 

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod catalog_admin;
 pub mod channel;
 pub mod error;
+pub mod events;
 pub mod feed;
 pub mod idempotency;
 pub mod identity;

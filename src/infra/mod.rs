@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod db;
+pub mod events;
 pub mod mail;
 pub mod ratelimit;
 pub mod rows;

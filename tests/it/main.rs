@@ -10,6 +10,7 @@ mod authz;
 mod cache;
 mod catalog;
 mod catalog_admin;
+mod events;
 mod examples;
 mod feed;
 mod harness;

@@ -1,0 +1,94 @@
+//! Domain events and the transactional outbox.
+//!
+//! A change that raises events records them with [`record`] in its own
+//! transaction: they commit or roll back with it, so none is lost when the
+//! process dies between commit and publish. A relay (`infra::events`) then
+//! moves them to the event bus, at least once; each carries a unique id so
+//! consumers can drop duplicates.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::outbox_event;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use serde::{Deserialize, Serialize};
+
+use super::error::DomainResult;
+
+/// Something that happened, for subscribers and webhooks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum DomainEvent {
+    /// A variant's on-hand quantity changed at a location.
+    #[serde(rename_all = "camelCase")]
+    StockChanged {
+        /// The variant.
+        variant_id: i64,
+        /// The stock location.
+        location_id: i64,
+        /// On hand before.
+        on_hand_before: i32,
+        /// On hand now.
+        on_hand: i32,
+        /// Reserved at the location.
+        reserved: i32,
+        /// Why (`sync`, `received`, `import` ...).
+        reason: String,
+    },
+}
+
+impl DomainEvent {
+    /// The topic the event is published under.
+    pub fn topic(&self) -> &'static str {
+        match self {
+            Self::StockChanged { .. } => "stock.changed",
+        }
+    }
+}
+
+/// An event as the bus carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope {
+    /// Unique id (consumers de-duplicate by it).
+    pub id: String,
+    /// Outbox order.
+    pub sequence: i64,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// The event.
+    pub event: DomainEvent,
+}
+
+/// Rows per insert statement.
+const BATCH: usize = 500;
+
+/// Records events in the caller's transaction.
+pub async fn record(db: &impl ConnectionTrait, events: Vec<DomainEvent>) -> DomainResult<()> {
+    let at = Utc::now().trunc_subsecs(6);
+    let rows: Vec<outbox_event::ActiveModel> = events
+        .into_iter()
+        .map(|e| outbox_event::ActiveModel {
+            event_id: Set(uuid::Uuid::new_v4().to_string()),
+            topic: Set(e.topic().to_owned()),
+            payload: Set(serde_json::to_string(&e).unwrap_or_default()),
+            created_at: Set(at),
+            published_at: Set(None),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in rows.chunks(BATCH) {
+        outbox_event::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// An outbox row as the event it holds (`None` if it no longer parses).
+pub fn envelope(row: &outbox_event::Model) -> Option<Envelope> {
+    Some(Envelope {
+        id: row.event_id.clone(),
+        sequence: row.id,
+        at: row.created_at,
+        event: serde_json::from_str(&row.payload).ok()?,
+    })
+}

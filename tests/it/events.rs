@@ -1,0 +1,147 @@
+//! Stock changed events: written to the outbox with the change, relayed to
+//! the event bus, and not lost when no relay runs at commit time.
+
+use std::time::Duration;
+
+use emporium::domain::{
+    audit::Actor,
+    events::DomainEvent,
+    inventory::{self, Context, Mode, SetRow, VariantRef},
+};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::json;
+
+use crate::{
+    accounts,
+    harness::{Options, TestApp},
+};
+
+const SET: &str = "mutation($i: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $i) { appliedCount userErrors { code } } }";
+
+async fn app() -> TestApp {
+    TestApp::spawn_with(Options {
+        products: Some(3),
+        ..Default::default()
+    })
+    .await
+}
+
+async fn next_stock_event(
+    rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<emporium::domain::events::Envelope>>,
+) -> (String, DomainEvent) {
+    let e = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no event within 30 s"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    (e.id.clone(), e.event.clone())
+}
+
+async fn unpublished(app: &TestApp) -> i64 {
+    app.db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM outbox_event WHERE published_at IS NULL",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or(-1)
+}
+
+#[tokio::test]
+async fn every_stock_change_is_published_once_with_its_quantities() {
+    let app = app().await;
+    let mut rx = app.state.events.subscribe();
+    let (token, _) = accounts::partner_token(&app, &["inventory:write"], None).await;
+    let res = app
+        .query_as(
+            &token,
+            SET,
+            json!({ "i": { "quantities": [
+                { "sku": "EMP-00000-01", "location": "warehouse", "onHand": 7 },
+                { "sku": "EMP-00000-01", "location": "store", "onHand": 0 },
+            ] } }),
+        )
+        .await;
+    assert_eq!(
+        res["inventorySetQuantities"]["userErrors"],
+        json!([]),
+        "{res}"
+    );
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let (id, e) = next_stock_event(&mut rx).await;
+        assert!(
+            !seen.iter().any(|(i, _)| *i == id),
+            "an event id came twice"
+        );
+        seen.push((id, e));
+    }
+    let mut got: Vec<(i64, String)> = seen
+        .iter()
+        .map(|(_, e)| match e {
+            DomainEvent::StockChanged {
+                on_hand, reason, ..
+            } => (i64::from(*on_hand), reason.clone()),
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![(0, "sync".into()), (7, "sync".into())]);
+    // Nothing is left behind, and setting the same quantities raises nothing.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while unpublished(&app).await > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(unpublished(&app).await, 0);
+}
+
+#[tokio::test]
+async fn an_event_committed_while_no_relay_runs_is_delivered_after_a_restart() {
+    let mut app = app().await;
+    app.stop_server().await.unwrap_or_else(|e| panic!("{e}"));
+    // The change commits with its event; nobody relays it.
+    let ctx = Context {
+        actor: Actor {
+            kind: "system",
+            id: None,
+            label: "test".into(),
+        },
+        reason: "received".into(),
+        reference: Some("PO-1".into()),
+        mode: Mode::Atomic,
+    };
+    let rows = [SetRow {
+        variant: VariantRef::Sku("EMP-00001-01".into()),
+        location: "warehouse".into(),
+        on_hand: 42,
+        compare_quantity: None,
+        source_at: None,
+    }];
+    inventory::set_quantities(&app.db, &ctx, &rows)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(unpublished(&app).await, 1);
+    // A node starts on the same database: its relay delivers the event.
+    let state = emporium::app::AppState::with_db(app.db.clone(), (*app.state.config).clone())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut rx = state.events.subscribe();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let node = tokio::spawn(emporium::app::serve(state, listener, async move {
+        let _ = stopped.await;
+    }));
+    let (_, e) = next_stock_event(&mut rx).await;
+    let _ = stop.send(());
+    let _ = node.await;
+    match e {
+        DomainEvent::StockChanged {
+            on_hand, reason, ..
+        } => {
+            assert_eq!(on_hand, 42);
+            assert_eq!(reason, "received");
+        }
+    }
+}
