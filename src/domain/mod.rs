@@ -12,4 +12,5 @@ pub mod feed;
 pub mod idempotency;
 pub mod identity;
 pub mod inventory;
+pub mod merchandising;
 pub mod money;

@@ -45,6 +45,7 @@ pub struct QueryRoot(
     node::NodeQuery,
     identity::IdentityQuery,
     admin::audit::AuditQuery,
+    admin::merchandising::MerchandisingQuery,
 );
 
 /// Every mutation of the API.
@@ -54,6 +55,7 @@ pub struct MutationRoot(
     identity::IdentityMutation,
     admin::inventory::InventoryMutation,
     admin::catalog::CatalogAdminMutation,
+    admin::merchandising::MerchandisingMutation,
 );
 
 /// The executable schema.

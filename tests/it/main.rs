@@ -15,6 +15,7 @@ mod feed;
 mod harness;
 mod http;
 mod inventory;
+mod merchandising;
 mod ratelimit;
 mod schema;
 mod seed;
