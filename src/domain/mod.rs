@@ -14,4 +14,5 @@ pub mod idempotency;
 pub mod identity;
 pub mod import;
 pub mod inventory;
+pub mod merchandising;
 pub mod money;

@@ -29,6 +29,10 @@ pub enum Kind {
     StaffUser,
     /// A partner API token.
     ApiToken,
+    /// A stock location.
+    StockLocation,
+    /// A customer group (price lists).
+    CustomerGroup,
 }
 
 impl Kind {
@@ -43,6 +47,8 @@ impl Kind {
             Self::MailingAddress => "MailingAddress",
             Self::StaffUser => "StaffUser",
             Self::ApiToken => "ApiToken",
+            Self::StockLocation => "StockLocation",
+            Self::CustomerGroup => "CustomerGroup",
         }
     }
 
@@ -57,6 +63,8 @@ impl Kind {
             Self::MailingAddress,
             Self::StaffUser,
             Self::ApiToken,
+            Self::StockLocation,
+            Self::CustomerGroup,
         ]
         .into_iter()
         .find(|k| k.name() == s)

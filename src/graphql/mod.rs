@@ -45,6 +45,7 @@ pub struct QueryRoot(
     node::NodeQuery,
     identity::IdentityQuery,
     admin::audit::AuditQuery,
+    admin::merchandising::MerchandisingQuery,
 );
 
 /// Every mutation of the API.
@@ -55,6 +56,7 @@ pub struct MutationRoot(
     admin::inventory::InventoryMutation,
     admin::catalog::CatalogAdminMutation,
     admin::import::ImportMutation,
+    admin::merchandising::MerchandisingMutation,
 );
 
 /// The executable schema.

@@ -126,7 +126,9 @@ async fn fetch(
         | Kind::Customer
         | Kind::MailingAddress
         | Kind::StaffUser
-        | Kind::ApiToken => None,
+        | Kind::ApiToken
+        | Kind::StockLocation
+        | Kind::CustomerGroup => None,
     })
 }
 

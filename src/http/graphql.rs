@@ -760,11 +760,14 @@ async fn execute_single(
         }
         lookup = Some((key, version));
     }
+    // A mutation reads what it has just written: never through rows cached
+    // under the version it started at.
     let rows = state
         .app
         .rows
         .as_ref()
         .zip(version)
+        .filter(|_| !p.writes)
         .map(|(r, v)| r.generation(v));
     let ran = run(state, caller, channel, p, rows).await;
     let storable = ran.response.errors.is_empty() && ran.cacheable;

@@ -232,6 +232,117 @@ const OPS: &[Op] = &[
         "mutation { productImport(csv: \"handle,sku\\n\") { report { rows } } }",
         Perm(CatalogWrite),
     ),
+    op(
+        "pricesDelete",
+        "mutation { pricesDelete(prices: [{ sku: \"NOPE\", channel: \"default\" }]) { userErrors { code } } }",
+        Perm(PricesWrite),
+    ),
+    op(
+        "productVariantsBulkCreate",
+        "mutation { productVariantsBulkCreate(productId: \"{missing_product}\", variants: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "productVariantsBulkUpdate",
+        "mutation { productVariantsBulkUpdate(productId: \"{missing_product}\", variants: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "productVariantsBulkDelete",
+        "mutation { productVariantsBulkDelete(productId: \"{missing_product}\", variantIds: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    // Merchandising.
+    op(
+        "stockLocations",
+        "{ stockLocations { code } }",
+        Perm(CatalogRead),
+    ),
+    op(
+        "customerGroups",
+        "{ customerGroups { code } }",
+        Perm(CatalogRead),
+    ),
+    op(
+        "collectionCreate",
+        "mutation { collectionCreate(input: { title: \"\" }) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "collectionUpdate",
+        "mutation { collectionUpdate(id: \"{missing_collection}\", input: { title: \"x\" }) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "collectionDelete",
+        "mutation { collectionDelete(id: \"{missing_collection}\") { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "collectionProductsAdd",
+        "mutation { collectionProductsAdd(collectionId: \"{missing_collection}\", productIds: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "collectionProductsRemove",
+        "mutation { collectionProductsRemove(collectionId: \"{missing_collection}\", productIds: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "collectionProductsReorder",
+        "mutation { collectionProductsReorder(collectionId: \"{missing_collection}\", productIds: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "productMediaAdd",
+        "mutation { productMediaAdd(productId: \"{missing_product}\", media: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "productMediaReorder",
+        "mutation { productMediaReorder(productId: \"{missing_product}\", mediaIds: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "productMediaDelete",
+        "mutation { productMediaDelete(productId: \"{missing_product}\", mediaIds: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "channelCreate",
+        "mutation { channelCreate(code: \"\", name: \"\", currencyCode: \"XXX\") { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "channelUpdate",
+        "mutation { channelUpdate(id: \"{missing_channel}\", name: \"x\") { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "stockLocationCreate",
+        "mutation { stockLocationCreate(code: \"\", name: \"\") { userErrors { code } } }",
+        Perm(InventoryWrite),
+    ),
+    op(
+        "stockLocationUpdate",
+        "mutation { stockLocationUpdate(id: \"{missing_location}\", name: \"x\") { userErrors { code } } }",
+        Perm(InventoryWrite),
+    ),
+    op(
+        "stockLocationDelete",
+        "mutation { stockLocationDelete(id: \"{missing_location}\") { userErrors { code } } }",
+        Perm(InventoryWrite),
+    ),
+    op(
+        "customerGroupCreate",
+        "mutation { customerGroupCreate(code: \"\", name: \"\") { userErrors { code } } }",
+        Perm(CustomersWrite),
+    ),
+    op(
+        "customerAssignGroup",
+        "mutation { customerAssignGroup(customerId: \"{missing_customer}\", group: \"wholesale\") { userErrors { code } } }",
+        Perm(CustomersWrite),
+    ),
 ];
 
 /// A kind of caller, and what the matrix expects of it.
@@ -325,6 +436,10 @@ impl World {
             ("{token}", token),
             ("{product}", gid("Product", 1)),
             ("{missing_product}", gid("Product", 999_999)),
+            ("{missing_collection}", gid("Collection", 999_999)),
+            ("{missing_channel}", gid("Channel", 999_999)),
+            ("{missing_location}", gid("StockLocation", 999_999)),
+            ("{missing_customer}", gid("Customer", 999_999)),
         ];
         Self { app, ids, logins }
     }

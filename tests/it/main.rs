@@ -17,6 +17,7 @@ mod harness;
 mod http;
 mod import;
 mod inventory;
+mod merchandising;
 mod ratelimit;
 mod schema;
 mod seed;

@@ -1,20 +1,24 @@
 //! Catalog administration: `productCreate`, `productUpdate`,
-//! `productArchive`, `productDelete` (`catalog:write`) and `pricesSet`
-//! (`prices:write`).
+//! `productArchive`, `productDelete`, the `productVariantsBulk*` operations
+//! (`catalog:write`), `pricesSet` and `pricesDelete` (`prices:write`), and
+//! each variant's `priceList` (`catalog:read`).
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use crate::{
     domain::{
         catalog_admin::{
-            self, OptionInput, PriceInput, ProductInput, ProductUpdate, SkuPrice, VariantInput,
+            self, OptionInput, PriceInput, ProductInput, ProductUpdate, SkuPrice, SkuPriceKey,
+            VariantInput, VariantUpdate,
         },
         identity::permission::Permission,
+        money::Money as DomainMoney,
     },
     graphql::{
         ContextExt,
+        admin::merchandising::CustomerGroup,
         auth::{Need, check},
-        catalog::types::{Product, ProductStatus},
+        catalog::types::{Channel, Money, Product, ProductStatus},
         error::ApiResult,
         id::{Kind, decode_as},
         identity::types::{UserError, user_errors},
@@ -33,6 +37,11 @@ pub struct PriceSetInput {
     pub currency_code: Option<String>,
     /// The "was" price.
     pub compare_at_amount: Option<Decimal>,
+    /// Quantity tier: the price applies from this many units (default 1,
+    /// the base price).
+    pub min_quantity: Option<i32>,
+    /// Code of the customer group the price is for (default: everyone).
+    pub customer_group: Option<String>,
 }
 
 impl From<PriceSetInput> for PriceInput {
@@ -42,6 +51,8 @@ impl From<PriceSetInput> for PriceInput {
             amount: p.amount.0,
             currency: p.currency_code,
             compare_at: p.compare_at_amount.map(|d| d.0),
+            min_quantity: p.min_quantity,
+            customer_group: p.customer_group,
         }
     }
 }
@@ -76,6 +87,48 @@ pub struct ProductVariantCreateInput {
     /// Tax class (default `standard`).
     pub tax_class: Option<String>,
     /// Prices per channel.
+    #[graphql(default)]
+    pub prices: Vec<PriceSetInput>,
+}
+
+impl From<ProductVariantCreateInput> for VariantInput {
+    fn from(v: ProductVariantCreateInput) -> Self {
+        Self {
+            sku: v.sku,
+            title: v.title,
+            option_values: v.option_values,
+            barcode: v.barcode,
+            weight_grams: v.weight_grams,
+            track_inventory: v.track_inventory,
+            allow_backorder: v.allow_backorder,
+            tax_class: v.tax_class,
+            prices: v.prices.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Changes to an existing variant (absent fields are left alone).
+#[derive(InputObject)]
+pub struct ProductVariantUpdateInput {
+    /// The variant.
+    pub id: ID,
+    /// New SKU.
+    pub sku: Option<String>,
+    /// Title; when only the option values change, it follows them.
+    pub title: Option<String>,
+    /// One value per option, in the options' order.
+    pub option_values: Option<Vec<String>>,
+    /// Barcode (GTIN); empty clears it.
+    pub barcode: Option<String>,
+    /// Weight in grams.
+    pub weight_grams: Option<i32>,
+    /// Whether stock is tracked.
+    pub track_inventory: Option<bool>,
+    /// Whether it sells when out of stock.
+    pub allow_backorder: Option<bool>,
+    /// Tax class.
+    pub tax_class: Option<String>,
+    /// Prices to set; the variant's other prices stay.
     #[graphql(default)]
     pub prices: Vec<PriceSetInput>,
 }
@@ -137,6 +190,62 @@ pub struct SkuPriceInput {
     pub currency_code: Option<String>,
     /// The "was" price.
     pub compare_at_amount: Option<Decimal>,
+    /// Quantity tier: the price applies from this many units (default 1,
+    /// the base price).
+    pub min_quantity: Option<i32>,
+    /// Code of the customer group the price is for (default: everyone).
+    pub customer_group: Option<String>,
+}
+
+/// One price to remove, by SKU.
+#[derive(InputObject)]
+pub struct SkuPriceDeleteInput {
+    /// The variant's SKU.
+    pub sku: String,
+    /// Channel code.
+    pub channel: String,
+    /// Customer group code (default: the price for everyone).
+    pub customer_group: Option<String>,
+    /// Quantity tier (default 1).
+    pub min_quantity: Option<i32>,
+}
+
+/// One price row of a variant.
+#[derive(SimpleObject)]
+pub struct VariantPrice {
+    /// The channel it applies in.
+    pub channel: Channel,
+    /// The customer group it is for; null: everyone.
+    pub customer_group: Option<CustomerGroup>,
+    /// The price applies from this many units (1: the base price).
+    pub min_quantity: i32,
+    /// The price.
+    pub amount: Money,
+    /// The "was" price.
+    pub compare_at: Option<Money>,
+}
+
+impl From<catalog_admin::PriceRow> for VariantPrice {
+    fn from(p: catalog_admin::PriceRow) -> Self {
+        let currency = p.channel.currency;
+        Self {
+            customer_group: p.customer_group.map(CustomerGroup::from),
+            min_quantity: p.row.min_quantity,
+            amount: DomainMoney::from_minor(p.row.amount_minor, currency).into(),
+            compare_at: p
+                .row
+                .compare_at_minor
+                .map(|m| DomainMoney::from_minor(m, currency).into()),
+            channel: Channel(p.channel),
+        }
+    }
+}
+
+/// Every price row of a variant, for `catalog:read`.
+pub async fn price_list(ctx: &Context<'_>, variant_id: i64) -> ApiResult<Vec<VariantPrice>> {
+    ctx.request()?.no_store();
+    let rows = catalog_admin::price_list(&ctx.state()?.db, variant_id).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 /// Result of product mutations.
@@ -166,7 +275,40 @@ pub struct PricesSetPayload {
     pub user_errors: Vec<UserError>,
 }
 
-async fn product_payload(
+/// Result of `pricesDelete`.
+#[derive(SimpleObject, Default)]
+pub struct PricesDeletePayload {
+    /// Prices removed.
+    pub deleted_count: i32,
+    /// What was wrong with the input (nothing was removed).
+    pub user_errors: Vec<UserError>,
+}
+
+/// Refuses a price list outside 1 to 5,000 rows.
+fn price_rows_error(n: usize) -> Option<Vec<UserError>> {
+    (n == 0 || n > 5000).then(|| {
+        user_errors(vec![crate::domain::error::UserError::new(
+            &["prices"],
+            crate::domain::error::UserErrorCode::Invalid,
+            "give 1 to 5,000 prices",
+        )])
+    })
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Prices in a catalog input also need `prices:write`.
+fn check_prices_write(ctx: &Context<'_>, has_prices: bool) -> ApiResult<()> {
+    if has_prices {
+        check(ctx.principal()?, Permission::PricesWrite)?;
+    }
+    Ok(())
+}
+
+/// The payload of an operation on a product.
+pub(super) async fn product_payload(
     ctx: &Context<'_>,
     result: Result<entity::product::Model, Vec<crate::domain::error::UserError>>,
 ) -> ApiResult<ProductPayload> {
@@ -207,9 +349,7 @@ impl CatalogAdminMutation {
         ctx: &Context<'_>,
         input: ProductCreateInput,
     ) -> ApiResult<ProductPayload> {
-        if input.variants.iter().any(|v| !v.prices.is_empty()) {
-            check(ctx.principal()?, Permission::PricesWrite)?;
-        }
+        check_prices_write(ctx, input.variants.iter().any(|v| !v.prices.is_empty()))?;
         let domain = ProductInput {
             handle: input.handle,
             title: input.title,
@@ -226,21 +366,7 @@ impl CatalogAdminMutation {
                     values: o.values,
                 })
                 .collect(),
-            variants: input
-                .variants
-                .into_iter()
-                .map(|v| VariantInput {
-                    sku: v.sku,
-                    title: v.title,
-                    option_values: v.option_values,
-                    barcode: v.barcode,
-                    weight_grams: v.weight_grams,
-                    track_inventory: v.track_inventory,
-                    allow_backorder: v.allow_backorder,
-                    tax_class: v.tax_class,
-                    prices: v.prices.into_iter().map(Into::into).collect(),
-                })
-                .collect(),
+            variants: input.variants.into_iter().map(Into::into).collect(),
         };
         let actor = super::actor(ctx).await?;
         let result = catalog_admin::create_product(&ctx.state()?.db, &actor, domain).await?;
@@ -296,22 +422,20 @@ impl CatalogAdminMutation {
         )
     }
 
-    /// Sets base prices by SKU and channel, all or none (up to 5,000).
+    /// Sets prices by SKU and channel, all or none (up to 5,000): base
+    /// prices, quantity tiers (`minQuantity`) and customer-group prices
+    /// (`customerGroup`). A tier or group price needs a base price in its
+    /// channel.
     #[graphql(guard = "Need(Permission::PricesWrite)")]
     async fn prices_set(
         &self,
         ctx: &Context<'_>,
         prices: Vec<SkuPriceInput>,
     ) -> ApiResult<PricesSetPayload> {
-        if prices.is_empty() || prices.len() > 5000 {
-            let e = crate::domain::error::UserError::new(
-                &["prices"],
-                crate::domain::error::UserErrorCode::Invalid,
-                "give 1 to 5,000 prices",
-            );
+        if let Some(user_errors) = price_rows_error(prices.len()) {
             return Ok(PricesSetPayload {
                 updated_count: 0,
-                user_errors: user_errors(vec![e]),
+                user_errors,
             });
         }
         let rows: Vec<SkuPrice> = prices
@@ -323,6 +447,8 @@ impl CatalogAdminMutation {
                     amount: p.amount,
                     currency_code: p.currency_code,
                     compare_at_amount: p.compare_at_amount,
+                    min_quantity: p.min_quantity,
+                    customer_group: p.customer_group,
                 }
                 .into(),
             })
@@ -331,7 +457,7 @@ impl CatalogAdminMutation {
         Ok(
             match catalog_admin::set_prices(&ctx.state()?.db, &actor, &rows).await? {
                 Ok(n) => PricesSetPayload {
-                    updated_count: i32::try_from(n).unwrap_or(i32::MAX),
+                    updated_count: count(n),
                     user_errors: vec![],
                 },
                 Err(e) => PricesSetPayload {
@@ -340,5 +466,114 @@ impl CatalogAdminMutation {
                 },
             },
         )
+    }
+
+    /// Removes prices by SKU, all or none (up to 5,000): quantity tiers and
+    /// customer-group prices, or a base price when the variant keeps one in
+    /// another channel and the channel has no tier or group price left.
+    #[graphql(guard = "Need(Permission::PricesWrite)")]
+    async fn prices_delete(
+        &self,
+        ctx: &Context<'_>,
+        prices: Vec<SkuPriceDeleteInput>,
+    ) -> ApiResult<PricesDeletePayload> {
+        if let Some(user_errors) = price_rows_error(prices.len()) {
+            return Ok(PricesDeletePayload {
+                deleted_count: 0,
+                user_errors,
+            });
+        }
+        let rows: Vec<SkuPriceKey> = prices
+            .into_iter()
+            .map(|p| SkuPriceKey {
+                sku: p.sku,
+                channel: p.channel,
+                customer_group: p.customer_group,
+                min_quantity: p.min_quantity,
+            })
+            .collect();
+        let actor = super::actor(ctx).await?;
+        Ok(
+            match catalog_admin::delete_prices(&ctx.state()?.db, &actor, &rows).await? {
+                Ok(n) => PricesDeletePayload {
+                    deleted_count: count(n),
+                    user_errors: vec![],
+                },
+                Err(e) => PricesDeletePayload {
+                    deleted_count: 0,
+                    user_errors: user_errors(e),
+                },
+            },
+        )
+    }
+
+    /// Adds variants to a product, all or none (prices also need
+    /// `prices:write`). Each names one value of every option.
+    #[graphql(guard = "Need(Permission::CatalogWrite)")]
+    async fn product_variants_bulk_create(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        variants: Vec<ProductVariantCreateInput>,
+    ) -> ApiResult<ProductPayload> {
+        check_prices_write(ctx, variants.iter().any(|v| !v.prices.is_empty()))?;
+        let product = decode_as(Kind::Product, &product_id)?;
+        let actor = super::actor(ctx).await?;
+        let variants = variants.into_iter().map(Into::into).collect();
+        let result =
+            catalog_admin::create_variants(&ctx.state()?.db, &actor, product, variants).await?;
+        product_payload(ctx, result).await
+    }
+
+    /// Changes variants of a product, all or none (prices also need
+    /// `prices:write`).
+    #[graphql(guard = "Need(Permission::CatalogWrite)")]
+    async fn product_variants_bulk_update(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        variants: Vec<ProductVariantUpdateInput>,
+    ) -> ApiResult<ProductPayload> {
+        check_prices_write(ctx, variants.iter().any(|v| !v.prices.is_empty()))?;
+        let product = decode_as(Kind::Product, &product_id)?;
+        let mut updates = Vec::with_capacity(variants.len());
+        for v in variants {
+            updates.push(VariantUpdate {
+                id: decode_as(Kind::ProductVariant, &v.id)?,
+                sku: v.sku,
+                title: v.title,
+                option_values: v.option_values,
+                barcode: v.barcode,
+                weight_grams: v.weight_grams,
+                track_inventory: v.track_inventory,
+                allow_backorder: v.allow_backorder,
+                tax_class: v.tax_class,
+                prices: v.prices.into_iter().map(Into::into).collect(),
+            });
+        }
+        let actor = super::actor(ctx).await?;
+        let result =
+            catalog_admin::update_variants(&ctx.state()?.db, &actor, product, updates).await?;
+        product_payload(ctx, result).await
+    }
+
+    /// Deletes variants of a product with their prices and stock, all or
+    /// none; a product keeps at least one variant.
+    #[graphql(guard = "Need(Permission::CatalogWrite)")]
+    async fn product_variants_bulk_delete(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        variant_ids: Vec<ID>,
+    ) -> ApiResult<ProductPayload> {
+        let product = decode_as(Kind::Product, &product_id)?;
+        let ids = variant_ids
+            .iter()
+            .map(|id| decode_as(Kind::ProductVariant, id))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let actor = super::actor(ctx).await?;
+        let result =
+            catalog_admin::delete_variants(&ctx.state()?.db, &actor, product, &ids).await?;
+        product_payload(ctx, result).await
     }
 }

@@ -1,10 +1,11 @@
-//! Operations for staff and partner apps: inventory sync and the audit
-//! trail. (The catalog admin API joins here.)
+//! Operations for staff and partner apps: catalog and merchandising
+//! administration, inventory sync and the audit trail.
 
 pub mod audit;
 pub mod catalog;
 pub mod import;
 pub mod inventory;
+pub mod merchandising;
 
 use async_graphql::Context;
 

@@ -399,6 +399,17 @@ impl ProductVariant {
     ) -> ApiResult<Vec<crate::graphql::admin::inventory::InventoryMovement>> {
         crate::graphql::admin::inventory::movements(ctx, self.model.id, first).await
     }
+    /// Every price row: base prices per channel, quantity tiers and
+    /// customer-group prices. Needs `catalog:read`.
+    #[graphql(
+        guard = "crate::graphql::auth::Need(crate::domain::identity::permission::Permission::CatalogRead)"
+    )]
+    async fn price_list(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<crate::graphql::admin::catalog::VariantPrice>> {
+        crate::graphql::admin::catalog::price_list(ctx, self.model.id).await
+    }
     /// Stock keeping unit, unique across the shop.
     async fn sku(&self) -> &str {
         &self.model.sku

@@ -105,6 +105,8 @@ macro_rules! outcome {
     };
 }
 
+pub(crate) use outcome;
+
 outcome!(CustomerPayload, customer::Model, customer, Customer);
 outcome!(
     CustomerAddressPayload,
@@ -443,7 +445,7 @@ pub struct CustomerAuthPayload {
     pub user_errors: Vec<UserError>,
 }
 
-/// Result of `customerRegister` and `customerUpdate`.
+/// Result of `customerRegister`, `customerUpdate` and `customerAssignGroup`.
 #[derive(SimpleObject, Default)]
 pub struct CustomerPayload {
     /// The customer, on success.
