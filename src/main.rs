@@ -319,10 +319,15 @@ async fn run() -> anyhow::Result<()> {
                 id: None,
                 label: "emporium import".into(),
             };
+            let started = std::time::Instant::now();
             let report =
                 domain::import::run(&state.db, &actor, &bytes, &opts, &import_progress).await?;
+            let secs = started.elapsed().as_secs_f64();
             eprintln!();
             print_import_report(&report);
+            #[allow(clippy::cast_precision_loss)]
+            let rate = report.rows as f64 / secs.max(0.001);
+            println!("took {secs:.2} s ({rate:.0} rows/s)");
             if report.problems.is_empty() || (report.applied && allow_partial) {
                 Ok(())
             } else {
