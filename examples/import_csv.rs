@@ -82,12 +82,17 @@ fn main() -> Result<()> {
             let first = i == 0;
             let cents = base + i64::try_from(i).unwrap_or(0) * 200;
             let money = |c: i64| format!("{}.{:02}", c / 100, c % 100);
-            let handle = format!("import-{kind}-{p}").to_lowercase().replace(' ', "-");
+            let handle = format!("import-{kind}-{p}")
+                .to_lowercase()
+                .replace(' ', "-");
             let text = |s: String| if first { s } else { String::new() };
             w.write_record([
                 handle.clone(),
                 text(format!("{vendor} {kind} No. {p}")),
-                text(format!("A {kind} from {vendor}, sized {}.", SIZES.join("/"))),
+                text(format!(
+                    "A {kind} from {vendor}, sized {}.",
+                    SIZES.join("/")
+                )),
                 text(vendor.to_owned()),
                 text(category.to_owned()),
                 text(format!("imported, {}", category.to_lowercase())),
@@ -96,9 +101,16 @@ fn main() -> Result<()> {
                 (*size).to_owned(),
                 format!("IMP-{p:06}-{size}"),
                 money(cents),
-                if i == SIZES.len() - 1 { money(cents * 5 / 4) } else { String::new() },
+                if i == SIZES.len() - 1 {
+                    money(cents * 5 / 4)
+                } else {
+                    String::new()
+                },
                 money(cents * 92 / 100),
-                format!("{:013}", 4_000_000_000_000_u64 + u64::try_from(p * 10 + i).unwrap_or(0)),
+                format!(
+                    "{:013}",
+                    4_000_000_000_000_u64 + u64::try_from(p * 10 + i).unwrap_or(0)
+                ),
                 format!("{} g", 200 + i * 25),
                 ((p * 7 + i * 3) % 60).to_string(),
                 ((p + i) % 8).to_string(),

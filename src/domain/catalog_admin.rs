@@ -26,6 +26,10 @@ use sea_orm::{
 };
 use serde_json::json;
 
+mod options;
+
+pub use options::{OptionUpdate, create_options, delete_options, update_option};
+
 use super::{
     audit::{self, Actor, Change},
     channel::{self, Channel},
@@ -724,6 +728,131 @@ async fn insert_variant(
     Ok((row, snapshot))
 }
 
+/// Checks an option name: given, and not one of `taken` (the lower-case
+/// names of the product's other options), which it joins.
+fn check_option_name(
+    name: &str,
+    taken: &mut HashSet<String>,
+    field: &[&str],
+    errors: &mut Vec<UserError>,
+) -> String {
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        errors.push(UserError::new(
+            field,
+            UserErrorCode::Blank,
+            "an option name is required",
+        ));
+    } else if !taken.insert(name.to_lowercase()) {
+        errors.push(UserError::new(
+            field,
+            UserErrorCode::Taken,
+            format!("the product already has an option `{name}`"),
+        ));
+    }
+    name
+}
+
+/// Checks an option's values, in order: at least one, each given and none
+/// twice (ignoring case); returns them trimmed.
+fn check_option_values(
+    values: &[String],
+    field: &[&str],
+    errors: &mut Vec<UserError>,
+) -> Vec<String> {
+    let values: Vec<String> = values.iter().map(|v| v.trim().to_owned()).collect();
+    if values.is_empty() {
+        errors.push(UserError::new(
+            field,
+            UserErrorCode::Blank,
+            "an option has at least one value",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (j, value) in values.iter().enumerate() {
+        let jdx = j.to_string();
+        let field = [field, &[jdx.as_str()]].concat();
+        if value.is_empty() {
+            errors.push(UserError::new(
+                &field,
+                UserErrorCode::Blank,
+                "an option value is required",
+            ));
+        } else if !seen.insert(value.to_lowercase()) {
+            errors.push(UserError::new(
+                &field,
+                UserErrorCode::Taken,
+                format!("value `{value}` appears twice"),
+            ));
+        }
+    }
+    values
+}
+
+/// Checks new options at `prefix`: names given and distinct from `taken`
+/// (lower-case names already used) and from each other, values checked by
+/// [`check_option_values`].
+fn check_options(
+    options: &[OptionInput],
+    taken: &mut HashSet<String>,
+    prefix: &[&str],
+    errors: &mut Vec<UserError>,
+) -> Vec<(String, Vec<String>)> {
+    options
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let idx = i.to_string();
+            let field = |f: &'static str| [prefix, &[idx.as_str(), f]].concat();
+            let name = check_option_name(&o.name, taken, &field("name"), errors);
+            let values = check_option_values(&o.values, &field("values"), errors);
+            (name, values)
+        })
+        .collect()
+}
+
+/// Inserts an option at `position` with its values in order; returns its
+/// id and the values' ids.
+async fn insert_option(
+    tx: &DatabaseTransaction,
+    product_id: i64,
+    position: i32,
+    name: &str,
+    values: &[String],
+) -> DomainResult<(i64, Vec<i64>)> {
+    let option = product_option::ActiveModel {
+        product_id: Set(product_id),
+        name: Set(name.to_owned()),
+        position: Set(position),
+        ..Default::default()
+    }
+    .insert(tx)
+    .await?;
+    let mut ids = Vec::new();
+    for (vpos, value) in values.iter().enumerate() {
+        ids.push(insert_option_value(tx, option.id, vpos, value).await?);
+    }
+    Ok((option.id, ids))
+}
+
+/// Inserts one value of an option at `position`; returns its id.
+async fn insert_option_value(
+    tx: &DatabaseTransaction,
+    option_id: i64,
+    position: usize,
+    value: &str,
+) -> DomainResult<i64> {
+    let row = product_option_value::ActiveModel {
+        option_id: Set(option_id),
+        value: Set(value.to_owned()),
+        position: Set(i32::try_from(position).unwrap_or(0)),
+        ..Default::default()
+    }
+    .insert(tx)
+    .await?;
+    Ok(row.id)
+}
+
 /// Creates a product with its options, variants and prices.
 pub async fn create_product(
     db: &DatabaseConnection,
@@ -759,37 +888,12 @@ pub async fn create_product(
             format!("at most {MAX_OPTIONS} options"),
         ));
     }
-    let mut option_names = HashSet::new();
-    let options: Vec<(String, Vec<String>)> = input
-        .options
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let idx = i.to_string();
-            let name = o.name.trim().to_owned();
-            if name.is_empty() || !option_names.insert(name.to_lowercase()) {
-                errors.push(UserError::new(
-                    &["input", "options", &idx, "name"],
-                    UserErrorCode::Invalid,
-                    "option names must be given and distinct",
-                ));
-            }
-            let mut seen = HashSet::new();
-            let values: Vec<String> = o.values.iter().map(|v| v.trim().to_owned()).collect();
-            if values.is_empty()
-                || values
-                    .iter()
-                    .any(|v| v.is_empty() || !seen.insert(v.to_lowercase()))
-            {
-                errors.push(UserError::new(
-                    &["input", "options", &idx, "values"],
-                    UserErrorCode::Invalid,
-                    "option values must be given and distinct",
-                ));
-            }
-            (name, values)
-        })
-        .collect();
+    let options = check_options(
+        &input.options,
+        &mut HashSet::new(),
+        &["input", "options"],
+        &mut errors,
+    );
     // Variants.
     let targets = price_targets(db).await?;
     let checked = check_new_variants(
@@ -865,26 +969,8 @@ pub async fn create_product(
     }
     let mut value_ids: Vec<Vec<i64>> = Vec::new();
     for (pos, (name, values)) in options.iter().enumerate() {
-        let option = product_option::ActiveModel {
-            product_id: Set(created.id),
-            name: Set(name.clone()),
-            position: Set(i32::try_from(pos).unwrap_or(0)),
-            ..Default::default()
-        }
-        .insert(&tx)
-        .await?;
-        let mut ids = Vec::new();
-        for (vpos, value) in values.iter().enumerate() {
-            let v = product_option_value::ActiveModel {
-                option_id: Set(option.id),
-                value: Set(value.clone()),
-                position: Set(i32::try_from(vpos).unwrap_or(0)),
-                ..Default::default()
-            }
-            .insert(&tx)
-            .await?;
-            ids.push(v.id);
-        }
+        let position = i32::try_from(pos).unwrap_or(0);
+        let (_, ids) = insert_option(&tx, created.id, position, name, values).await?;
         value_ids.push(ids);
     }
     let mut variant_snapshots = Vec::new();
@@ -1312,6 +1398,11 @@ pub struct VariantUpdate {
 struct Shape {
     /// Options with their values, in order.
     options: Vec<(String, Vec<String>)>,
+    /// Row ids of the options, like `options`.
+    option_ids: Vec<i64>,
+    /// The position after the last option's (stored positions may start at
+    /// 0 or 1).
+    next_option_position: i32,
     /// Row ids of the values, like `options`.
     value_ids: Vec<Vec<i64>>,
     /// Variants by position.
@@ -1372,6 +1463,12 @@ async fn shape_of(
                 )
             })
             .collect(),
+        option_ids: opts.iter().map(|o| o.option.id).collect(),
+        next_option_position: opts
+            .iter()
+            .map(|o| o.option.position + 1)
+            .max()
+            .unwrap_or(0),
         value_ids: opts
             .iter()
             .map(|o| o.values.iter().map(|v| v.id).collect())
@@ -1382,6 +1479,19 @@ async fn shape_of(
     Ok(Some((product, shape)))
 }
 
+/// Opens an audited transaction on a product: locks the audit head, then
+/// loads the product and its shape; none when there is no such product.
+async fn open_product(
+    db: &DatabaseConnection,
+    product_id: i64,
+) -> DomainResult<Option<(DatabaseTransaction, audit::Head, product::Model, Shape)>> {
+    let tx = db.begin().await?;
+    let head = audit::lock(&tx).await?;
+    Ok(shape_of(&tx, product_id)
+        .await?
+        .map(|(product, shape)| (tx, head, product, shape)))
+}
+
 /// Adds variants to an existing product, all or none.
 pub async fn create_variants(
     db: &DatabaseConnection,
@@ -1389,9 +1499,7 @@ pub async fn create_variants(
     product_id: i64,
     variants: Vec<VariantInput>,
 ) -> DomainResult<Result<product::Model, Vec<UserError>>> {
-    let tx = db.begin().await?;
-    let mut head = audit::lock(&tx).await?;
-    let Some((product, shape)) = shape_of(&tx, product_id).await? else {
+    let Some((tx, mut head, product, shape)) = open_product(db, product_id).await? else {
         return Ok(Err(not_found(&["productId"], "product")));
     };
     let targets = price_targets(&tx).await?;
@@ -1459,9 +1567,7 @@ pub async fn update_variants(
     product_id: i64,
     updates: Vec<VariantUpdate>,
 ) -> DomainResult<Result<product::Model, Vec<UserError>>> {
-    let tx = db.begin().await?;
-    let mut head = audit::lock(&tx).await?;
-    let Some((product, shape)) = shape_of(&tx, product_id).await? else {
+    let Some((tx, mut head, product, shape)) = open_product(db, product_id).await? else {
         return Ok(Err(not_found(&["productId"], "product")));
     };
     let targets = price_targets(&tx).await?;
@@ -1643,9 +1749,7 @@ pub async fn delete_variants(
     product_id: i64,
     variant_ids: &[i64],
 ) -> DomainResult<Result<product::Model, Vec<UserError>>> {
-    let tx = db.begin().await?;
-    let mut head = audit::lock(&tx).await?;
-    let Some((product, shape)) = shape_of(&tx, product_id).await? else {
+    let Some((tx, mut head, product, shape)) = open_product(db, product_id).await? else {
         return Ok(Err(not_found(&["productId"], "product")));
     };
     let mut errors = Vec::new();

@@ -33,6 +33,8 @@ pub enum Kind {
     StockLocation,
     /// A customer group (price lists).
     CustomerGroup,
+    /// An option of a product (Size, Color).
+    ProductOption,
 }
 
 impl Kind {
@@ -49,6 +51,7 @@ impl Kind {
             Self::ApiToken => "ApiToken",
             Self::StockLocation => "StockLocation",
             Self::CustomerGroup => "CustomerGroup",
+            Self::ProductOption => "ProductOption",
         }
     }
 
@@ -65,6 +68,7 @@ impl Kind {
             Self::ApiToken,
             Self::StockLocation,
             Self::CustomerGroup,
+            Self::ProductOption,
         ]
         .into_iter()
         .find(|k| k.name() == s)
@@ -104,6 +108,11 @@ pub fn decode_as(expected: Kind, id: &ID) -> ApiResult<i64> {
             expected.name()
         ))),
     }
+}
+
+/// Decodes global IDs that must all be of kind `expected`.
+pub fn decode_all(expected: Kind, ids: &[ID]) -> ApiResult<Vec<i64>> {
+    ids.iter().map(|id| decode_as(expected, id)).collect()
 }
 
 #[cfg(test)]

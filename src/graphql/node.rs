@@ -128,7 +128,8 @@ async fn fetch(
         | Kind::StaffUser
         | Kind::ApiToken
         | Kind::StockLocation
-        | Kind::CustomerGroup => None,
+        | Kind::CustomerGroup
+        | Kind::ProductOption => None,
     })
 }
 

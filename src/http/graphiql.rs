@@ -118,6 +118,18 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "07-create-product.graphql",
         include_str!("../../examples/queries/07-create-product.graphql"),
     ),
+    (
+        "08-catalog-variants-and-prices.graphql",
+        include_str!("../../examples/queries/08-catalog-variants-and-prices.graphql"),
+    ),
+    (
+        "09-collections.graphql",
+        include_str!("../../examples/queries/09-collections.graphql"),
+    ),
+    (
+        "10-product-import.graphql",
+        include_str!("../../examples/queries/10-product-import.graphql"),
+    ),
 ];
 
 static PAGE_WITH_EXAMPLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {

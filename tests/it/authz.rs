@@ -252,6 +252,21 @@ const OPS: &[Op] = &[
         "mutation { productVariantsBulkDelete(productId: \"{missing_product}\", variantIds: []) { userErrors { code } } }",
         Perm(CatalogWrite),
     ),
+    op(
+        "productOptionsCreate",
+        "mutation { productOptionsCreate(productId: \"{missing_product}\", options: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "productOptionUpdate",
+        "mutation { productOptionUpdate(productId: \"{missing_product}\", optionId: \"{missing_option}\", name: \"\") { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
+    op(
+        "productOptionsDelete",
+        "mutation { productOptionsDelete(productId: \"{missing_product}\", optionIds: []) { userErrors { code } } }",
+        Perm(CatalogWrite),
+    ),
     // Merchandising.
     op(
         "stockLocations",
@@ -436,6 +451,7 @@ impl World {
             ("{token}", token),
             ("{product}", gid("Product", 1)),
             ("{missing_product}", gid("Product", 999_999)),
+            ("{missing_option}", gid("ProductOption", 999_999)),
             ("{missing_collection}", gid("Collection", 999_999)),
             ("{missing_channel}", gid("Channel", 999_999)),
             ("{missing_location}", gid("StockLocation", 999_999)),
@@ -504,7 +520,8 @@ impl World {
     }
 }
 
-fn gid(kind: &str, id: i64) -> String {
+/// The global ID of row `id` of `kind`, made as the server makes them.
+pub(crate) fn gid(kind: &str, id: i64) -> String {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     URL_SAFE_NO_PAD.encode(format!("gid://emporium/{kind}/{id}"))
 }

@@ -1,6 +1,6 @@
 //! Catalog administration: `productCreate`, `productUpdate`,
-//! `productArchive`, `productDelete`, the `productVariantsBulk*` operations
-//! (`catalog:write`), `pricesSet` and `pricesDelete` (`prices:write`), and
+//! `productArchive`, `productDelete`, the `productVariantsBulk*` and
+//! `productOption*` operations (`catalog:write`), `pricesSet` and `pricesDelete` (`prices:write`), and
 //! each variant's `priceList` (`catalog:read`).
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
@@ -8,8 +8,8 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use crate::{
     domain::{
         catalog_admin::{
-            self, OptionInput, PriceInput, ProductInput, ProductUpdate, SkuPrice, SkuPriceKey,
-            VariantInput, VariantUpdate,
+            self, OptionInput, OptionUpdate, PriceInput, ProductInput, ProductUpdate, SkuPrice,
+            SkuPriceKey, VariantInput, VariantUpdate,
         },
         identity::permission::Permission,
         money::Money as DomainMoney,
@@ -20,7 +20,7 @@ use crate::{
         auth::{Need, check},
         catalog::types::{Channel, Money, Product, ProductStatus},
         error::ApiResult,
-        id::{Kind, decode_as},
+        id::{Kind, decode_all, decode_as},
         identity::types::{UserError, user_errors},
         scalars::Decimal,
     },
@@ -64,6 +64,15 @@ pub struct ProductOptionInput {
     pub name: String,
     /// Values in order, e.g. `["S", "M", "L"]`.
     pub values: Vec<String>,
+}
+
+impl From<ProductOptionInput> for OptionInput {
+    fn from(o: ProductOptionInput) -> Self {
+        Self {
+            name: o.name,
+            values: o.values,
+        }
+    }
 }
 
 /// A variant of a new product.
@@ -358,14 +367,7 @@ impl CatalogAdminMutation {
             product_type: input.product_type,
             tags: input.tags,
             status: input.status.map(Into::into),
-            options: input
-                .options
-                .into_iter()
-                .map(|o| OptionInput {
-                    name: o.name,
-                    values: o.values,
-                })
-                .collect(),
+            options: input.options.into_iter().map(Into::into).collect(),
             variants: input.variants.into_iter().map(Into::into).collect(),
         };
         let actor = super::actor(ctx).await?;
@@ -567,13 +569,69 @@ impl CatalogAdminMutation {
         variant_ids: Vec<ID>,
     ) -> ApiResult<ProductPayload> {
         let product = decode_as(Kind::Product, &product_id)?;
-        let ids = variant_ids
-            .iter()
-            .map(|id| decode_as(Kind::ProductVariant, id))
-            .collect::<ApiResult<Vec<_>>>()?;
+        let ids = decode_all(Kind::ProductVariant, &variant_ids)?;
         let actor = super::actor(ctx).await?;
         let result =
             catalog_admin::delete_variants(&ctx.state()?.db, &actor, product, &ids).await?;
+        product_payload(ctx, result).await
+    }
+    /// Adds options to a product (at most three in all), all or none. Each
+    /// existing variant gets the new option's first value; variant titles
+    /// that were the generated default follow their values.
+    #[graphql(guard = "Need(Permission::CatalogWrite)")]
+    async fn product_options_create(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        options: Vec<ProductOptionInput>,
+    ) -> ApiResult<ProductPayload> {
+        let product = decode_as(Kind::Product, &product_id)?;
+        let options: Vec<OptionInput> = options.into_iter().map(Into::into).collect();
+        let actor = super::actor(ctx).await?;
+        let result =
+            catalog_admin::create_options(&ctx.state()?.db, &actor, product, &options).await?;
+        product_payload(ctx, result).await
+    }
+
+    /// Renames an option and/or sets its values. `values` is the complete
+    /// new list in order: new values are added, the order follows the
+    /// list, and a value left out is removed (refused while a variant uses
+    /// it). Values are matched to the current ones ignoring case, so this
+    /// does not rename a value.
+    #[graphql(guard = "Need(Permission::CatalogWrite)")]
+    async fn product_option_update(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        option_id: ID,
+        name: Option<String>,
+        values: Option<Vec<String>>,
+    ) -> ApiResult<ProductPayload> {
+        let product = decode_as(Kind::Product, &product_id)?;
+        let option = decode_as(Kind::ProductOption, &option_id)?;
+        let actor = super::actor(ctx).await?;
+        let update = OptionUpdate { name, values };
+        let result =
+            catalog_admin::update_option(&ctx.state()?.db, &actor, product, option, &update)
+                .await?;
+        product_payload(ctx, result).await
+    }
+
+    /// Removes options with their values from a product and its variants,
+    /// all or none; refused when two variants would be left with the same
+    /// option values. Variant titles that were the generated default
+    /// follow their values.
+    #[graphql(guard = "Need(Permission::CatalogWrite)")]
+    async fn product_options_delete(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        option_ids: Vec<ID>,
+    ) -> ApiResult<ProductPayload> {
+        let product = decode_as(Kind::Product, &product_id)?;
+        let ids = decode_all(Kind::ProductOption, &option_ids)?;
+        let actor = super::actor(ctx).await?;
+        let result = catalog_admin::delete_options(&ctx.state()?.db, &actor, product, &ids).await?;
         product_payload(ctx, result).await
     }
 }

@@ -19,7 +19,7 @@ use crate::{
         auth::Need,
         catalog::types::{Channel, Collection},
         error::ApiResult,
-        id::{Kind, decode_as, encode},
+        id::{Kind, decode_all, decode_as, encode},
         identity::types::{CustomerPayload, Outcome, UserError, outcome, user_errors},
     },
 };
@@ -195,10 +195,6 @@ async fn collection_payload(
             user_errors: user_errors(e),
         },
     })
-}
-
-fn decode_all(kind: Kind, ids: &[ID]) -> ApiResult<Vec<i64>> {
-    ids.iter().map(|id| decode_as(kind, id)).collect()
 }
 
 /// Lists for merchandising administration.

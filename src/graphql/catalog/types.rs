@@ -100,6 +100,9 @@ impl Channel {
 /// A product option (Size, Color) and its values.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct ProductOption {
+    /// Globally unique, opaque ID (names the option in `productOptionUpdate`
+    /// and `productOptionsDelete`).
+    pub id: ID,
     /// Option name.
     pub name: String,
     /// Values in display order.
@@ -242,6 +245,7 @@ impl Product {
         Ok(options
             .iter()
             .map(|o| ProductOption {
+                id: encode(Kind::ProductOption, o.option.id),
                 name: o.option.name.clone(),
                 values: o.values.iter().map(|v| v.value.clone()).collect(),
             })
