@@ -486,13 +486,27 @@ pub struct PriceRow {
     pub customer_group: Option<customer_group::Model>,
 }
 
-/// Every price row of a variant (base prices, tiers, customer-group
-/// prices), by channel, then everyone's before each group's, then tier.
-pub async fn price_list(db: &impl ConnectionTrait, variant_id: i64) -> DomainResult<Vec<PriceRow>> {
-    let mut rows = variant_price::Entity::find()
-        .filter(variant_price::Column::VariantId.eq(variant_id))
-        .all(db)
-        .await?;
+/// Every price row of each variant (base prices, tiers, customer-group
+/// prices), by channel, then everyone's before each group's, then tier:
+/// three statements whatever the number of variants (up to 500).
+pub async fn price_lists(
+    db: &impl ConnectionTrait,
+    variant_ids: &[i64],
+) -> DomainResult<HashMap<i64, Vec<PriceRow>>> {
+    let mut out: HashMap<i64, Vec<PriceRow>> =
+        variant_ids.iter().map(|v| (*v, Vec::new())).collect();
+    if variant_ids.is_empty() {
+        return Ok(out);
+    }
+    let mut rows = Vec::new();
+    for chunk in variant_ids.chunks(500) {
+        rows.extend(
+            variant_price::Entity::find()
+                .filter(variant_price::Column::VariantId.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
     // Sorted here: the backends disagree on where NULL (everyone) sorts.
     rows.sort_by_key(|r| (r.channel_id, r.customer_group_id, r.min_quantity, r.id));
     let channels: HashMap<i64, Channel> = channel::list(db)
@@ -506,19 +520,20 @@ pub async fn price_list(db: &impl ConnectionTrait, variant_id: i64) -> DomainRes
         .into_iter()
         .map(|g| (g.id, g))
         .collect();
-    rows.into_iter()
-        .map(|row| {
-            let channel = channels.get(&row.channel_id).cloned().ok_or_else(|| {
-                super::error::DomainError::Inconsistent(format!("price {} has no channel", row.id))
-            })?;
-            let customer_group = row.customer_group_id.and_then(|g| groups.get(&g).cloned());
-            Ok(PriceRow {
+    for row in rows {
+        let channel = channels.get(&row.channel_id).cloned().ok_or_else(|| {
+            super::error::DomainError::Inconsistent(format!("price {} has no channel", row.id))
+        })?;
+        let customer_group = row.customer_group_id.and_then(|g| groups.get(&g).cloned());
+        if let Some(list) = out.get_mut(&row.variant_id) {
+            list.push(PriceRow {
                 row,
                 channel,
                 customer_group,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Checks a SKU's form.

@@ -597,22 +597,41 @@ pub async fn levels(
     db: &impl ConnectionTrait,
     variant_id: i64,
 ) -> DomainResult<Vec<(stock_level::Model, stock_location::Model)>> {
-    let levels = stock_level::Entity::find()
-        .filter(stock_level::Column::VariantId.eq(variant_id))
-        .order_by_asc(stock_level::Column::LocationId)
-        .all(db)
-        .await?;
+    Ok(levels_of(db, &[variant_id])
+        .await?
+        .remove(&variant_id)
+        .unwrap_or_default())
+}
+
+/// The stock levels of several variants, each with its location, by
+/// location: two statements whatever the number of variants (up to 500).
+pub async fn levels_of(
+    db: &impl ConnectionTrait,
+    variant_ids: &[i64],
+) -> DomainResult<HashMap<i64, Vec<(stock_level::Model, stock_location::Model)>>> {
+    let mut out: HashMap<i64, Vec<_>> = variant_ids.iter().map(|v| (*v, Vec::new())).collect();
+    if variant_ids.is_empty() {
+        return Ok(out);
+    }
     let locations: HashMap<i64, stock_location::Model> = stock_location::Entity::find()
         .all(db)
         .await?
         .into_iter()
         .map(|l| (l.id, l))
         .collect();
-    Ok(levels
-        .into_iter()
-        .filter_map(|l| {
-            let loc = locations.get(&l.location_id)?.clone();
-            Some((l, loc))
-        })
-        .collect())
+    for chunk in variant_ids.chunks(500) {
+        for l in stock_level::Entity::find()
+            .filter(stock_level::Column::VariantId.is_in(chunk.iter().copied()))
+            .order_by_asc(stock_level::Column::LocationId)
+            .all(db)
+            .await?
+        {
+            if let Some(loc) = locations.get(&l.location_id)
+                && let Some(list) = out.get_mut(&l.variant_id)
+            {
+                list.push((l, loc.clone()));
+            }
+        }
+    }
+    Ok(out)
 }

@@ -33,15 +33,74 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures_util::{StreamExt, future::BoxFuture, stream::FuturesUnordered};
 use sea_orm::DatabaseConnection;
 
-use entity::{collection, media, product, variant, variant_price};
+use entity::{collection, media, product, stock_level, stock_location, variant, variant_price};
 
 use crate::{
     domain::{
         catalog::{self, ProductOption, SelectedOption, StockSummary},
+        catalog_admin,
         error::DomainError,
+        inventory,
     },
     infra::rows::Generation,
 };
+
+/// Loads staff-only rows (price lists, stock levels) for one request,
+/// batched per level like the catalog's, and never through the shared row
+/// cache: what one viewer may see must not be served to another.
+pub struct AdminLoader {
+    db: DatabaseConnection,
+}
+
+/// The request's loader of staff-only rows.
+pub type AdminLoaders = DataLoader<AdminLoader, HashMapCache>;
+
+/// Creates the staff-only loaders for one request; their loads run on `tasks`.
+pub fn admin_loaders(db: DatabaseConnection, tasks: RequestTasks) -> AdminLoaders {
+    DataLoader::with_cache(
+        AdminLoader { db },
+        move |fut| tasks.spawn(fut),
+        HashMapCache::default(),
+    )
+    .delay(Duration::ZERO)
+}
+
+/// Every price row of a variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PriceListOf(pub i64);
+/// The stock levels of a variant, with their locations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StockLevelsOf(pub i64);
+
+impl Loader<PriceListOf> for AdminLoader {
+    type Value = Arc<Vec<catalog_admin::PriceRow>>;
+    type Error = DomainError;
+    async fn load(
+        &self,
+        keys: &[PriceListOf],
+    ) -> Result<HashMap<PriceListOf, Self::Value>, DomainError> {
+        let rows = catalog_admin::price_lists(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, v)| (PriceListOf(k), Arc::new(v)))
+            .collect())
+    }
+}
+
+impl Loader<StockLevelsOf> for AdminLoader {
+    type Value = Arc<Vec<(stock_level::Model, stock_location::Model)>>;
+    type Error = DomainError;
+    async fn load(
+        &self,
+        keys: &[StockLevelsOf],
+    ) -> Result<HashMap<StockLevelsOf, Self::Value>, DomainError> {
+        let rows = inventory::levels_of(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, v)| (StockLevelsOf(k), Arc::new(v)))
+            .collect())
+    }
+}
 
 /// Loads catalog rows for one request, through the shared row cache of the
 /// request's catalog version when there is one.

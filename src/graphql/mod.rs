@@ -108,6 +108,8 @@ pub struct RequestCtx {
     pub channel_header: Option<String>,
     /// DataLoaders of this request.
     pub loaders: Loaders,
+    /// DataLoaders of staff-only rows, outside the shared row cache.
+    pub admin_loaders: loaders::AdminLoaders,
     /// Where the loaders' batch loads run; execute the request with [`loaders::RequestTasks::run`].
     pub tasks: loaders::RequestTasks,
     channels: Mutex<HashMap<Option<String>, Arc<domain::channel::Channel>>>,
@@ -132,6 +134,7 @@ impl RequestCtx {
             client_ip,
             channel_header,
             loaders: loaders::loaders(state.db.clone(), rows, tasks.clone()),
+            admin_loaders: loaders::admin_loaders(state.db.clone(), tasks.clone()),
             tasks,
             channels: Mutex::new(HashMap::new()),
             cacheable: AtomicBool::new(true),

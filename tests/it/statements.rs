@@ -130,3 +130,71 @@ async fn credentials_cost_one_lookup_per_request() {
     );
     assert_eq!(sql.len(), 4, "{sql:#?}");
 }
+
+const ADMIN_PAGE: &str = r#"
+query AdminPage($first: Int!) {
+  catalogProducts(first: $first) {
+    nodes {
+      id status
+      variants {
+        sku
+        priceList { channel { code } customerGroup { code } minQuantity amount { amount } }
+        inventoryLevels { location onHand reserved available }
+      }
+    }
+  }
+}"#;
+
+#[tokio::test]
+async fn staff_only_relations_are_batched_too() {
+    let app = TestApp::spawn_with(Options {
+        configure: Some(|c| {
+            c.response_cache_mb = 0;
+            c.row_cache_entries = 0;
+        }),
+        ..Default::default()
+    })
+    .await;
+    let staff = crate::accounts::staff_user(
+        &app,
+        "merch@example.com",
+        emporium::domain::identity::permission::Role::Merchandiser,
+    )
+    .await;
+    let run = |first: i64| {
+        let (app, token) = (&app, staff.access.clone());
+        async move {
+            let before = app.statement_count();
+            let data = app
+                .query_as(&token, ADMIN_PAGE, json!({ "first": first }))
+                .await;
+            let nodes = data["catalogProducts"]["nodes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let levels = nodes
+                .iter()
+                .flat_map(|n| n["variants"].as_array().cloned().unwrap_or_default())
+                .filter(|v| v["priceList"].as_array().is_some_and(|p| !p.is_empty()))
+                .filter(|v| {
+                    v["inventoryLevels"]
+                        .as_array()
+                        .is_some_and(|l| !l.is_empty())
+                })
+                .count();
+            (app.statements_since(before).len(), nodes.len(), levels)
+        }
+    };
+    run(5).await;
+    let (small, n5, priced5) = run(5).await;
+    let (large, n50, priced50) = run(50).await;
+    assert_eq!((n5, n50), (5, 50));
+    assert!(
+        priced5 > 5 && priced50 > 50,
+        "variants carry prices and stock"
+    );
+    assert_eq!(
+        small, large,
+        "5 products cost {small} statements, 50 cost {large}"
+    );
+}

@@ -253,8 +253,13 @@ impl From<catalog_admin::PriceRow> for VariantPrice {
 /// Every price row of a variant, for `catalog:read`.
 pub async fn price_list(ctx: &Context<'_>, variant_id: i64) -> ApiResult<Vec<VariantPrice>> {
     ctx.request()?.no_store();
-    let rows = catalog_admin::price_list(&ctx.state()?.db, variant_id).await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    let rows = ctx
+        .request()?
+        .admin_loaders
+        .load_one(crate::graphql::loaders::PriceListOf(variant_id))
+        .await?
+        .unwrap_or_default();
+    Ok(rows.iter().cloned().map(Into::into).collect())
 }
 
 /// Result of product mutations.

@@ -412,12 +412,17 @@ pub struct InventoryMovement {
 /// Stock per location and its history, for `inventory:read`.
 pub async fn levels(ctx: &Context<'_>, variant_id: i64) -> ApiResult<Vec<InventoryLevel>> {
     ctx.request()?.no_store();
-    let rows = inventory::levels(&ctx.state()?.db, variant_id).await?;
+    let rows = ctx
+        .request()?
+        .admin_loaders
+        .load_one(crate::graphql::loaders::StockLevelsOf(variant_id))
+        .await?
+        .unwrap_or_default();
     Ok(rows
-        .into_iter()
+        .iter()
         .map(|(l, loc)| InventoryLevel {
-            location: loc.code,
-            location_name: loc.name,
+            location: loc.code.clone(),
+            location_name: loc.name.clone(),
             on_hand: l.on_hand,
             reserved: l.reserved,
             available: (l.on_hand - l.reserved).max(0),
@@ -435,10 +440,14 @@ pub async fn movements(
     ctx.request()?.no_store();
     let db = &ctx.state()?.db;
     let limit = u64::try_from(first.unwrap_or(50).clamp(1, 250)).unwrap_or(50);
-    let codes: std::collections::HashMap<i64, String> = inventory::levels(db, variant_id)
+    let codes: std::collections::HashMap<i64, String> = ctx
+        .request()?
+        .admin_loaders
+        .load_one(crate::graphql::loaders::StockLevelsOf(variant_id))
         .await?
-        .into_iter()
-        .map(|(_, loc)| (loc.id, loc.code))
+        .unwrap_or_default()
+        .iter()
+        .map(|(_, loc)| (loc.id, loc.code.clone()))
         .collect();
     Ok(inventory::movements(db, variant_id, limit)
         .await?
