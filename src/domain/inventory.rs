@@ -592,17 +592,6 @@ pub async fn movements(
         .await?)
 }
 
-/// A variant's stock per location, with the location's code and name.
-pub async fn levels(
-    db: &impl ConnectionTrait,
-    variant_id: i64,
-) -> DomainResult<Vec<(stock_level::Model, stock_location::Model)>> {
-    Ok(levels_of(db, &[variant_id])
-        .await?
-        .remove(&variant_id)
-        .unwrap_or_default())
-}
-
 /// The stock levels of several variants, each with its location, by
 /// location: two statements whatever the number of variants (up to 500).
 pub async fn levels_of(
