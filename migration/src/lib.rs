@@ -11,6 +11,7 @@ mod m20261125_000002_catalog_version;
 mod m20261126_000003_identity;
 mod m20261126_000004_audit_inventory;
 mod m20261126_000006_outbox;
+mod m20261126_000007_price_slot;
 
 /// The ordered list of migration steps.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_identity::Migration),
             Box::new(m20261126_000004_audit_inventory::Migration),
             Box::new(m20261126_000006_outbox::Migration),
+            Box::new(m20261126_000007_price_slot::Migration),
         ]
     }
 }

@@ -323,3 +323,20 @@ async fn prices_in_a_new_product_also_need_prices_write() {
         .await;
     assert_eq!(created["productCreate"]["userErrors"], json!([]));
 }
+
+#[tokio::test]
+async fn the_database_holds_one_price_per_slot_for_everyone_too() {
+    use sea_orm::ConnectionTrait;
+    let (app, _) = setup().await;
+    // A second base price (everyone, from 1) for a variant and channel that
+    // have one: the unique index refuses it, NULL group or not.
+    let dup = "INSERT INTO variant_price (variant_id, channel_id, customer_group_id, min_quantity, amount_minor, compare_at_minor) \
+               SELECT variant_id, channel_id, customer_group_id, min_quantity, amount_minor + 1, NULL \
+               FROM variant_price WHERE customer_group_id IS NULL AND min_quantity = 1 LIMIT 1";
+    assert!(app.db.execute_unprepared(dup).await.is_err());
+    // Another tier of the same slot family is fine.
+    let tier = "INSERT INTO variant_price (variant_id, channel_id, customer_group_id, min_quantity, amount_minor, compare_at_minor) \
+                SELECT variant_id, channel_id, customer_group_id, 977, amount_minor, NULL \
+                FROM variant_price WHERE customer_group_id IS NULL AND min_quantity = 1 LIMIT 1";
+    assert!(app.db.execute_unprepared(tier).await.is_ok());
+}
