@@ -24,7 +24,7 @@ use entity::{inventory_movement, stock_level, stock_location, variant};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
     sea_query::{CaseStatement, Expr},
 };
 use serde::{Deserialize, Serialize};
@@ -578,18 +578,37 @@ pub async fn change(
     }
 }
 
-/// A variant's movements, newest first.
-pub async fn movements(
+/// The latest `limit` movements of each of several variants, newest first:
+/// one statement per 500 variants (a window over each variant's movements).
+pub async fn movements_of(
     db: &impl ConnectionTrait,
-    variant_id: i64,
+    variant_ids: &[i64],
     limit: u64,
-) -> DomainResult<Vec<inventory_movement::Model>> {
-    Ok(inventory_movement::Entity::find()
-        .filter(inventory_movement::Column::VariantId.eq(variant_id))
-        .order_by_desc(inventory_movement::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+) -> DomainResult<HashMap<i64, Vec<inventory_movement::Model>>> {
+    let mut out: HashMap<i64, Vec<_>> = variant_ids.iter().map(|v| (*v, Vec::new())).collect();
+    for chunk in variant_ids.chunks(500) {
+        // Integers only are spliced in: ids and the limit, never client text.
+        let ids = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT * FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY m.variant_id ORDER BY m.id DESC) AS rn \
+             FROM inventory_movement m WHERE m.variant_id IN ({ids})) ranked \
+             WHERE rn <= {limit} ORDER BY variant_id, id DESC"
+        );
+        let rows = inventory_movement::Entity::find()
+            .from_raw_sql(Statement::from_string(db.get_database_backend(), sql))
+            .all(db)
+            .await?;
+        for m in rows {
+            if let Some(list) = out.get_mut(&m.variant_id) {
+                list.push(m);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The stock levels of several variants, each with its location, by

@@ -87,6 +87,32 @@ impl Loader<PriceListOf> for AdminLoader {
     }
 }
 
+/// The latest movements of a variant: (variant id, how many).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MovementsOf(pub i64, pub u64);
+
+impl Loader<MovementsOf> for AdminLoader {
+    type Value = Arc<Vec<entity::inventory_movement::Model>>;
+    type Error = DomainError;
+    async fn load(
+        &self,
+        keys: &[MovementsOf],
+    ) -> Result<HashMap<MovementsOf, Self::Value>, DomainError> {
+        // One statement per distinct page size asked for on this level.
+        let mut by_limit: HashMap<u64, Vec<i64>> = HashMap::new();
+        for k in keys {
+            by_limit.entry(k.1).or_default().push(k.0);
+        }
+        let mut out = HashMap::new();
+        for (limit, ids) in by_limit {
+            for (v, rows) in inventory::movements_of(&self.db, &ids, limit).await? {
+                out.insert(MovementsOf(v, limit), Arc::new(rows));
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl Loader<StockLevelsOf> for AdminLoader {
     type Value = Arc<Vec<(stock_level::Model, stock_location::Model)>>;
     type Error = DomainError;

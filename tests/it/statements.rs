@@ -140,6 +140,7 @@ query AdminPage($first: Int!) {
         sku
         priceList { channel { code } customerGroup { code } minQuantity amount { amount } }
         inventoryLevels { location onHand reserved available }
+        inventoryMovements(first: 3) { location delta reason }
       }
     }
   }

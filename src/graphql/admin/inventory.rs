@@ -438,7 +438,6 @@ pub async fn movements(
     first: Option<i32>,
 ) -> ApiResult<Vec<InventoryMovement>> {
     ctx.request()?.no_store();
-    let db = &ctx.state()?.db;
     let limit = u64::try_from(first.unwrap_or(50).clamp(1, 250)).unwrap_or(50);
     let codes: std::collections::HashMap<i64, String> = ctx
         .request()?
@@ -449,16 +448,21 @@ pub async fn movements(
         .iter()
         .map(|(_, loc)| (loc.id, loc.code.clone()))
         .collect();
-    Ok(inventory::movements(db, variant_id, limit)
+    let rows = ctx
+        .request()?
+        .admin_loaders
+        .load_one(crate::graphql::loaders::MovementsOf(variant_id, limit))
         .await?
-        .into_iter()
+        .unwrap_or_default();
+    Ok(rows
+        .iter()
         .map(|m| InventoryMovement {
             location: codes.get(&m.location_id).cloned().unwrap_or_default(),
             delta: m.delta,
             on_hand_after: m.on_hand_after,
-            reason: m.reason,
-            reference_document: m.reference,
-            actor: m.actor_label,
+            reason: m.reason.clone(),
+            reference_document: m.reference.clone(),
+            actor: m.actor_label.clone(),
             at: m.at,
         })
         .collect())
