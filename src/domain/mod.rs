@@ -16,3 +16,4 @@ pub mod import;
 pub mod inventory;
 pub mod merchandising;
 pub mod money;
+pub mod pricing;
