@@ -82,7 +82,7 @@ impl std::str::FromStr for Format {
     }
 }
 
-/// The items of active products with ids above `after`, at most [`PAGE`]
+/// The items of active products with ids above `after`, at most `PAGE`
 /// products; also the last product id read (`None` at the end).
 pub async fn page(
     db: &DatabaseConnection,

@@ -4,7 +4,7 @@
 //!
 //! Invariants kept here:
 //! - Handles and codes are unique and slug-like (see
-//!   [`catalog_admin::valid_handle`]).
+//!   [`super::catalog_admin::valid_handle`]).
 //! - A collection's products and a product's media are an ordered list:
 //!   positions run 1, 2, 3 ... with no gaps after every change, and a reorder
 //!   must name exactly the current members.
