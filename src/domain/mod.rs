@@ -16,4 +16,5 @@ pub mod import;
 pub mod inventory;
 pub mod merchandising;
 pub mod money;
+pub mod order_state;
 pub mod pricing;

@@ -1,0 +1,596 @@
+//! Order state machine: the order, payment and fulfillment statuses of an
+//! order, and the events that move them, as pure functions over plain values
+//! (no database, no GraphQL).
+//!
+//! An [`OrderState`] tracks amounts in `i64` minor units (order total,
+//! authorized, captured, refunded) and item quantities (ordered, fulfilled,
+//! returned). The three statuses of a [`Status`] are derived from those
+//! numbers plus two facts the numbers cannot hold: whether the order was
+//! closed (cancelled or completed) and whether the last payment attempt
+//! failed or was voided while no money was held. [`OrderState::apply`]
+//! validates an [`OrderEvent`] against the current state and either returns
+//! the next state with a [`Transition`] record, or a [`TransitionError`]
+//! naming the current status, the event and why it was refused; the state it
+//! was called on is never changed.
+//!
+//! Invariants of every state reachable from [`OrderState::new`]:
+//! - `0 <= refunded <= captured <= authorized <= total`;
+//! - `returned <= fulfilled <= ordered`;
+//! - the order is `Open` exactly when it is not closed and
+//!   `authorized >= total` (the whole amount is secured, by an authorization
+//!   or a capture); otherwise `Pending` until closed;
+//! - a `Cancelled` order has nothing fulfilled and holds no money
+//!   (`authorized == captured == refunded`);
+//! - a `Completed` order has `captured == total` and `fulfilled == ordered`
+//!   (refunds and returns may follow completion; they never lower those two).
+//!
+//! Rules chosen where commerce APIs differ:
+//! - A capture draws on the open authorization (`authorized - captured`)
+//!   when there is one. With no open authorization it is a sale, which
+//!   authorizes and captures at once, up to what is left of the total.
+//! - A full authorization confirms the order (`Pending` → `Open`), as it does
+//!   on Shopify; an async payment with no authorization stays `Pending`
+//!   until captured in full. Voiding the authorization of an `Open` order
+//!   that is not fully captured returns it to `Pending`.
+//! - Cancelling voids any open authorization as part of the cancellation,
+//!   but refuses while captured money has not been refunded: refunds are
+//!   money movement with their own ledger rows and must be explicit events.
+//! - Fulfillment needs an `Open` order: nothing ships before payment is
+//!   secured.
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where the order stands as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Awaiting payment: the total is not yet authorized or captured.
+    Pending,
+    /// Confirmed: payment is secured; the order can be fulfilled.
+    Open,
+    /// Paid and fulfilled, closed by a [`OrderEvent::Completed`] event.
+    Completed,
+    /// Cancelled before anything was fulfilled.
+    Cancelled,
+}
+
+/// Where the order's money stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Nothing authorized or captured yet.
+    Pending,
+    /// Money is authorized but none captured.
+    Authorized,
+    /// Some money is captured, less than the total.
+    PartiallyPaid,
+    /// The total is captured.
+    Paid,
+    /// Part of the captured money is refunded.
+    PartiallyRefunded,
+    /// All the captured money is refunded.
+    Refunded,
+    /// The authorization was voided and no money is held.
+    Voided,
+    /// The last payment attempt failed and no money is held.
+    Failed,
+}
+
+/// Where the order's items stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FulfillmentStatus {
+    /// Nothing fulfilled.
+    Unfulfilled,
+    /// Some items fulfilled, fewer than ordered.
+    PartiallyFulfilled,
+    /// Every item ordered is fulfilled.
+    Fulfilled,
+    /// Some fulfilled items came back, fewer than were fulfilled.
+    PartiallyReturned,
+    /// Every fulfilled item came back.
+    Returned,
+}
+
+/// The three status dimensions of an order at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Status {
+    /// The order as a whole.
+    pub order: OrderStatus,
+    /// Its money.
+    pub payment: PaymentStatus,
+    /// Its items.
+    pub fulfillment: FulfillmentStatus,
+}
+
+/// Something that happened to an order, as a command to validate.
+///
+/// Amounts are minor units and must be positive; quantities must be at
+/// least one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OrderEvent {
+    /// The gateway authorized `amount` (held, not yet captured).
+    PaymentAuthorized {
+        /// Minor units authorized.
+        amount: i64,
+    },
+    /// The gateway captured `amount`, from the open authorization or as a
+    /// sale.
+    PaymentCaptured {
+        /// Minor units captured.
+        amount: i64,
+    },
+    /// A payment attempt was declined or failed.
+    PaymentFailed,
+    /// The open (uncaptured) authorization was voided.
+    PaymentVoided,
+    /// `amount` of the captured money was refunded.
+    Refunded {
+        /// Minor units refunded.
+        amount: i64,
+    },
+    /// `quantity` items were fulfilled (shipped or handed over).
+    Fulfilled {
+        /// Items fulfilled.
+        quantity: u32,
+    },
+    /// `quantity` fulfilled items came back.
+    Returned {
+        /// Items returned.
+        quantity: u32,
+    },
+    /// The order was cancelled.
+    Cancelled {
+        /// Why, as the caller tells it (customer request, fraud, stock ...).
+        reason: String,
+    },
+    /// The order was closed as done.
+    Completed,
+}
+
+/// An [`OrderEvent`]'s name without its data, for errors and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// [`OrderEvent::PaymentAuthorized`].
+    PaymentAuthorized,
+    /// [`OrderEvent::PaymentCaptured`].
+    PaymentCaptured,
+    /// [`OrderEvent::PaymentFailed`].
+    PaymentFailed,
+    /// [`OrderEvent::PaymentVoided`].
+    PaymentVoided,
+    /// [`OrderEvent::Refunded`].
+    Refunded,
+    /// [`OrderEvent::Fulfilled`].
+    Fulfilled,
+    /// [`OrderEvent::Returned`].
+    Returned,
+    /// [`OrderEvent::Cancelled`].
+    Cancelled,
+    /// [`OrderEvent::Completed`].
+    Completed,
+}
+
+impl OrderEvent {
+    /// The event's name.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Self::PaymentAuthorized { .. } => EventKind::PaymentAuthorized,
+            Self::PaymentCaptured { .. } => EventKind::PaymentCaptured,
+            Self::PaymentFailed => EventKind::PaymentFailed,
+            Self::PaymentVoided => EventKind::PaymentVoided,
+            Self::Refunded { .. } => EventKind::Refunded,
+            Self::Fulfilled { .. } => EventKind::Fulfilled,
+            Self::Returned { .. } => EventKind::Returned,
+            Self::Cancelled { .. } => EventKind::Cancelled,
+            Self::Completed => EventKind::Completed,
+        }
+    }
+}
+
+/// The record of one applied event, for the order's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    /// Statuses before the event.
+    pub from: Status,
+    /// Statuses after it (may equal `from`, e.g. a second failed attempt).
+    pub to: Status,
+    /// The event applied.
+    pub event: OrderEvent,
+    /// Who caused it (staff user, customer, gateway webhook, job), as the
+    /// caller names it.
+    pub actor: String,
+    /// When, as the caller's clock says.
+    pub at: DateTime<Utc>,
+}
+
+/// Why an event was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// An amount of zero or less.
+    #[error("amount must be positive")]
+    NonPositiveAmount,
+    /// A quantity of zero.
+    #[error("quantity must be positive")]
+    ZeroQuantity,
+    /// The order is cancelled or completed; nothing but refunds and returns
+    /// may follow.
+    #[error("the order is closed")]
+    Closed,
+    /// Fulfillment before payment is secured.
+    #[error("the order is awaiting payment")]
+    AwaitingPayment,
+    /// An amount or quantity beyond what the order has left for it.
+    #[error("{requested} exceeds the {available} left ({limit:?})")]
+    Exceeds {
+        /// Which limit.
+        limit: Limit,
+        /// Minor units or items asked for.
+        requested: i64,
+        /// Minor units or items left under the limit.
+        available: i64,
+    },
+    /// A void with no authorization left to void.
+    #[error("no open authorization")]
+    NoOpenAuthorization,
+    /// A failed payment reported for an order no longer awaiting payment.
+    #[error("the order is not awaiting payment")]
+    NotAwaitingPayment,
+    /// Cancelling after items were fulfilled.
+    #[error("items were fulfilled")]
+    FulfilledItems,
+    /// Cancelling while captured money is not refunded.
+    #[error("captured money must be refunded first")]
+    UnrefundedCapture,
+    /// Completing an order that is not fully paid (or was refunded).
+    #[error("the order is not paid")]
+    NotPaid,
+    /// Completing an order that is not fully fulfilled (or had returns).
+    #[error("the order is not fulfilled")]
+    NotFulfilled,
+}
+
+/// The limits an amount or quantity is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// An authorization or sale: `total - authorized`.
+    OrderTotal,
+    /// A capture from the open authorization: `authorized - captured`.
+    Authorization,
+    /// A refund: `captured - refunded`.
+    Refundable,
+    /// A fulfillment: `ordered - fulfilled` items.
+    Unfulfilled,
+    /// A return: `fulfilled - returned` items.
+    Returnable,
+}
+
+/// An event refused in a given state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{event:?} refused while the order is {status:?}: {refusal}")]
+pub struct TransitionError {
+    /// The statuses when the event was refused (unchanged by it).
+    pub status: Status,
+    /// The event refused.
+    pub event: EventKind,
+    /// Why.
+    pub refusal: Refusal,
+}
+
+/// Why [`OrderState::new`] refused to open an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidOrder {
+    /// A negative order total.
+    #[error("negative order total")]
+    NegativeTotal,
+    /// An order with no items.
+    #[error("an order needs at least one item")]
+    NoItems,
+}
+
+/// How a closed order was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closure {
+    Cancelled,
+    Completed,
+}
+
+/// A payment outcome the amounts cannot show: shown while no money is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PaymentMark {
+    Voided,
+    Failed,
+}
+
+/// The numbers an order's statuses derive from. Built by [`OrderState::new`]
+/// and moved only by [`OrderState::apply`], so the invariants in the module
+/// documentation hold for every value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderState {
+    total: i64,
+    authorized: i64,
+    captured: i64,
+    refunded: i64,
+    ordered: u32,
+    fulfilled: u32,
+    returned: u32,
+    closure: Option<Closure>,
+    mark: Option<PaymentMark>,
+}
+
+impl OrderState {
+    /// A new order awaiting payment: `total` minor units for `ordered` items.
+    ///
+    /// A zero total (a fully discounted order) is paid from the start, so
+    /// the order is `Open` at once.
+    pub fn new(total: i64, ordered: u32) -> Result<Self, InvalidOrder> {
+        if total < 0 {
+            return Err(InvalidOrder::NegativeTotal);
+        }
+        if ordered == 0 {
+            return Err(InvalidOrder::NoItems);
+        }
+        Ok(Self {
+            total,
+            authorized: 0,
+            captured: 0,
+            refunded: 0,
+            ordered,
+            fulfilled: 0,
+            returned: 0,
+            closure: None,
+            mark: None,
+        })
+    }
+
+    /// The order total, in minor units.
+    pub fn total(&self) -> i64 {
+        self.total
+    }
+
+    /// Minor units ever authorized, including what was captured (a sale
+    /// counts as authorized and captured); a void lowers it to `captured`.
+    pub fn authorized(&self) -> i64 {
+        self.authorized
+    }
+
+    /// Minor units captured.
+    pub fn captured(&self) -> i64 {
+        self.captured
+    }
+
+    /// Minor units refunded.
+    pub fn refunded(&self) -> i64 {
+        self.refunded
+    }
+
+    /// Items ordered.
+    pub fn ordered(&self) -> u32 {
+        self.ordered
+    }
+
+    /// Items fulfilled (returned ones included).
+    pub fn fulfilled(&self) -> u32 {
+        self.fulfilled
+    }
+
+    /// Items returned.
+    pub fn returned(&self) -> u32 {
+        self.returned
+    }
+
+    /// The three statuses, derived from the numbers.
+    pub fn status(&self) -> Status {
+        Status {
+            order: self.order_status(),
+            payment: self.payment_status(),
+            fulfillment: self.fulfillment_status(),
+        }
+    }
+
+    fn order_status(&self) -> OrderStatus {
+        match self.closure {
+            Some(Closure::Cancelled) => OrderStatus::Cancelled,
+            Some(Closure::Completed) => OrderStatus::Completed,
+            None if self.authorized >= self.total => OrderStatus::Open,
+            None => OrderStatus::Pending,
+        }
+    }
+
+    fn payment_status(&self) -> PaymentStatus {
+        if self.refunded > 0 {
+            if self.refunded == self.captured {
+                PaymentStatus::Refunded
+            } else {
+                PaymentStatus::PartiallyRefunded
+            }
+        } else if self.captured >= self.total {
+            PaymentStatus::Paid
+        } else if self.captured > 0 {
+            PaymentStatus::PartiallyPaid
+        } else if self.authorized > 0 {
+            PaymentStatus::Authorized
+        } else {
+            match self.mark {
+                Some(PaymentMark::Voided) => PaymentStatus::Voided,
+                Some(PaymentMark::Failed) => PaymentStatus::Failed,
+                None => PaymentStatus::Pending,
+            }
+        }
+    }
+
+    fn fulfillment_status(&self) -> FulfillmentStatus {
+        if self.returned > 0 {
+            if self.returned == self.fulfilled {
+                FulfillmentStatus::Returned
+            } else {
+                FulfillmentStatus::PartiallyReturned
+            }
+        } else if self.fulfilled == 0 {
+            FulfillmentStatus::Unfulfilled
+        } else if self.fulfilled < self.ordered {
+            FulfillmentStatus::PartiallyFulfilled
+        } else {
+            FulfillmentStatus::Fulfilled
+        }
+    }
+
+    /// Applies `event`, caused by `actor` at `at`: the next state and the
+    /// record of the transition, or why the event is refused in this state.
+    pub fn apply(
+        &self,
+        event: OrderEvent,
+        actor: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(Self, Transition), TransitionError> {
+        let from = self.status();
+        let next = self.next(&event).map_err(|refusal| TransitionError {
+            status: from,
+            event: event.kind(),
+            refusal,
+        })?;
+        let transition = Transition {
+            from,
+            to: next.status(),
+            event,
+            actor: actor.into(),
+            at,
+        };
+        Ok((next, transition))
+    }
+
+    /// The state after `event`, or why it is refused.
+    fn next(&self, event: &OrderEvent) -> Result<Self, Refusal> {
+        let mut next = *self;
+        match *event {
+            OrderEvent::PaymentAuthorized { amount } => {
+                self.require_unclosed()?;
+                require_positive(amount)?;
+                within(Limit::OrderTotal, amount, self.total - self.authorized)?;
+                next.authorized += amount;
+                next.mark = None;
+            }
+            OrderEvent::PaymentCaptured { amount } => {
+                self.require_unclosed()?;
+                require_positive(amount)?;
+                let open_authorization = self.authorized - self.captured;
+                if open_authorization > 0 {
+                    within(Limit::Authorization, amount, open_authorization)?;
+                } else {
+                    within(Limit::OrderTotal, amount, self.total - self.authorized)?;
+                    next.authorized += amount;
+                }
+                next.captured += amount;
+                next.mark = None;
+            }
+            OrderEvent::PaymentFailed => {
+                self.require_unclosed()?;
+                if self.order_status() != OrderStatus::Pending {
+                    return Err(Refusal::NotAwaitingPayment);
+                }
+                next.mark = Some(PaymentMark::Failed);
+            }
+            OrderEvent::PaymentVoided => {
+                if self.authorized == self.captured {
+                    return Err(Refusal::NoOpenAuthorization);
+                }
+                next.authorized = self.captured;
+                next.mark = Some(PaymentMark::Voided);
+            }
+            OrderEvent::Refunded { amount } => {
+                require_positive(amount)?;
+                within(Limit::Refundable, amount, self.captured - self.refunded)?;
+                next.refunded += amount;
+            }
+            OrderEvent::Fulfilled { quantity } => {
+                self.require_unclosed()?;
+                require_some(quantity)?;
+                if self.order_status() != OrderStatus::Open {
+                    return Err(Refusal::AwaitingPayment);
+                }
+                within(
+                    Limit::Unfulfilled,
+                    i64::from(quantity),
+                    i64::from(self.ordered - self.fulfilled),
+                )?;
+                next.fulfilled += quantity;
+            }
+            OrderEvent::Returned { quantity } => {
+                require_some(quantity)?;
+                within(
+                    Limit::Returnable,
+                    i64::from(quantity),
+                    i64::from(self.fulfilled - self.returned),
+                )?;
+                next.returned += quantity;
+            }
+            OrderEvent::Cancelled { .. } => {
+                self.require_unclosed()?;
+                if self.fulfilled > 0 {
+                    return Err(Refusal::FulfilledItems);
+                }
+                if self.captured > self.refunded {
+                    return Err(Refusal::UnrefundedCapture);
+                }
+                if self.authorized > self.captured {
+                    next.authorized = self.captured;
+                    next.mark = Some(PaymentMark::Voided);
+                }
+                next.closure = Some(Closure::Cancelled);
+            }
+            OrderEvent::Completed => {
+                self.require_unclosed()?;
+                if self.payment_status() != PaymentStatus::Paid {
+                    return Err(Refusal::NotPaid);
+                }
+                if self.fulfillment_status() != FulfillmentStatus::Fulfilled {
+                    return Err(Refusal::NotFulfilled);
+                }
+                next.closure = Some(Closure::Completed);
+            }
+        }
+        Ok(next)
+    }
+
+    fn require_unclosed(&self) -> Result<(), Refusal> {
+        match self.closure {
+            Some(_) => Err(Refusal::Closed),
+            None => Ok(()),
+        }
+    }
+}
+
+fn require_positive(amount: i64) -> Result<(), Refusal> {
+    if amount > 0 {
+        Ok(())
+    } else {
+        Err(Refusal::NonPositiveAmount)
+    }
+}
+
+fn within(limit: Limit, requested: i64, available: i64) -> Result<(), Refusal> {
+    if requested <= available {
+        Ok(())
+    } else {
+        Err(Refusal::Exceeds {
+            limit,
+            requested,
+            available,
+        })
+    }
+}
+
+fn require_some(quantity: u32) -> Result<(), Refusal> {
+    if quantity > 0 {
+        Ok(())
+    } else {
+        Err(Refusal::ZeroQuantity)
+    }
+}

@@ -1,0 +1,593 @@
+use chrono::{DateTime, TimeZone, Utc};
+use proptest::prelude::*;
+
+use super::*;
+
+fn at() -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn status(order: OrderStatus, payment: PaymentStatus, fulfillment: FulfillmentStatus) -> Status {
+    Status {
+        order,
+        payment,
+        fulfillment,
+    }
+}
+
+fn order(total: i64, ordered: u32) -> OrderState {
+    match OrderState::new(total, ordered) {
+        Ok(state) => state,
+        Err(err) => panic!("valid order refused: {err}"),
+    }
+}
+
+/// Applies each event in turn, panicking on a refusal; returns the final
+/// state and the transitions.
+fn run(mut state: OrderState, events: Vec<OrderEvent>) -> (OrderState, Vec<Transition>) {
+    let mut transitions = Vec::new();
+    for event in events {
+        match state.apply(event, "staff:1", at()) {
+            Ok((next, transition)) => {
+                state = next;
+                transitions.push(transition);
+            }
+            Err(err) => panic!("refused: {err}"),
+        }
+    }
+    (state, transitions)
+}
+
+/// The refusal of `event` in `state`, checking that the error names the
+/// current status and the event.
+fn refusal(state: &OrderState, event: OrderEvent) -> Refusal {
+    let kind = event.kind();
+    match state.apply(event, "staff:1", at()) {
+        Ok((_, transition)) => panic!("accepted: {transition:?}"),
+        Err(err) => {
+            assert_eq!(err.status, state.status());
+            assert_eq!(err.event, kind);
+            err.refusal
+        }
+    }
+}
+
+use FulfillmentStatus as F;
+use OrderEvent as E;
+use OrderStatus as O;
+use PaymentStatus as P;
+
+// --- worked scenarios -------------------------------------------------------
+
+#[test]
+fn new_order_is_pending_and_unfulfilled() {
+    assert_eq!(
+        order(1000, 2).status(),
+        status(O::Pending, P::Pending, F::Unfulfilled)
+    );
+    assert_eq!(OrderState::new(-1, 1), Err(InvalidOrder::NegativeTotal));
+    assert_eq!(OrderState::new(100, 0), Err(InvalidOrder::NoItems));
+    // A fully discounted order owes nothing: it is paid and open at once.
+    assert_eq!(
+        order(0, 1).status(),
+        status(O::Open, P::Paid, F::Unfulfilled)
+    );
+}
+
+#[test]
+fn pay_then_fulfil_then_complete() {
+    let (state, transitions) = run(
+        order(1000, 2),
+        vec![
+            E::PaymentAuthorized { amount: 1000 },
+            E::PaymentCaptured { amount: 1000 },
+            E::Fulfilled { quantity: 2 },
+            E::Completed,
+        ],
+    );
+    let path: Vec<_> = transitions.iter().map(|t| (t.from, t.to)).collect();
+    assert_eq!(
+        path,
+        vec![
+            (
+                status(O::Pending, P::Pending, F::Unfulfilled),
+                status(O::Open, P::Authorized, F::Unfulfilled)
+            ),
+            (
+                status(O::Open, P::Authorized, F::Unfulfilled),
+                status(O::Open, P::Paid, F::Unfulfilled)
+            ),
+            (
+                status(O::Open, P::Paid, F::Unfulfilled),
+                status(O::Open, P::Paid, F::Fulfilled)
+            ),
+            (
+                status(O::Open, P::Paid, F::Fulfilled),
+                status(O::Completed, P::Paid, F::Fulfilled)
+            ),
+        ]
+    );
+    assert_eq!(transitions[3].event, E::Completed);
+    assert_eq!(transitions[3].actor, "staff:1");
+    assert_eq!(transitions[3].at, at());
+    assert_eq!((state.captured(), state.fulfilled()), (1000, 2));
+}
+
+#[test]
+fn async_payment_stays_pending_until_captured() {
+    // A bank transfer: no authorization, the money arrives later as a sale.
+    let state = order(1000, 1);
+    let (state, _) = run(state, vec![E::PaymentFailed]);
+    assert_eq!(state.status().order, O::Pending);
+    assert_eq!(
+        refusal(&state, E::Fulfilled { quantity: 1 }),
+        Refusal::AwaitingPayment
+    );
+    let (state, _) = run(state, vec![E::PaymentCaptured { amount: 1000 }]);
+    assert_eq!(state.status(), status(O::Open, P::Paid, F::Unfulfilled));
+    assert_eq!(state.authorized(), 1000);
+}
+
+#[test]
+fn declined_payment_keeps_the_order_pending() {
+    let (state, transitions) = run(order(1000, 1), vec![E::PaymentFailed]);
+    assert_eq!(
+        state.status(),
+        status(O::Pending, P::Failed, F::Unfulfilled)
+    );
+    assert_eq!(transitions[0].from.payment, P::Pending);
+    // A retry that succeeds clears the failure.
+    let (state, _) = run(state, vec![E::PaymentAuthorized { amount: 1000 }]);
+    assert_eq!(
+        state.status(),
+        status(O::Open, P::Authorized, F::Unfulfilled)
+    );
+    // Once confirmed, a failure report is refused.
+    assert_eq!(
+        refusal(&state, E::PaymentFailed),
+        Refusal::NotAwaitingPayment
+    );
+}
+
+#[test]
+fn partial_capture_then_full() {
+    let (state, _) = run(
+        order(1000, 1),
+        vec![
+            E::PaymentAuthorized { amount: 1000 },
+            E::PaymentCaptured { amount: 400 },
+        ],
+    );
+    assert_eq!(
+        state.status(),
+        status(O::Open, P::PartiallyPaid, F::Unfulfilled)
+    );
+    let (state, _) = run(state, vec![E::PaymentCaptured { amount: 600 }]);
+    assert_eq!(state.status(), status(O::Open, P::Paid, F::Unfulfilled));
+}
+
+#[test]
+fn partial_sale_keeps_the_order_pending() {
+    let (state, _) = run(order(1000, 1), vec![E::PaymentCaptured { amount: 300 }]);
+    assert_eq!(
+        state.status(),
+        status(O::Pending, P::PartiallyPaid, F::Unfulfilled)
+    );
+    assert_eq!(
+        refusal(&state, E::PaymentCaptured { amount: 701 }),
+        Refusal::Exceeds {
+            limit: Limit::OrderTotal,
+            requested: 701,
+            available: 700
+        }
+    );
+}
+
+#[test]
+fn partial_refund_then_full_refund() {
+    let (state, _) = run(order(1000, 1), vec![E::PaymentCaptured { amount: 1000 }]);
+    let (state, _) = run(state, vec![E::Refunded { amount: 250 }]);
+    assert_eq!(state.status().payment, P::PartiallyRefunded);
+    let (state, _) = run(state, vec![E::Refunded { amount: 750 }]);
+    assert_eq!(state.status().payment, P::Refunded);
+    assert_eq!((state.captured(), state.refunded()), (1000, 1000));
+}
+
+#[test]
+fn cancel_before_fulfilment_voids_the_authorization() {
+    let (state, transitions) = run(
+        order(1000, 1),
+        vec![
+            E::PaymentAuthorized { amount: 1000 },
+            E::Cancelled {
+                reason: "customer request".to_owned(),
+            },
+        ],
+    );
+    assert_eq!(
+        state.status(),
+        status(O::Cancelled, P::Voided, F::Unfulfilled)
+    );
+    assert_eq!(state.authorized(), 0);
+    assert_eq!(transitions[1].from.order, O::Open);
+    // Nothing moves a cancelled order again but money and goods coming back.
+    for event in [
+        E::PaymentAuthorized { amount: 1 },
+        E::PaymentCaptured { amount: 1 },
+        E::PaymentFailed,
+        E::Completed,
+    ] {
+        assert_eq!(refusal(&state, event), Refusal::Closed);
+    }
+}
+
+#[test]
+fn cancel_requires_captured_money_to_be_refunded_first() {
+    let (state, _) = run(order(1000, 1), vec![E::PaymentCaptured { amount: 1000 }]);
+    let cancel = || E::Cancelled {
+        reason: "fraud".to_owned(),
+    };
+    assert_eq!(refusal(&state, cancel()), Refusal::UnrefundedCapture);
+    let (state, _) = run(state, vec![E::Refunded { amount: 1000 }, cancel()]);
+    assert_eq!(
+        state.status(),
+        status(O::Cancelled, P::Refunded, F::Unfulfilled)
+    );
+}
+
+#[test]
+fn cancel_is_refused_once_something_is_fulfilled() {
+    let (state, _) = run(
+        order(1000, 2),
+        vec![
+            E::PaymentAuthorized { amount: 1000 },
+            E::Fulfilled { quantity: 1 },
+        ],
+    );
+    assert_eq!(
+        refusal(
+            &state,
+            E::Cancelled {
+                reason: "late".to_owned()
+            }
+        ),
+        Refusal::FulfilledItems
+    );
+}
+
+#[test]
+fn voiding_an_open_authorization_returns_the_order_to_pending() {
+    let (state, _) = run(
+        order(1000, 1),
+        vec![
+            E::PaymentAuthorized { amount: 1000 },
+            E::PaymentCaptured { amount: 400 },
+            E::PaymentVoided,
+        ],
+    );
+    assert_eq!(
+        state.status(),
+        status(O::Pending, P::PartiallyPaid, F::Unfulfilled)
+    );
+    assert_eq!(state.authorized(), 400);
+    assert_eq!(
+        refusal(&state, E::PaymentVoided),
+        Refusal::NoOpenAuthorization
+    );
+}
+
+#[test]
+fn returns_after_completion() {
+    let (state, _) = run(
+        order(1000, 3),
+        vec![
+            E::PaymentCaptured { amount: 1000 },
+            E::Fulfilled { quantity: 3 },
+            E::Completed,
+            E::Returned { quantity: 1 },
+            E::Refunded { amount: 300 },
+        ],
+    );
+    assert_eq!(
+        state.status(),
+        status(O::Completed, P::PartiallyRefunded, F::PartiallyReturned)
+    );
+    let (state, _) = run(state, vec![E::Returned { quantity: 2 }]);
+    assert_eq!(state.status().fulfillment, F::Returned);
+}
+
+// --- refusals ---------------------------------------------------------------
+
+#[test]
+fn refuses_capture_above_authorized() {
+    let (state, _) = run(order(1000, 1), vec![E::PaymentAuthorized { amount: 500 }]);
+    assert_eq!(
+        state.status(),
+        status(O::Pending, P::Authorized, F::Unfulfilled)
+    );
+    assert_eq!(
+        refusal(&state, E::PaymentCaptured { amount: 501 }),
+        Refusal::Exceeds {
+            limit: Limit::Authorization,
+            requested: 501,
+            available: 500
+        }
+    );
+    assert_eq!(
+        refusal(&state, E::PaymentAuthorized { amount: 501 }),
+        Refusal::Exceeds {
+            limit: Limit::OrderTotal,
+            requested: 501,
+            available: 500
+        }
+    );
+}
+
+#[test]
+fn refuses_refund_above_captured() {
+    let (state, _) = run(
+        order(1000, 1),
+        vec![
+            E::PaymentCaptured { amount: 600 },
+            E::Refunded { amount: 100 },
+        ],
+    );
+    assert_eq!(
+        refusal(&state, E::Refunded { amount: 501 }),
+        Refusal::Exceeds {
+            limit: Limit::Refundable,
+            requested: 501,
+            available: 500
+        }
+    );
+    assert_eq!(
+        refusal(&order(1000, 1), E::Refunded { amount: 1 }),
+        Refusal::Exceeds {
+            limit: Limit::Refundable,
+            requested: 1,
+            available: 0
+        }
+    );
+}
+
+#[test]
+fn refuses_fulfilling_a_cancelled_order() {
+    let (state, _) = run(
+        order(0, 1),
+        vec![E::Cancelled {
+            reason: "duplicate".to_owned(),
+        }],
+    );
+    assert_eq!(
+        refusal(&state, E::Fulfilled { quantity: 1 }),
+        Refusal::Closed
+    );
+}
+
+#[test]
+fn refuses_fulfilling_beyond_ordered() {
+    let (state, _) = run(
+        order(1000, 2),
+        vec![
+            E::PaymentCaptured { amount: 1000 },
+            E::Fulfilled { quantity: 1 },
+        ],
+    );
+    assert_eq!(
+        refusal(&state, E::Fulfilled { quantity: 2 }),
+        Refusal::Exceeds {
+            limit: Limit::Unfulfilled,
+            requested: 2,
+            available: 1
+        }
+    );
+}
+
+#[test]
+fn refuses_returning_more_than_fulfilled() {
+    let (state, _) = run(
+        order(1000, 3),
+        vec![
+            E::PaymentCaptured { amount: 1000 },
+            E::Fulfilled { quantity: 2 },
+        ],
+    );
+    assert_eq!(
+        refusal(&state, E::Returned { quantity: 3 }),
+        Refusal::Exceeds {
+            limit: Limit::Returnable,
+            requested: 3,
+            available: 2
+        }
+    );
+}
+
+#[test]
+fn refuses_completing_an_unpaid_or_unfulfilled_order() {
+    assert_eq!(refusal(&order(1000, 1), E::Completed), Refusal::NotPaid);
+    let (authorized, _) = run(order(1000, 1), vec![E::PaymentAuthorized { amount: 1000 }]);
+    assert_eq!(refusal(&authorized, E::Completed), Refusal::NotPaid);
+    let (paid, _) = run(order(1000, 1), vec![E::PaymentCaptured { amount: 1000 }]);
+    assert_eq!(refusal(&paid, E::Completed), Refusal::NotFulfilled);
+}
+
+#[test]
+fn refuses_non_positive_amounts_and_zero_quantities() {
+    let state = order(1000, 1);
+    for amount in [0, -5, i64::MIN] {
+        assert_eq!(
+            refusal(&state, E::PaymentCaptured { amount }),
+            Refusal::NonPositiveAmount
+        );
+        assert_eq!(
+            refusal(&state, E::Refunded { amount }),
+            Refusal::NonPositiveAmount
+        );
+    }
+    assert_eq!(
+        refusal(&state, E::Returned { quantity: 0 }),
+        Refusal::ZeroQuantity
+    );
+}
+
+// --- serde ------------------------------------------------------------------
+
+#[test]
+fn statuses_and_events_serialize_with_stable_snake_case_names() -> serde_json::Result<()> {
+    assert_eq!(
+        serde_json::to_value(status(O::Open, P::PartiallyRefunded, F::PartiallyReturned))?,
+        serde_json::json!({
+            "order": "open",
+            "payment": "partially_refunded",
+            "fulfillment": "partially_returned"
+        })
+    );
+    assert_eq!(
+        serde_json::to_value(E::PaymentCaptured { amount: 250 })?,
+        serde_json::json!({ "type": "payment_captured", "amount": 250 })
+    );
+    assert_eq!(
+        serde_json::to_value(E::PaymentVoided)?,
+        serde_json::json!({ "type": "payment_voided" })
+    );
+    let cancelled = E::Cancelled {
+        reason: "fraud".to_owned(),
+    };
+    assert_eq!(
+        serde_json::from_value::<OrderEvent>(serde_json::json!({
+            "type": "cancelled",
+            "reason": "fraud"
+        }))?,
+        cancelled
+    );
+    let (_, transitions) = run(order(1000, 1), vec![E::PaymentAuthorized { amount: 1000 }]);
+    let round_trip: Transition = serde_json::from_value(serde_json::to_value(&transitions[0])?)?;
+    assert_eq!(round_trip, transitions[0]);
+    Ok(())
+}
+
+// --- property ---------------------------------------------------------------
+
+/// Amounts around the totals drawn below, so that exact payments, refunds
+/// and completions happen often, with zero, negative and too-large ones.
+fn amount() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        prop::sample::select(vec![-1_i64, 0, 1, 100, 250, 500, 750, 999, 1000, 1001]),
+        -10_i64..1200,
+    ]
+}
+
+fn event() -> impl Strategy<Value = OrderEvent> {
+    // Cancelling is rare so that most sequences get far enough to pay,
+    // fulfil, complete and return.
+    prop_oneof![
+        3 => amount().prop_map(|amount| E::PaymentAuthorized { amount }),
+        4 => amount().prop_map(|amount| E::PaymentCaptured { amount }),
+        1 => Just(E::PaymentFailed),
+        1 => Just(E::PaymentVoided),
+        2 => amount().prop_map(|amount| E::Refunded { amount }),
+        4 => (0_u32..4).prop_map(|quantity| E::Fulfilled { quantity }),
+        2 => (0_u32..4).prop_map(|quantity| E::Returned { quantity }),
+        1 => Just(E::Cancelled {
+            reason: "test".to_owned()
+        }),
+        2 => Just(E::Completed),
+    ]
+}
+
+fn check_invariants(state: &OrderState) -> Result<(), TestCaseError> {
+    let s = state.status();
+    prop_assert!(0 <= state.refunded());
+    prop_assert!(state.refunded() <= state.captured());
+    prop_assert!(state.captured() <= state.authorized());
+    prop_assert!(state.authorized() <= state.total());
+    prop_assert!(state.returned() <= state.fulfilled());
+    prop_assert!(state.fulfilled() <= state.ordered());
+
+    match s.order {
+        O::Pending => prop_assert!(state.authorized() < state.total()),
+        O::Open => prop_assert!(state.authorized() >= state.total()),
+        O::Cancelled => {
+            prop_assert_eq!(state.fulfilled(), 0);
+            prop_assert_eq!(state.authorized(), state.captured());
+            prop_assert_eq!(state.captured(), state.refunded());
+        }
+        O::Completed => {
+            prop_assert_eq!(state.captured(), state.total());
+            prop_assert_eq!(state.fulfilled(), state.ordered());
+        }
+    }
+
+    // Each status, read back as what it claims about the numbers (stated
+    // independently of how `OrderState` derives it).
+    let (total, authorized) = (state.total(), state.authorized());
+    let (captured, refunded) = (state.captured(), state.refunded());
+    let payment_consistent = match s.payment {
+        P::Pending | P::Voided | P::Failed => authorized == 0 && total > 0,
+        P::Authorized => authorized > 0 && captured == 0 && total > 0,
+        P::PartiallyPaid => refunded == 0 && 0 < captured && captured < total,
+        P::Paid => refunded == 0 && captured == total,
+        P::PartiallyRefunded => 0 < refunded && refunded < captured,
+        P::Refunded => 0 < refunded && refunded == captured,
+    };
+    prop_assert!(payment_consistent, "{:?} with {:?}", s, state);
+
+    let (ordered, fulfilled, returned) = (state.ordered(), state.fulfilled(), state.returned());
+    let fulfillment_consistent = match s.fulfillment {
+        F::Unfulfilled => fulfilled == 0,
+        F::PartiallyFulfilled => returned == 0 && 0 < fulfilled && fulfilled < ordered,
+        F::Fulfilled => returned == 0 && fulfilled == ordered,
+        F::PartiallyReturned => 0 < returned && returned < fulfilled,
+        F::Returned => 0 < returned && returned == fulfilled,
+    };
+    prop_assert!(fulfillment_consistent, "{:?} with {:?}", s, state);
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn accepted_events_keep_the_invariants(
+        total in prop::sample::select(vec![0_i64, 500, 1000, 999]),
+        ordered in 1_u32..5,
+        events in prop::collection::vec(event(), 0..40),
+    ) {
+        let mut state = order(total, ordered);
+        check_invariants(&state)?;
+        for event in events {
+            let before = state;
+            let kind = event.kind();
+            match state.apply(event.clone(), "prop", at()) {
+                Ok((next, transition)) => {
+                    prop_assert_eq!(transition.from, before.status());
+                    prop_assert_eq!(transition.to, next.status());
+                    prop_assert_eq!(&transition.event, &event);
+                    // Once closed, an order stays closed the same way.
+                    if matches!(before.status().order, O::Cancelled | O::Completed) {
+                        prop_assert_eq!(next.status().order, before.status().order);
+                    }
+                    if before.status().order == O::Cancelled {
+                        prop_assert!(next.fulfilled() == 0);
+                    }
+                    if kind == EventKind::Completed {
+                        prop_assert_eq!(before.status().payment, P::Paid);
+                        prop_assert_eq!(before.status().fulfillment, F::Fulfilled);
+                    }
+                    if kind == EventKind::PaymentFailed {
+                        prop_assert_eq!(next.status().order, O::Pending);
+                    }
+                    state = next;
+                }
+                Err(err) => {
+                    // `apply` takes `&self`: the state cannot change, but the
+                    // error must still describe it.
+                    prop_assert_eq!(state, before);
+                    prop_assert_eq!(err.status, before.status());
+                    prop_assert_eq!(err.event, kind);
+                }
+            }
+            check_invariants(&state)?;
+        }
+    }
+}
