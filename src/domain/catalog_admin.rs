@@ -147,6 +147,24 @@ pub fn slug(title: &str) -> String {
     out.trim_end_matches('-').chars().take(200).collect()
 }
 
+/// The handle asked for (trimmed), or one made from the title.
+pub(crate) fn handle_or_slug(given: Option<&str>, title: &str) -> String {
+    given.map_or_else(|| slug(title), |h| h.trim().to_owned())
+}
+
+/// Whether a handle is valid; if not, a user error on `input.handle`.
+pub(crate) fn check_handle(handle: &str, errors: &mut Vec<UserError>) -> bool {
+    let ok = valid_handle(handle);
+    if !ok {
+        errors.push(UserError::new(
+            &["input", "handle"],
+            UserErrorCode::Invalid,
+            "a handle is lower-case letters, digits and dashes",
+        ));
+    }
+    ok
+}
+
 /// Whether `h` is a valid handle or code: lower-case ASCII letters, digits
 /// and dashes, 1 to 255 of them.
 pub fn valid_handle(h: &str) -> bool {
@@ -883,18 +901,8 @@ pub async fn create_product(
             "the title is required",
         ));
     }
-    let handle = input
-        .handle
-        .as_deref()
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|| slug(&title));
-    if !valid_handle(&handle) {
-        errors.push(UserError::new(
-            &["input", "handle"],
-            UserErrorCode::Invalid,
-            "a handle is lower-case letters, digits and dashes",
-        ));
-    }
+    let handle = handle_or_slug(input.handle.as_deref(), &title);
+    check_handle(&handle, &mut errors);
     // Options.
     if input.options.len() > MAX_OPTIONS {
         errors.push(UserError::new(
@@ -1065,13 +1073,8 @@ pub async fn update_product(
         row.title = Set(title);
     }
     if let Some(handle) = input.handle.map(|h| h.trim().to_owned()) {
-        if !valid_handle(&handle) {
-            errors.push(UserError::new(
-                &["input", "handle"],
-                UserErrorCode::Invalid,
-                "a handle is lower-case letters, digits and dashes",
-            ));
-        } else if handle != existing.handle
+        if check_handle(&handle, &mut errors)
+            && handle != existing.handle
             && product::Entity::find()
                 .filter(product::Column::Handle.eq(handle.as_str()))
                 .one(&tx)

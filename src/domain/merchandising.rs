@@ -33,7 +33,7 @@ use serde_json::json;
 
 use super::{
     audit::{self, Actor, Change},
-    catalog_admin::{not_found, slug, valid_handle},
+    catalog_admin::{check_handle, handle_or_slug, not_found, valid_handle},
     channel::Channel,
     error::{DomainResult, UserError, UserErrorCode},
     money::Currency,
@@ -176,18 +176,8 @@ pub async fn create_collection(
         &["input", "title"],
         &mut errors,
     );
-    let handle = input
-        .handle
-        .as_deref()
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|| slug(&title));
-    if !valid_handle(&handle) {
-        errors.push(UserError::new(
-            &["input", "handle"],
-            UserErrorCode::Invalid,
-            "a handle is lower-case letters, digits and dashes",
-        ));
-    } else if handle_taken(&tx, &handle, None).await? {
+    let handle = handle_or_slug(input.handle.as_deref(), &title);
+    if check_handle(&handle, &mut errors) && handle_taken(&tx, &handle, None).await? {
         errors.push(taken(&["input", "handle"], "handle", &handle));
     }
     if !errors.is_empty() {
@@ -234,13 +224,7 @@ pub async fn update_collection(
         row.title = Set(check_name(title, &["input", "title"], &mut errors));
     }
     if let Some(handle) = input.handle.as_deref().map(str::trim) {
-        if !valid_handle(handle) {
-            errors.push(UserError::new(
-                &["input", "handle"],
-                UserErrorCode::Invalid,
-                "a handle is lower-case letters, digits and dashes",
-            ));
-        } else if handle_taken(&tx, handle, Some(id)).await? {
+        if check_handle(handle, &mut errors) && handle_taken(&tx, handle, Some(id)).await? {
             errors.push(taken(&["input", "handle"], "handle", handle));
         }
         row.handle = Set(handle.to_owned());
