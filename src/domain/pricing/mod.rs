@@ -21,6 +21,7 @@
 //! channel's price convention.
 
 mod discount;
+pub mod promotion;
 mod shipping;
 mod unit_price;
 
@@ -32,6 +33,7 @@ use std::collections::BTreeMap;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 pub use discount::{AppliedDiscount, Discount, DiscountTarget, DiscountValue, Stacking, allocate};
+pub use promotion::{Ineligible, PromotionRules, PromotionUsage};
 pub use shipping::{ShippingMethod, WeightBracket, shipping_amount};
 pub use unit_price::{PriceRow, unit_price};
 
