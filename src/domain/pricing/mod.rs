@@ -23,6 +23,7 @@
 mod discount;
 pub mod promotion;
 mod shipping;
+pub mod tender;
 mod unit_price;
 
 #[cfg(test)]
@@ -35,6 +36,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 pub use discount::{AppliedDiscount, Discount, DiscountTarget, DiscountValue, Stacking, allocate};
 pub use promotion::{Ineligible, PromotionRules, PromotionUsage};
 pub use shipping::{ShippingMethod, WeightBracket, shipping_amount};
+pub use tender::{Balance, GiftCardBalance, GiftCardDebit, TenderError, Tenders, apply_tenders};
 pub use unit_price::{PriceRow, unit_price};
 
 /// Whether a channel's prices already contain tax.
