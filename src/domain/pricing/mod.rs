@@ -23,34 +23,21 @@
 mod discount;
 pub mod promotion;
 mod shipping;
+mod tax;
 pub mod tender;
 mod unit_price;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 use rust_decimal::{Decimal, RoundingStrategy};
 
 pub use discount::{AppliedDiscount, Discount, DiscountTarget, DiscountValue, Stacking, allocate};
 pub use promotion::{Ineligible, PromotionRules, PromotionUsage};
 pub use shipping::{ShippingMethod, WeightBracket, shipping_amount};
+pub use tax::{TaxMode, TaxRates, TaxRule, line_tax, rates_for};
 pub use tender::{Balance, GiftCardBalance, GiftCardDebit, TenderError, Tenders, apply_tenders};
 pub use unit_price::{PriceRow, unit_price};
-
-/// Whether a channel's prices already contain tax.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaxMode {
-    /// Prices are gross (EU VAT style): tax is the part of the price that is
-    /// tax, and the total does not add it again.
-    Inclusive,
-    /// Prices are net (US sales tax style): tax is added on top of the total.
-    Exclusive,
-}
-
-/// Tax rates by tax class code, as fractions (`0.20` for 20 %).
-pub type TaxRates = BTreeMap<String, Decimal>;
 
 /// A cart line as the engine sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +63,8 @@ pub struct CartInput<'a> {
     pub tax_mode: TaxMode,
     /// The lines, in display order; the output keeps that order.
     pub lines: &'a [Line],
-    /// Rate for every tax class the lines use.
+    /// Rate for every tax class the lines use, at the place the cart ships
+    /// to (see [`rates_for`]).
     pub tax_rates: &'a TaxRates,
     /// Candidate discounts (codes entered, automatic promotions); those that
     /// do not qualify or lose to a bigger exclusive one are left out.
@@ -150,21 +138,6 @@ pub(crate) fn round_half_up(value: Decimal) -> Result<i64, PricingError> {
         .map_err(|_| PricingError::Overflow)
 }
 
-/// Tax on a line amount (already discounted), rounded half-up.
-///
-/// Inclusive: `amount - amount / (1 + rate)`; exclusive: `amount × rate`.
-pub fn line_tax(amount: i64, rate: Decimal, mode: TaxMode) -> Result<i64, PricingError> {
-    let amount = Decimal::from(amount);
-    let tax = match mode {
-        TaxMode::Exclusive => amount.checked_mul(rate),
-        TaxMode::Inclusive => Decimal::ONE
-            .checked_add(rate)
-            .and_then(|divisor| amount.checked_div(divisor))
-            .and_then(|net| amount.checked_sub(net)),
-    };
-    round_half_up(tax.ok_or(PricingError::Overflow)?)
-}
-
 fn checked_sum(values: impl IntoIterator<Item = i64>) -> Result<i64, PricingError> {
     values
         .into_iter()
@@ -202,13 +175,7 @@ pub fn price_cart(input: &CartInput<'_>) -> Result<CartTotals, PricingError> {
         .iter()
         .zip(subtotals.iter().zip(&line_discounts))
         .map(|(line, (&subtotal, &discount))| {
-            let rate = *input
-                .tax_rates
-                .get(&line.tax_class)
-                .ok_or_else(|| PricingError::UnknownTaxClass(line.tax_class.clone()))?;
-            if rate < Decimal::ZERO {
-                return Err(PricingError::NegativeTaxRate(line.tax_class.clone()));
-            }
+            let rate = tax::rate_of(input.tax_rates, &line.tax_class)?;
             // Allocations never exceed the line, so this stays non-negative.
             let discounted = subtotal - discount;
             let tax = line_tax(discounted, rate, input.tax_mode)?;
