@@ -9,7 +9,8 @@
 //! 5. the customer has used it fewer than `per_customer_limit` times.
 //!
 //! What the cart must contain (minimum subtotal, targeted products) is not
-//! checked here: [`price_cart`](super::price_cart) decides that.
+//! checked here: [`price_cart`](super::price_cart) reports that in
+//! [`CartTotals::rejected_discounts`](super::CartTotals::rejected_discounts).
 //! Uses are counted by the caller (from orders placed with the promotion);
 //! checking is no reservation, so the order placement re-checks in its
 //! transaction.

@@ -1,8 +1,8 @@
 //! Shipping amounts: flat rate, free over a threshold, weight brackets.
 //!
 //! The amount is in the channel's price convention (gross in a tax-inclusive
-//! channel, net in an exclusive one); taxing shipping is left to the caller
-//! for now.
+//! channel, net in an exclusive one). Shipping discounts and shipping tax are
+//! applied on top of it by [`price_cart`](super::price_cart).
 
 use super::PricingError;
 
