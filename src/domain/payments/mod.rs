@@ -27,6 +27,7 @@
 //! reference, sent to the gateway as metadata.
 //!
 //! Gateways built in:
+//! - [`StripeGateway`] (`stripe`): Stripe's PaymentIntents API.
 //! - [`ManualGateway`] (`manual`): bank transfer, cash on delivery; staff
 //!   record the money when it arrives.
 //! - [`TestGateway`] (`test`): a deterministic fake for tests, examples and
@@ -36,6 +37,7 @@
 mod manual;
 mod replay;
 pub mod signature;
+mod stripe;
 mod test_gateway;
 mod webhook;
 
@@ -50,6 +52,7 @@ use http::HeaderMap;
 use crate::domain::money::Currency;
 
 pub use manual::ManualGateway;
+pub use stripe::{STRIPE_API_BASE, STRIPE_API_VERSION, StripeConfig, StripeGateway};
 pub use test_gateway::{SignedWebhook, TestGateway};
 pub use webhook::{WebhookError, WebhookEvent, WebhookEventKind, stripe_event_json};
 
@@ -402,7 +405,7 @@ impl Gateways {
         Ok(Self { by_code })
     }
 
-    /// The gateways `settings` enable.
+    /// The gateways `settings` enable. Fails on invalid Stripe settings.
     pub fn from_settings(settings: &GatewaySettings) -> Result<Self, GatewayError> {
         let mut gateways: Vec<Arc<dyn PaymentGateway>> = Vec::new();
         if settings.manual {
@@ -411,7 +414,10 @@ impl Gateways {
         if let Some(secret) = &settings.test_webhook_secret {
             gateways.push(Arc::new(TestGateway::new(secret.clone())));
         }
-        // The built-in codes differ, so this cannot fail.
+        if let Some(stripe) = &settings.stripe {
+            gateways.push(Arc::new(StripeGateway::new(stripe.clone())?));
+        }
+        // The three built-in codes differ, so this cannot fail.
         Self::new(gateways).map_err(|err| GatewayError::Misconfigured(err.to_string()))
     }
 
@@ -444,6 +450,8 @@ pub struct GatewaySettings {
     /// Enable the `test` gateway, signing its webhooks with this secret.
     /// Never in production.
     pub test_webhook_secret: Option<String>,
+    /// Enable the `stripe` gateway with these settings.
+    pub stripe: Option<StripeConfig>,
 }
 
 impl fmt::Debug for GatewaySettings {
@@ -451,6 +459,7 @@ impl fmt::Debug for GatewaySettings {
         f.debug_struct("GatewaySettings")
             .field("manual", &self.manual)
             .field("test", &self.test_webhook_secret.is_some())
+            .field("stripe", &self.stripe)
             .finish()
     }
 }

@@ -203,8 +203,12 @@ struct RawCharge {
 /// of a PaymentIntent).
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RawPaymentError {
+    #[serde(rename = "type")]
+    pub(super) error_type: Option<String>,
     pub(super) code: Option<String>,
     pub(super) decline_code: Option<String>,
+    pub(super) message: Option<String>,
+    pub(super) param: Option<String>,
 }
 
 impl RawPaymentError {

@@ -2,6 +2,7 @@
 //! one module per gateway and one for webhooks.
 
 mod manual;
+mod stripe;
 mod test_gateway;
 mod webhooks;
 
@@ -92,6 +93,7 @@ fn debug_output_never_shows_tokens_or_secrets() {
     let settings = GatewaySettings {
         manual: true,
         test_webhook_secret: Some("whsec_test_hidden".to_owned()),
+        stripe: Some(StripeConfig::new("sk_test_hidden", "whsec_hidden")),
     };
     let shown = format!("{settings:?}");
     assert!(!shown.contains("hidden"), "{shown}");
@@ -136,12 +138,13 @@ fn registry_is_built_from_settings() -> TestResult {
     let settings = GatewaySettings {
         manual: true,
         test_webhook_secret: Some("whsec_test".to_owned()),
+        stripe: Some(StripeConfig::new("sk_test_1", "whsec_1")),
     };
     let gateways = Gateways::from_settings(&settings)?;
-    assert_eq!(gateways.codes(), vec!["manual", "test"]);
+    assert_eq!(gateways.codes(), vec!["manual", "stripe", "test"]);
     assert_eq!(
         format!("{gateways:?}"),
-        r#"Gateways { codes: ["manual", "test"] }"#
+        r#"Gateways { codes: ["manual", "stripe", "test"] }"#
     );
 
     let only_manual = Gateways::from_settings(&GatewaySettings {
@@ -150,5 +153,13 @@ fn registry_is_built_from_settings() -> TestResult {
     })?;
     assert_eq!(only_manual.codes(), vec!["manual"]);
 
+    let broken = GatewaySettings {
+        stripe: Some(StripeConfig::new("", "whsec_1")),
+        ..GatewaySettings::default()
+    };
+    assert!(matches!(
+        Gateways::from_settings(&broken),
+        Err(GatewayError::Misconfigured(_))
+    ));
     Ok(())
 }

@@ -5,8 +5,8 @@ use serde_json::json;
 
 use super::{TestResult, now};
 use crate::domain::payments::{
-    DeclineCode, ManualGateway, PaymentGateway, TestGateway, WebhookError, WebhookEvent,
-    WebhookEventKind, signature, stripe_event_json,
+    DeclineCode, ManualGateway, PaymentGateway, StripeConfig, StripeGateway, TestGateway,
+    WebhookError, WebhookEvent, WebhookEventKind, signature, stripe_event_json,
 };
 
 const SECRET: &str = "whsec_test_secret";
@@ -140,7 +140,7 @@ fn event(id: &str, kind: WebhookEventKind) -> WebhookEvent {
 
 #[test]
 fn events_survive_the_stripe_json_shape() -> TestResult {
-    let gateway = TestGateway::new(SECRET);
+    let stripe = StripeGateway::new(StripeConfig::new("sk_test_1", SECRET))?;
     let events = [
         event(
             "evt_1",
@@ -184,7 +184,7 @@ fn events_survive_the_stripe_json_shape() -> TestResult {
     for event in events {
         let body = stripe_event_json(&event, now().timestamp()).to_string();
         let header = signature::sign(SECRET, now().timestamp(), body.as_bytes());
-        let read = gateway.verify_webhook(&headers(&header), body.as_bytes(), now())?;
+        let read = stripe.verify_webhook(&headers(&header), body.as_bytes(), now())?;
         assert_eq!(read, event);
     }
     Ok(())
@@ -303,6 +303,11 @@ fn gateways_check_their_own_secret() -> TestResult {
     )
     .to_string();
     let header = headers(&signature::sign(SECRET, now().timestamp(), body.as_bytes()));
+    let stripe = StripeGateway::new(StripeConfig::new("sk_test_1", "whsec_other"))?;
+    assert_eq!(
+        stripe.verify_webhook(&header, body.as_bytes(), now()),
+        Err(WebhookError::BadSignature)
+    );
     assert_eq!(
         TestGateway::new("whsec_other").verify_webhook(&header, body.as_bytes(), now()),
         Err(WebhookError::BadSignature)
