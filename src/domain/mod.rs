@@ -17,4 +17,5 @@ pub mod inventory;
 pub mod merchandising;
 pub mod money;
 pub mod order_state;
+pub mod payments;
 pub mod pricing;

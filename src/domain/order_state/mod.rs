@@ -37,9 +37,16 @@
 //!   money movement with their own ledger rows and must be explicit events.
 //! - Fulfillment needs an `Open` order: nothing ships before payment is
 //!   secured.
+//!
+//! Storage: [`OrderState::parts`] gives the numbers and the two facts as a
+//! plain [`Parts`] value to keep in columns (the enums have stable
+//! snake_case forms), and [`OrderState::from_parts`] rebuilds the state,
+//! refusing any combination no sequence of events can reach.
 
 #[cfg(test)]
 mod tests;
+
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -284,7 +291,8 @@ pub struct TransitionError {
     pub refusal: Refusal,
 }
 
-/// Why [`OrderState::new`] refused to open an order.
+/// Why [`OrderState::new`] refused to open an order, or
+/// [`OrderState::from_parts`] to rebuild one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidOrder {
     /// A negative order total.
@@ -293,25 +301,133 @@ pub enum InvalidOrder {
     /// An order with no items.
     #[error("an order needs at least one item")]
     NoItems,
+    /// Amounts not ordered as `0 <= refunded <= captured <= authorized <=
+    /// total` ([`OrderState::from_parts`] only).
+    #[error("amounts must satisfy 0 <= refunded <= captured <= authorized <= total")]
+    AmountsOutOfOrder,
+    /// Quantities not ordered as `returned <= fulfilled <= ordered`
+    /// ([`OrderState::from_parts`] only).
+    #[error("quantities must satisfy returned <= fulfilled <= ordered")]
+    QuantitiesOutOfOrder,
+    /// A cancelled order with fulfilled items or money still held
+    /// ([`OrderState::from_parts`] only).
+    #[error("a cancelled order has nothing fulfilled and holds no money")]
+    CancelledNotSettled,
+    /// A completed order not captured in full or not fulfilled in full
+    /// ([`OrderState::from_parts`] only).
+    #[error("a completed order is captured and fulfilled in full")]
+    CompletedNotSettled,
+    /// A payment mark the amounts contradict: `voided` with an authorization
+    /// still open or the total captured, `failed` with the total secured
+    /// ([`OrderState::from_parts`] only).
+    #[error("the payment mark contradicts the amounts")]
+    InconsistentPaymentMark,
+    /// Items fulfilled while nothing is authorized and no void explains it:
+    /// fulfillment needs the total secured first, and only a void lowers
+    /// the authorized amount ([`OrderState::from_parts`] only).
+    #[error("items fulfilled without payment")]
+    FulfilledWithoutPayment,
 }
 
 /// How a closed order was closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Closure {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Closure {
+    /// By an [`OrderEvent::Cancelled`] event.
     Cancelled,
+    /// By an [`OrderEvent::Completed`] event.
     Completed,
 }
 
-/// A payment outcome the amounts cannot show: shown while no money is held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PaymentMark {
+/// A payment outcome the amounts cannot show; the payment status shows it
+/// while no money is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMark {
+    /// The last authorization was voided (by [`OrderEvent::PaymentVoided`]
+    /// or by cancelling).
     Voided,
+    /// The last payment attempt failed ([`OrderEvent::PaymentFailed`]).
     Failed,
 }
 
+/// A stored string that names no variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown stored value `{0}`")]
+pub struct UnknownStoredValue(pub String);
+
+impl Closure {
+    /// The stored form: `cancelled` or `completed` (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cancelled => "cancelled",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+impl FromStr for Closure {
+    type Err = UnknownStoredValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cancelled" => Ok(Self::Cancelled),
+            "completed" => Ok(Self::Completed),
+            _ => Err(UnknownStoredValue(s.to_owned())),
+        }
+    }
+}
+
+impl PaymentMark {
+    /// The stored form: `voided` or `failed` (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Voided => "voided",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for PaymentMark {
+    type Err = UnknownStoredValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "voided" => Ok(Self::Voided),
+            "failed" => Ok(Self::Failed),
+            _ => Err(UnknownStoredValue(s.to_owned())),
+        }
+    }
+}
+
+/// Everything an [`OrderState`] holds, as plain public fields: the form to
+/// store it in (one column each) and to rebuild it from with
+/// [`OrderState::from_parts`]. Amounts are minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Parts {
+    /// The order total.
+    pub total: i64,
+    /// See [`OrderState::authorized`].
+    pub authorized: i64,
+    /// Captured.
+    pub captured: i64,
+    /// Refunded.
+    pub refunded: i64,
+    /// Items ordered.
+    pub ordered: u32,
+    /// Items fulfilled (returned ones included).
+    pub fulfilled: u32,
+    /// Items returned.
+    pub returned: u32,
+    /// How the order was closed, if it was.
+    pub closure: Option<Closure>,
+    /// The last void or failure, if no authorization or capture came after
+    /// it.
+    pub payment_mark: Option<PaymentMark>,
+}
+
 /// The numbers an order's statuses derive from. Built by [`OrderState::new`]
-/// and moved only by [`OrderState::apply`], so the invariants in the module
-/// documentation hold for every value.
+/// (or rebuilt by [`OrderState::from_parts`]) and moved only by
+/// [`OrderState::apply`], so the invariants in the module documentation hold
+/// for every value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderState {
     total: i64,
@@ -348,6 +464,82 @@ impl OrderState {
             closure: None,
             mark: None,
         })
+    }
+
+    /// Rebuilds a stored state, refusing `parts` that no sequence of events
+    /// from [`OrderState::new`] reaches: besides the invariants in the
+    /// module documentation, a `voided` mark means
+    /// `authorized == captured < total`, a `failed` mark means
+    /// `authorized < total`, a completed order carries no mark, and items
+    /// fulfilled with nothing authorized on an order that costs something
+    /// need a mark (only a void lowers the authorized amount, and only an
+    /// authorization or capture clears a mark).
+    pub fn from_parts(parts: Parts) -> Result<Self, InvalidOrder> {
+        let Parts {
+            total,
+            authorized,
+            captured,
+            refunded,
+            ordered,
+            fulfilled,
+            returned,
+            closure,
+            payment_mark: mark,
+        } = parts;
+        let mut state = Self::new(total, ordered)?;
+        if !(0 <= refunded && refunded <= captured && captured <= authorized && authorized <= total)
+        {
+            return Err(InvalidOrder::AmountsOutOfOrder);
+        }
+        if !(returned <= fulfilled && fulfilled <= ordered) {
+            return Err(InvalidOrder::QuantitiesOutOfOrder);
+        }
+        match closure {
+            Some(Closure::Cancelled)
+                if fulfilled > 0 || authorized != captured || captured != refunded =>
+            {
+                return Err(InvalidOrder::CancelledNotSettled);
+            }
+            Some(Closure::Completed) if captured != total || fulfilled != ordered => {
+                return Err(InvalidOrder::CompletedNotSettled);
+            }
+            _ => {}
+        }
+        let mark_consistent = match mark {
+            None => true,
+            Some(PaymentMark::Voided) => authorized == captured && captured < total,
+            Some(PaymentMark::Failed) => authorized < total,
+        };
+        if !mark_consistent {
+            return Err(InvalidOrder::InconsistentPaymentMark);
+        }
+        if mark.is_none() && fulfilled > 0 && authorized == 0 && total > 0 {
+            return Err(InvalidOrder::FulfilledWithoutPayment);
+        }
+        state.authorized = authorized;
+        state.captured = captured;
+        state.refunded = refunded;
+        state.fulfilled = fulfilled;
+        state.returned = returned;
+        state.closure = closure;
+        state.mark = mark;
+        Ok(state)
+    }
+
+    /// Everything the state holds, to store; [`OrderState::from_parts`]
+    /// rebuilds the same state from it.
+    pub fn parts(&self) -> Parts {
+        Parts {
+            total: self.total,
+            authorized: self.authorized,
+            captured: self.captured,
+            refunded: self.refunded,
+            ordered: self.ordered,
+            fulfilled: self.fulfilled,
+            returned: self.returned,
+            closure: self.closure,
+            payment_mark: self.mark,
+        }
     }
 
     /// The order total, in minor units.
