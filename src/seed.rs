@@ -26,7 +26,11 @@
 //! `EMP-<i, 5 digits>-<j, 2 digits>`, e.g. `EMP-00000-01`. Statuses follow
 //! [`product_status`]: every 50th product is a draft, every 97th archived.
 
+mod commerce;
+
 use std::time::Instant;
+
+pub use commerce::DEMO_GIFT_CARD;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -149,6 +153,7 @@ where
             currency_code: Set(spec.currency.to_owned()),
             prices_include_tax: Set(spec.prices_include_tax),
             is_default: Set(spec.is_default),
+            default_country: Set(Some(spec.default_country.to_owned())),
             created_at: Set(base),
         };
         let id = channel::Entity::insert(row)
@@ -313,6 +318,15 @@ where
         }
     }
 
+    commerce::seed(
+        &txn,
+        refs.default_channel,
+        refs.eu_channel,
+        refs.collections[HOME],
+        base,
+    )
+    .await?;
+
     txn.commit()
         .await
         .context("committing the seed transaction")?;
@@ -378,6 +392,7 @@ struct ChannelSpec {
     currency: &'static str,
     prices_include_tax: bool,
     is_default: bool,
+    default_country: &'static str,
 }
 
 const CHANNELS: [ChannelSpec; 2] = [
@@ -387,6 +402,7 @@ const CHANNELS: [ChannelSpec; 2] = [
         currency: "USD",
         prices_include_tax: false,
         is_default: true,
+        default_country: "US",
     },
     ChannelSpec {
         code: "eu",
@@ -394,6 +410,7 @@ const CHANNELS: [ChannelSpec; 2] = [
         currency: "EUR",
         prices_include_tax: true,
         is_default: false,
+        default_country: "DE",
     },
 ];
 

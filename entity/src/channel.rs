@@ -18,6 +18,8 @@ pub struct Model {
     pub currency_code: String,
     /// The `prices_include_tax` column.
     pub prices_include_tax: bool,
+    /// Country whose tax applies before a shopper gives an address.
+    pub default_country: Option<String>,
     /// The `is_default` column.
     pub is_default: bool,
     /// When the row was created.

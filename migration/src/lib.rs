@@ -12,6 +12,7 @@ mod m20261126_000003_identity;
 mod m20261126_000004_audit_inventory;
 mod m20261126_000006_outbox;
 mod m20261126_000007_price_slot;
+mod m20261126_000008_commerce;
 
 /// The ordered list of migration steps.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_audit_inventory::Migration),
             Box::new(m20261126_000006_outbox::Migration),
             Box::new(m20261126_000007_price_slot::Migration),
+            Box::new(m20261126_000008_commerce::Migration),
         ]
     }
 }

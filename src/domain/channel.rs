@@ -25,6 +25,8 @@ pub struct Channel {
     pub currency: Currency,
     /// Whether prices are entered including tax.
     pub prices_include_tax: bool,
+    /// Country whose tax applies before a shopper gives an address.
+    pub default_country: Option<String>,
 }
 
 impl TryFrom<channel::Model> for Channel {
@@ -40,6 +42,7 @@ impl TryFrom<channel::Model> for Channel {
             name: m.name,
             currency,
             prices_include_tax: m.prices_include_tax,
+            default_country: m.default_country,
         })
     }
 }

@@ -36,7 +36,7 @@ pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
 
 /// Stable codes of the mistakes a client can make in a mutation's input,
 /// reported as typed `userErrors` (the operation changed nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum UserErrorCode {
     /// A required value is empty.
     Blank,
@@ -58,10 +58,38 @@ pub enum UserErrorCode {
     TokenInvalid,
     /// The object named does not exist or is not yours.
     NotFound,
+    /// Not enough stock: the error carries the quantity still available.
+    OutOfStock,
+    /// The variant does not exist or is not for sale in this channel.
+    VariantNotFound,
+    /// A discount or gift card code is unknown, expired or used up.
+    InvalidCode,
+    /// A gift card or store credit is in another currency than the cart.
+    CurrencyMismatch,
+    /// Checkout needs an email.
+    MissingEmail,
+    /// Checkout needs a shipping address for shippable lines.
+    MissingShippingAddress,
+    /// Checkout needs a shipping method for shippable lines.
+    MissingShippingMethod,
+    /// The shipping method is not offered for this cart.
+    InvalidShippingMethod,
+    /// The cart has no lines.
+    EmptyCart,
+    /// The cart was already checked out.
+    CartCompleted,
+    /// The payment was declined by the gateway.
+    PaymentDeclined,
+    /// The payment gateway could not be reached or failed; nothing was charged.
+    PaymentFailed,
+    /// The idempotency key was used before with a different request.
+    IdempotencyKeyReused,
+    /// The first request with this idempotency key is still running.
+    RequestInProgress,
 }
 
 /// One mistake in a mutation's input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserError {
     /// Path of the input field at fault (e.g. `["input", "email"]`), if any.
     pub field: Vec<String>,
@@ -69,15 +97,26 @@ pub struct UserError {
     pub code: UserErrorCode,
     /// What is wrong, for people.
     pub message: String,
+    /// For [`UserErrorCode::OutOfStock`]: units still available.
+    pub quantity_available: Option<i64>,
 }
 
 impl UserError {
+    /// An out-of-stock error at `field` with what is still available.
+    pub fn out_of_stock(field: &[&str], available: i64, message: impl Into<String>) -> Self {
+        Self {
+            quantity_available: Some(available.max(0)),
+            ..Self::new(field, UserErrorCode::OutOfStock, message)
+        }
+    }
+
     /// A mistake in the input at `field`.
     pub fn new(field: &[&str], code: UserErrorCode, message: impl Into<String>) -> Self {
         Self {
             field: field.iter().map(|s| (*s).to_owned()).collect(),
             code,
             message: message.into(),
+            quantity_available: None,
         }
     }
 }

@@ -348,6 +348,73 @@ fn apply_address(
     errors
 }
 
+/// A validated postal address as carts and orders keep it (JSON in a
+/// column): the same rules as an address-book entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// First address line.
+    pub address1: String,
+    /// Second address line.
+    pub address2: Option<String>,
+    /// City.
+    pub city: String,
+    /// Region or province code.
+    pub province_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country_code: String,
+    /// Postal code.
+    pub zip: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+}
+
+impl From<customer_address::Model> for Address {
+    fn from(a: customer_address::Model) -> Self {
+        Self {
+            first_name: a.first_name,
+            last_name: a.last_name,
+            company: a.company,
+            address1: a.address1,
+            address2: a.address2,
+            city: a.city,
+            province_code: a.province_code,
+            country_code: a.country_code,
+            zip: a.zip,
+            phone: a.phone,
+        }
+    }
+}
+
+/// Validates a complete address (errors name fields under `address`).
+pub fn validate_address(input: AddressInput) -> Result<Address, Vec<UserError>> {
+    let mut row = <customer_address::ActiveModel as Default>::default();
+    let errors = apply_address(&mut row, input, true);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let take = |v: sea_orm::ActiveValue<Option<String>>| v.try_as_ref().cloned().flatten();
+    let take_req = |v: sea_orm::ActiveValue<String>| v.try_as_ref().cloned().unwrap_or_default();
+    Ok(Address {
+        first_name: take(row.first_name),
+        last_name: take(row.last_name),
+        company: take(row.company),
+        address1: take_req(row.address1),
+        address2: take(row.address2),
+        city: take_req(row.city),
+        province_code: take(row.province_code),
+        country_code: take_req(row.country_code),
+        zip: take(row.zip),
+        phone: take(row.phone),
+    })
+}
+
 fn address_not_found() -> Vec<UserError> {
     vec![UserError::new(
         &["id"],
