@@ -8,7 +8,11 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::Config,
-    domain::identity::{jwt::JwtKeys, secret},
+    domain::{
+        self,
+        identity::{jwt::JwtKeys, secret},
+        payments::{GatewaySettings, Gateways, STRIPE_API_BASE, StripeConfig},
+    },
     graphql, http, infra,
     infra::{
         cache::ResponseCache,
@@ -40,6 +44,8 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     /// Domain events relayed from the outbox, for subscribers in this process.
     pub events: EventBus,
+    /// Payment gateways checkout accepts.
+    pub gateways: Arc<Gateways>,
 }
 
 impl AppState {
@@ -91,7 +97,9 @@ impl AppState {
                     .map_err(|e| anyhow::anyhow!("EMPORIUM_MAIL_FROM: {e}"))?,
             ),
         };
+        let gateways = Arc::new(gateways(&config.commerce)?);
         Ok(Self {
+            gateways,
             db,
             config: Arc::new(config),
             redis,
@@ -108,6 +116,31 @@ impl AppState {
     pub fn is_embedded(&self) -> bool {
         self.config.database_url.starts_with("sqlite:")
     }
+}
+
+/// The payment gateways `config` enables.
+fn gateways(config: &crate::config::CommerceConfig) -> anyhow::Result<Gateways> {
+    let enabled = |code: &str| config.gateways.iter().any(|g| g == code);
+    let stripe = match (&config.stripe_secret_key, enabled("stripe")) {
+        (Some(key), true) => {
+            let mut stripe = StripeConfig::new(
+                key.clone(),
+                config.stripe_webhook_secret.clone().unwrap_or_default(),
+            );
+            stripe.base_url = config
+                .stripe_api_base
+                .clone()
+                .unwrap_or_else(|| STRIPE_API_BASE.to_owned());
+            Some(stripe)
+        }
+        _ => None,
+    };
+    Gateways::from_settings(&GatewaySettings {
+        manual: enabled("manual"),
+        test_webhook_secret: enabled("test").then(|| config.test_webhook_secret.clone()),
+        stripe,
+    })
+    .map_err(|e| anyhow::anyhow!("payment gateways: {e}"))
 }
 
 /// The full HTTP application for `state`.
@@ -141,6 +174,11 @@ pub async fn serve(
         Duration::from_millis(state.config.outbox_poll_ms),
     ));
     let _relay = AbortOnDrop(relay);
+    let sweeper = tokio::spawn(domain::checkout::expiry::run_sweeper(
+        state.db.clone(),
+        Duration::from_secs(state.config.commerce.sweep_interval_secs),
+    ));
+    let _sweeper = AbortOnDrop(sweeper);
     let app = router(state);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(

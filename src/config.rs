@@ -112,6 +112,62 @@ pub struct Config {
     /// `EMPORIUM_STOREFRONT_URL`: the storefront's base URL, for product links
     /// in feeds (`{url}/products/{handle}?variant={sku}`).
     pub storefront_url: String,
+    /// Checkout: payment gateways, stock holds.
+    pub commerce: CommerceConfig,
+}
+
+/// The webhook signing secret of the `test` gateway when
+/// `EMPORIUM_TEST_WEBHOOK_SECRET` is not set (development only).
+pub const DEFAULT_TEST_WEBHOOK_SECRET: &str = "whsec_emporium_test_gateway";
+
+/// Checkout settings.
+#[derive(Debug, Clone)]
+pub struct CommerceConfig {
+    /// `EMPORIUM_PAYMENT_GATEWAYS`: comma-separated gateways to offer, of
+    /// `test`, `manual` and `stripe` (default `test,manual` in development,
+    /// `manual` in production; `test` is refused in production, and
+    /// `stripe` needs `EMPORIUM_STRIPE_SECRET_KEY`).
+    pub gateways: Vec<String>,
+    /// `EMPORIUM_TEST_WEBHOOK_SECRET`: signs the `test` gateway's webhooks.
+    pub test_webhook_secret: String,
+    /// `EMPORIUM_STRIPE_SECRET_KEY`: Stripe API key (enables `stripe`).
+    pub stripe_secret_key: Option<String>,
+    /// `EMPORIUM_STRIPE_WEBHOOK_SECRET`: verifies `Stripe-Signature`.
+    pub stripe_webhook_secret: Option<String>,
+    /// `EMPORIUM_STRIPE_API_BASE`: Stripe API base URL (a local mock in tests).
+    pub stripe_api_base: Option<String>,
+    /// `EMPORIUM_PAYMENT_CAPTURE`: `automatic` (charge at checkout, default)
+    /// or `manual` (authorize at checkout, capture later).
+    pub capture_automatic: bool,
+    /// `EMPORIUM_CHECKOUT_HOLD_SECS`: how long a checkout in progress holds
+    /// stock (default 600).
+    pub checkout_hold_secs: u64,
+    /// `EMPORIUM_PAYMENT_PENDING_SECS`: how long an order awaiting an
+    /// asynchronous payment holds stock before it is cancelled (default 3600).
+    pub payment_pending_secs: u64,
+    /// `EMPORIUM_CART_RESERVATION_SECS`: hold stock when it is added to a
+    /// cart, for this long after the cart's last change (default 0: off).
+    pub cart_reservation_secs: u64,
+    /// `EMPORIUM_SWEEP_INTERVAL_SECS`: how often expired holds are released
+    /// (default 10).
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for CommerceConfig {
+    fn default() -> Self {
+        Self {
+            gateways: vec!["test".into(), "manual".into()],
+            test_webhook_secret: DEFAULT_TEST_WEBHOOK_SECRET.into(),
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: None,
+            capture_automatic: true,
+            checkout_hold_secs: 600,
+            payment_pending_secs: 3600,
+            cart_reservation_secs: 0,
+            sweep_interval_secs: 10,
+        }
+    }
 }
 
 /// Development or production behaviour.
@@ -354,6 +410,7 @@ impl Config {
             storefront_url: env
                 .string("EMPORIUM_STOREFRONT_URL")
                 .unwrap_or_else(|| DEFAULT_STOREFRONT_URL.into()),
+            commerce: commerce(&env, env.parse("EMPORIUM_MODE", Mode::Development)?)?,
         })
     }
 
@@ -391,7 +448,66 @@ fn unreachable_defaults() -> Config {
         trust_forwarded_for: false,
         redis_prefix: "emporium:".into(),
         storefront_url: DEFAULT_STOREFRONT_URL.into(),
+        commerce: CommerceConfig::default(),
     }
+}
+
+fn commerce(env: &Env<'_>, mode: Mode) -> Result<CommerceConfig, ConfigError> {
+    let d = CommerceConfig::default();
+    let gateways: Vec<String> = match env.string("EMPORIUM_PAYMENT_GATEWAYS") {
+        Some(list) => list
+            .split(',')
+            .map(|g| g.trim().to_ascii_lowercase())
+            .filter(|g| !g.is_empty())
+            .collect(),
+        None if mode == Mode::Production => vec!["manual".into()],
+        None => d.gateways.clone(),
+    };
+    let stripe_secret_key = env.string("EMPORIUM_STRIPE_SECRET_KEY");
+    for g in &gateways {
+        let reason = match g.as_str() {
+            "test" if mode == Mode::Production => "the test gateway is refused in production",
+            "stripe" if stripe_secret_key.is_none() => "stripe needs EMPORIUM_STRIPE_SECRET_KEY",
+            "test" | "manual" | "stripe" => continue,
+            _ => "unknown gateway (use test, manual, stripe)",
+        };
+        return Err(ConfigError::Invalid {
+            var: "EMPORIUM_PAYMENT_GATEWAYS",
+            value: gateways.join(","),
+            reason: reason.into(),
+        });
+    }
+    let capture = env
+        .string("EMPORIUM_PAYMENT_CAPTURE")
+        .unwrap_or_else(|| "automatic".into());
+    let capture_automatic = match capture.to_ascii_lowercase().as_str() {
+        "automatic" => true,
+        "manual" => false,
+        _ => {
+            return Err(ConfigError::Invalid {
+                var: "EMPORIUM_PAYMENT_CAPTURE",
+                value: capture,
+                reason: "use automatic or manual".into(),
+            });
+        }
+    };
+    Ok(CommerceConfig {
+        gateways,
+        test_webhook_secret: env
+            .string("EMPORIUM_TEST_WEBHOOK_SECRET")
+            .unwrap_or(d.test_webhook_secret),
+        stripe_secret_key,
+        stripe_webhook_secret: env.string("EMPORIUM_STRIPE_WEBHOOK_SECRET"),
+        stripe_api_base: env.string("EMPORIUM_STRIPE_API_BASE"),
+        capture_automatic,
+        checkout_hold_secs: env.parse("EMPORIUM_CHECKOUT_HOLD_SECS", d.checkout_hold_secs)?,
+        payment_pending_secs: env.parse("EMPORIUM_PAYMENT_PENDING_SECS", d.payment_pending_secs)?,
+        cart_reservation_secs: env
+            .parse("EMPORIUM_CART_RESERVATION_SECS", d.cart_reservation_secs)?,
+        sweep_interval_secs: env
+            .parse("EMPORIUM_SWEEP_INTERVAL_SECS", d.sweep_interval_secs)?
+            .max(1),
+    })
 }
 
 struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);

@@ -30,8 +30,43 @@ pub enum DomainEvent {
         on_hand: i32,
         /// Reserved at the location.
         reserved: i32,
-        /// Why (`sync`, `received`, `import` ...).
+        /// Why (`sync`, `received`, `import`, `reserved`, `released` ...).
         reason: String,
+    },
+    /// An order was placed.
+    #[serde(rename_all = "camelCase")]
+    OrderCreated {
+        /// The order.
+        order_id: i64,
+        /// Its owner, if signed in.
+        customer_id: Option<i64>,
+        /// Order total in minor units.
+        total_minor: i64,
+        /// Currency code.
+        currency: String,
+        /// Statuses after the event.
+        status: crate::domain::order_state::Status,
+    },
+    /// An order's payment was secured in full (captured).
+    #[serde(rename_all = "camelCase")]
+    OrderPaid {
+        /// The order.
+        order_id: i64,
+        /// Its owner, if signed in.
+        customer_id: Option<i64>,
+        /// Statuses after the event.
+        status: crate::domain::order_state::Status,
+    },
+    /// An order's statuses changed for another reason (authorized, payment
+    /// failed, cancelled ...).
+    #[serde(rename_all = "camelCase")]
+    OrderUpdated {
+        /// The order.
+        order_id: i64,
+        /// Its owner, if signed in.
+        customer_id: Option<i64>,
+        /// Statuses after the event.
+        status: crate::domain::order_state::Status,
     },
 }
 
@@ -40,6 +75,9 @@ impl DomainEvent {
     pub fn topic(&self) -> &'static str {
         match self {
             Self::StockChanged { .. } => "stock.changed",
+            Self::OrderCreated { .. } => "order.created",
+            Self::OrderPaid { .. } => "order.paid",
+            Self::OrderUpdated { .. } => "order.updated",
         }
     }
 }

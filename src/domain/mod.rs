@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalog;
 pub mod catalog_admin;
 pub mod channel;
+pub mod checkout;
 pub mod error;
 pub mod events;
 pub mod feed;

@@ -35,6 +35,10 @@ pub enum Kind {
     CustomerGroup,
     /// An option of a product (Size, Color).
     ProductOption,
+    Order,
+    CartLine,
+    Promotion,
+    GiftCard,
 }
 
 impl Kind {
@@ -52,6 +56,10 @@ impl Kind {
             Self::StockLocation => "StockLocation",
             Self::CustomerGroup => "CustomerGroup",
             Self::ProductOption => "ProductOption",
+            Self::Order => "Order",
+            Self::CartLine => "CartLine",
+            Self::Promotion => "Promotion",
+            Self::GiftCard => "GiftCard",
         }
     }
 
@@ -69,6 +77,10 @@ impl Kind {
             Self::StockLocation,
             Self::CustomerGroup,
             Self::ProductOption,
+            Self::Order,
+            Self::CartLine,
+            Self::Promotion,
+            Self::GiftCard,
         ]
         .into_iter()
         .find(|k| k.name() == s)
@@ -129,7 +141,7 @@ mod tests {
             "42",
             "!!!",
             &URL_SAFE_NO_PAD.encode("gid://emporium/Product/-1"),
-            &URL_SAFE_NO_PAD.encode("gid://emporium/Order/1"),
+            &URL_SAFE_NO_PAD.encode("gid://emporium/Invoice/1"),
             &URL_SAFE_NO_PAD.encode("gid://other/Product/1"),
         ] {
             assert!(decode(&ID(bad.to_string())).is_err(), "{bad}");

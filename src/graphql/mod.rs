@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod catalog;
+pub mod commerce;
 pub mod cost;
 pub mod error;
 pub mod id;
@@ -46,6 +47,8 @@ pub struct QueryRoot(
     identity::IdentityQuery,
     admin::audit::AuditQuery,
     admin::merchandising::MerchandisingQuery,
+    commerce::CommerceQuery,
+    admin::promotions::PromotionQuery,
 );
 
 /// Every mutation of the API.
@@ -57,6 +60,8 @@ pub struct MutationRoot(
     admin::catalog::CatalogAdminMutation,
     admin::import::ImportMutation,
     admin::merchandising::MerchandisingMutation,
+    commerce::CommerceMutation,
+    admin::promotions::PromotionMutation,
 );
 
 /// The executable schema.

@@ -44,6 +44,8 @@ pub enum Node {
     StaffUser(StaffUser),
     /// A partner API token (`tokens:manage`).
     ApiToken(ApiToken),
+    /// An order (its owner, or `orders:read`).
+    Order(super::commerce::types::Order),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
@@ -129,7 +131,11 @@ async fn fetch(
         | Kind::ApiToken
         | Kind::StockLocation
         | Kind::CustomerGroup
-        | Kind::ProductOption => None,
+        | Kind::ProductOption
+        | Kind::CartLine
+        | Kind::Promotion
+        | Kind::GiftCard => None,
+        Kind::Order => super::commerce::order_for(ctx, row).await?.map(Node::Order),
     })
 }
 

@@ -8,6 +8,7 @@ pub mod feed;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod payments;
 
 use std::time::Duration;
 
@@ -55,6 +56,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/feeds/{file}", get(feed::handler))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route(
+            "/webhooks/payments/{gateway}",
+            axum::routing::post(payments::webhook),
+        )
         .with_state(state)
         .merge(graphiql::router())
         .layer(CatchPanicLayer::custom(graphql::panic_response))

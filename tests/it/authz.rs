@@ -358,6 +358,87 @@ const OPS: &[Op] = &[
         "mutation { customerAssignGroup(customerId: \"{missing_customer}\", group: \"wholesale\") { userErrors { code } } }",
         Perm(CustomersWrite),
     ),
+    // Carts and checkout: anyone with a cart ID; orders to their owner and
+    // `orders:read`.
+    op("cart", "{ cart(id: \"cart_missing\") { id } }", Public),
+    op("order", "{ order(id: \"{missing_order}\") { id } }", Public),
+    op(
+        "orders",
+        "{ orders(first: 1) { nodes { id } } }",
+        Perm(OrdersRead),
+    ),
+    op("paymentGateways", "{ paymentGateways }", Public),
+    op(
+        "cartCreate",
+        "mutation { cartCreate(input: { lines: [] }) { cart { id } userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "cartLinesAdd",
+        "mutation { cartLinesAdd(cartId: \"cart_missing\", lines: []) { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "cartLinesUpdate",
+        "mutation { cartLinesUpdate(cartId: \"cart_missing\", lines: []) { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "cartLinesRemove",
+        "mutation { cartLinesRemove(cartId: \"cart_missing\", lineIds: []) { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "cartBuyerIdentityUpdate",
+        "mutation { cartBuyerIdentityUpdate(cartId: \"cart_missing\", buyerIdentity: {}) { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "cartDiscountCodesUpdate",
+        "mutation { cartDiscountCodesUpdate(cartId: \"cart_missing\", discountCodes: []) { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "cartGiftCardCodesUpdate",
+        "mutation { cartGiftCardCodesUpdate(cartId: \"cart_missing\", giftCardCodes: []) { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "cartShippingMethodSelect",
+        "mutation { cartShippingMethodSelect(cartId: \"cart_missing\", shippingMethodCode: \"x\") { userErrors { code } } }",
+        Public,
+    ),
+    op(
+        "checkoutComplete",
+        "mutation { checkoutComplete(cartId: \"cart_missing\", payment: { gateway: \"test\", token: \"tok_visa\" }) { userErrors { code } } }",
+        Public,
+    ),
+    // Promotions, gift cards and store credit.
+    op(
+        "promotions",
+        "{ promotions { name } }",
+        Perm(PromotionsWrite),
+    ),
+    op(
+        "promotionCreate",
+        "mutation { promotionCreate(input: { name: \"\", kind: PERCENTAGE }) { userErrors { code } } }",
+        Perm(PromotionsWrite),
+    ),
+    op(
+        "promotionSetActive",
+        "mutation { promotionSetActive(id: \"{missing_promotion}\", active: false) { userErrors { code } } }",
+        Perm(PromotionsWrite),
+    ),
+    op(
+        "giftCardCreate",
+        "mutation { giftCardCreate(input: { initialValue: \"0\", currencyCode: USD }) { userErrors { code } } }",
+        Perm(GiftCardsWrite),
+    ),
+    op(
+        "storeCreditAdjust",
+        "mutation { storeCreditAdjust(customerId: \"{missing_customer}\", amount: \"1\", currencyCode: USD) { userErrors { code } } }",
+        Perm(GiftCardsWrite),
+    ),
 ];
 
 /// A kind of caller, and what the matrix expects of it.
@@ -456,6 +537,8 @@ impl World {
             ("{missing_channel}", gid("Channel", 999_999)),
             ("{missing_location}", gid("StockLocation", 999_999)),
             ("{missing_customer}", gid("Customer", 999_999)),
+            ("{missing_order}", gid("Order", 999_999)),
+            ("{missing_promotion}", gid("Promotion", 999_999)),
         ];
         Self { app, ids, logins }
     }

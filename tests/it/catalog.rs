@@ -448,7 +448,7 @@ async fn node_resolves_every_kind_and_rejects_bad_ids() {
     for bad in [
         "not-an-id",
         "",
-        &base64_id("Order", 1),
+        &base64_id("Invoice", 1),
         &base64_id("Product", -4),
     ] {
         let (status, body) = app

@@ -83,6 +83,7 @@ async fn every_stock_change_is_published_once_with_its_quantities() {
             DomainEvent::StockChanged {
                 on_hand, reason, ..
             } => (i64::from(*on_hand), reason.clone()),
+            other => panic!("not a stock event: {other:?}"),
         })
         .collect();
     got.sort();
@@ -143,5 +144,6 @@ async fn an_event_committed_while_no_relay_runs_is_delivered_after_a_restart() {
             assert_eq!(on_hand, 42);
             assert_eq!(reason, "received");
         }
+        other => panic!("not a stock event: {other:?}"),
     }
 }

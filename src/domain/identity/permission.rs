@@ -64,6 +64,8 @@ permissions! {
     StaffManage => "staff:manage",
     /// Manage partner API tokens. Staff only: never a partner scope.
     TokensManage => "tokens:manage",
+    /// Issue gift cards and adjust customers' store credit.
+    GiftCardsWrite => "giftcards:write",
 }
 
 impl Permission {
@@ -205,6 +207,7 @@ impl Role {
                 CustomersWrite,
                 ReturnsRead,
                 ReturnsWrite,
+                GiftCardsWrite,
             ]
             .into_iter()
             .collect(),

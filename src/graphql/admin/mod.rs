@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod import;
 pub mod inventory;
 pub mod merchandising;
+pub mod promotions;
 
 use async_graphql::Context;
 

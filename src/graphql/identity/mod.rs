@@ -312,11 +312,17 @@ impl IdentityMutation {
     /// Logs a customer in. A wrong password and an unknown email give the
     /// same INVALID_CREDENTIALS; repeated failures are throttled per email
     /// and per client address (RATE_LIMITED).
+    ///
+    /// With `guestCartId`, the guest cart joins the customer's open cart
+    /// (lines merged: quantities of the same variant add up, capped at 999;
+    /// codes added; the customer's buyer details kept where set), or becomes
+    /// theirs if they have none; `cartId` in the answer names the result.
     async fn customer_login(
         &self,
         ctx: &Context<'_>,
         email: String,
         password: String,
+        guest_cart_id: Option<ID>,
     ) -> ApiResult<CustomerAuthPayload> {
         let throttle = LoginThrottle::admit(ctx, "customer", &email).await?;
         let state = ctx.state()?;
@@ -325,7 +331,18 @@ impl IdentityMutation {
             return Ok(CustomerAuthPayload::failure(invalid_credentials()));
         };
         let tokens = start_login(state, SubjectKind::Customer, c.id, None).await?;
-        Ok(CustomerAuthPayload::signed_in(c, tokens))
+        let cart_id = match guest_cart_id {
+            Some(guest) => Some(ID(crate::domain::checkout::cart::merge_into_customer(
+                &state.db,
+                guest.as_str().trim(),
+                c.id,
+            )
+            .await?)),
+            None => None,
+        };
+        let mut payload = CustomerAuthPayload::signed_in(c, tokens);
+        payload.cart_id = cart_id;
+        Ok(payload)
     }
 
     /// Exchanges a refresh token for new tokens. Each refresh token works

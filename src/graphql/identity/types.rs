@@ -41,6 +41,34 @@ pub enum UserErrorCode {
     TokenInvalid,
     /// The object does not exist or is not yours.
     NotFound,
+    /// Not enough stock; `quantityAvailable` says how many units are left.
+    OutOfStock,
+    /// The variant does not exist or is not for sale in this channel.
+    VariantNotFound,
+    /// A discount or gift card code is unknown, expired or used up.
+    InvalidCode,
+    /// A gift card or store credit is in another currency than the cart.
+    CurrencyMismatch,
+    /// Checkout needs an email.
+    MissingEmail,
+    /// Checkout needs a shipping address for shippable lines.
+    MissingShippingAddress,
+    /// Checkout needs a shipping method for shippable lines.
+    MissingShippingMethod,
+    /// The shipping method is not offered for this cart.
+    InvalidShippingMethod,
+    /// The cart has no lines.
+    EmptyCart,
+    /// The cart was already checked out.
+    CartCompleted,
+    /// The payment was declined by the gateway.
+    PaymentDeclined,
+    /// The payment gateway could not be reached or failed; nothing was charged.
+    PaymentFailed,
+    /// The idempotency key was used before with a different request.
+    IdempotencyKeyReused,
+    /// The first request with this idempotency key is still running; retry later.
+    RequestInProgress,
 }
 
 /// A mistake in a mutation's input; the mutation changed nothing.
@@ -155,11 +183,13 @@ macro_rules! sign_in {
     ($payload:ty, $model:ty, $field:ident, $wrap:expr) => {
         impl $payload {
             /// Signed in with new tokens.
+            #[allow(clippy::needless_update)]
             pub fn signed_in(who: $model, tokens: AuthTokens) -> Self {
                 Self {
                     $field: Some($wrap(who)),
                     tokens: Some(tokens),
                     user_errors: vec![],
+                    ..Default::default()
                 }
             }
             /// A refused sign-in.
@@ -226,6 +256,40 @@ impl Customer {
     async fn addresses(&self, ctx: &Context<'_>) -> ApiResult<Vec<MailingAddress>> {
         let rows = domain::identity::customer::addresses(&ctx.state()?.db, self.0.id).await?;
         Ok(rows.into_iter().map(MailingAddress).collect())
+    }
+    /// The customer's orders, newest first.
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<
+        async_graphql::connection::Connection<
+            crate::graphql::pagination::OffsetCursor,
+            crate::graphql::commerce::types::Order,
+            async_graphql::connection::EmptyFields,
+        >,
+    > {
+        ctx.request()?.no_store();
+        crate::graphql::commerce::order_page(ctx, Some(self.0.id), first, after).await
+    }
+    /// The customer's store credit balances, one per currency.
+    async fn store_credit(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<crate::graphql::catalog::types::Money>> {
+        let accounts =
+            domain::checkout::setup::store_credit_accounts(&ctx.state()?.db, self.0.id).await?;
+        Ok(accounts
+            .into_iter()
+            .filter_map(|a| {
+                let currency = a.currency_code.parse().ok()?;
+                Some(crate::graphql::commerce::types::money(
+                    a.balance_minor,
+                    currency,
+                ))
+            })
+            .collect())
     }
     /// The default address, if any.
     async fn default_address(&self, ctx: &Context<'_>) -> ApiResult<Option<MailingAddress>> {
@@ -441,6 +505,9 @@ pub struct CustomerAuthPayload {
     pub customer: Option<Customer>,
     /// New tokens, on success.
     pub tokens: Option<AuthTokens>,
+    /// `customerLogin` with a `guestCartId`: the customer's cart after the
+    /// guest cart joined it (use this ID from now on).
+    pub cart_id: Option<ID>,
     /// What was wrong with the input.
     pub user_errors: Vec<UserError>,
 }

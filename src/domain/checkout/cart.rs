@@ -1,0 +1,1011 @@
+//! Carts: lines, buyer identity, codes and the chosen shipping method.
+//!
+//! - A cart is named by an unguessable token (`cart_` + 256 random bits):
+//!   whoever holds the token of a guest cart may use it. A cart that belongs
+//!   to a customer is theirs alone: any other caller gets "not found".
+//! - Prices are never taken from the client: a cart stores variants and
+//!   quantities only, and is priced on every read (see `quote`).
+//! - A completed cart (one that became an order) is read-only.
+//! - With reservations on add to cart switched on
+//!   (`EMPORIUM_CART_RESERVATION_SECS`), every change to the lines holds
+//!   the whole cart's stock again for that long; the sweeper releases what
+//!   expires, and checkout takes the holds over.
+//! - Merging (a guest cart joins the customer's cart at login, or when a
+//!   signed-in customer takes it over): the guest lines are added to the
+//!   customer's most recent open cart, quantities of the same variant add up
+//!   (capped at [`MAX_QUANTITY`]); its codes are added; the customer's cart
+//!   keeps its buyer details where set and takes the guest's otherwise; the
+//!   guest cart is then deleted. Without an open cart of the customer, the
+//!   guest cart simply becomes theirs.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::{cart, cart_line, gift_card, promotion, variant};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+    sea_query::{Expr, OnConflict},
+};
+
+use super::{setup, stock};
+use crate::domain::{
+    catalog,
+    channel::Channel,
+    error::{DomainResult, UserError, UserErrorCode},
+    identity::{
+        customer::{self, Address, AddressInput},
+        secret,
+    },
+};
+
+/// Most lines in a cart.
+pub const MAX_LINES: usize = 250;
+/// Most units of one variant in a cart.
+pub const MAX_QUANTITY: i32 = 999;
+/// Most discount or gift card codes on a cart.
+pub const MAX_CODES: usize = 10;
+
+/// A cart and its lines (in the order they were added).
+#[derive(Debug, Clone)]
+pub struct Cart {
+    /// The row.
+    pub row: cart::Model,
+    /// Its lines.
+    pub lines: Vec<cart_line::Model>,
+}
+
+impl Cart {
+    /// Entered discount codes, upper-cased.
+    pub fn discount_codes(&self) -> Vec<String> {
+        serde_json::from_str(&self.row.discount_codes).unwrap_or_default()
+    }
+
+    /// Applied gift card ids.
+    pub fn gift_card_ids(&self) -> Vec<i64> {
+        serde_json::from_str(&self.row.gift_card_ids).unwrap_or_default()
+    }
+
+    /// The shipping address, if set.
+    pub fn shipping_address(&self) -> Option<Address> {
+        self.row
+            .shipping_address
+            .as_deref()
+            .and_then(|a| serde_json::from_str(a).ok())
+    }
+
+    /// The billing address, if set.
+    pub fn billing_address(&self) -> Option<Address> {
+        self.row
+            .billing_address
+            .as_deref()
+            .and_then(|a| serde_json::from_str(a).ok())
+    }
+
+    /// Where the cart ships to (the shipping address's country, else the
+    /// buyer's country), for tax and shipping.
+    pub fn country(&self) -> Option<String> {
+        self.shipping_address()
+            .map(|a| a.country_code)
+            .or_else(|| self.row.country.clone())
+    }
+
+    /// Region of the shipping address, for tax.
+    pub fn region(&self) -> Option<String> {
+        self.shipping_address().and_then(|a| a.province_code)
+    }
+
+    /// Whether it became an order.
+    pub fn is_completed(&self) -> bool {
+        self.row.order_id.is_some()
+    }
+}
+
+/// Who is asking for a cart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// Anyone holding the token (guest carts only).
+    Guest,
+    /// A signed-in customer: their carts and guest carts.
+    Customer(i64),
+}
+
+impl Viewer {
+    fn customer(self) -> Option<i64> {
+        match self {
+            Self::Guest => None,
+            Self::Customer(id) => Some(id),
+        }
+    }
+}
+
+/// A line to add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct LineInput {
+    /// The variant.
+    pub variant_id: i64,
+    /// Units (at least 1).
+    pub quantity: i32,
+}
+
+/// A line's new quantity (0 removes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineUpdate {
+    /// The line.
+    pub line_id: i64,
+    /// New units.
+    pub quantity: i32,
+}
+
+/// Buyer details (absent fields are left alone; an empty email clears it).
+#[derive(Debug, Clone, Default)]
+pub struct BuyerIdentity {
+    /// Email for the order.
+    pub email: Option<String>,
+    /// ISO 3166-1 alpha-2 country, for prices before an address is known.
+    pub country_code: Option<String>,
+    /// Shipping address.
+    pub shipping_address: Option<AddressInput>,
+    /// Billing address.
+    pub billing_address: Option<AddressInput>,
+}
+
+/// A mutation's outcome: the cart, or what was wrong (nothing changed).
+pub type Outcome = Result<Cart, Vec<UserError>>;
+
+fn not_found() -> Vec<UserError> {
+    vec![UserError::new(
+        &["cartId"],
+        UserErrorCode::NotFound,
+        "no cart with this id",
+    )]
+}
+
+fn completed() -> Vec<UserError> {
+    vec![UserError::new(
+        &["cartId"],
+        UserErrorCode::CartCompleted,
+        "this cart was checked out; create a new cart",
+    )]
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// The cart named `token`, if `viewer` may see it.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    token: &str,
+    viewer: Viewer,
+) -> DomainResult<Option<Cart>> {
+    let Some(row) = cart::Entity::find()
+        .filter(cart::Column::Token.eq(token.trim()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if row.customer_id.is_some() && row.customer_id != viewer.customer() {
+        return Ok(None);
+    }
+    let lines = cart_line::Entity::find()
+        .filter(cart_line::Column::CartId.eq(row.id))
+        .order_by_asc(cart_line::Column::Id)
+        .all(db)
+        .await?;
+    Ok(Some(Cart { row, lines }))
+}
+
+/// An open cart `viewer` may change, or the user errors to answer with.
+async fn open_cart(
+    db: &impl ConnectionTrait,
+    token: &str,
+    viewer: Viewer,
+) -> DomainResult<Outcome> {
+    Ok(match get(db, token, viewer).await? {
+        None => Err(not_found()),
+        Some(c) if c.is_completed() => Err(completed()),
+        Some(c) => Ok(c),
+    })
+}
+
+/// Creates a cart in `channel`, owned by the signed-in customer if any.
+pub async fn create(
+    db: &DatabaseConnection,
+    channel: &Channel,
+    viewer: Viewer,
+    lines: &[LineInput],
+    buyer: BuyerIdentity,
+    discount_codes: &[String],
+    hold: Option<std::time::Duration>,
+) -> DomainResult<Outcome> {
+    let mut errors = Vec::new();
+    let checked = check_lines(db, channel, lines, &[], None, &mut errors).await?;
+    let mut row = cart::ActiveModel {
+        token: Set(secret::random_token("cart_")),
+        channel_id: Set(channel.id),
+        customer_id: Set(viewer.customer()),
+        email: Set(None),
+        shipping_address: Set(None),
+        billing_address: Set(None),
+        country: Set(None),
+        shipping_method_id: Set(None),
+        discount_codes: Set("[]".into()),
+        gift_card_ids: Set("[]".into()),
+        order_id: Set(None),
+        created_at: Set(now()),
+        updated_at: Set(now()),
+        ..Default::default()
+    };
+    if let (Some(id), None) = (viewer.customer(), &buyer.email)
+        && let Some(c) = customer::get(db, id).await?
+    {
+        row.email = Set(Some(c.email));
+    }
+    apply_buyer(&mut row, buyer, &mut errors);
+    let codes = check_discount_codes(db, channel.id, discount_codes, &mut errors).await?;
+    row.discount_codes = Set(json(&codes));
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let tx = db.begin().await?;
+    let id = cart::Entity::insert(row).exec(&tx).await?.last_insert_id;
+    add_lines(&tx, id, &checked).await?;
+    if let Err(e) = rehold(&tx, id, hold).await? {
+        tx.rollback().await?;
+        return Ok(Err(e));
+    }
+    tx.commit().await?;
+    let token = cart::Entity::find_by_id(id).one(db).await?.map(|c| c.token);
+    Ok(match token {
+        Some(t) => open_cart(db, &t, viewer).await?,
+        None => Err(not_found()),
+    })
+}
+
+/// Checks lines to add to a cart holding `existing`: the variant is for
+/// sale in the channel, the quantity in range and, for tracked variants
+/// without backorder, in stock.
+async fn check_lines(
+    db: &impl ConnectionTrait,
+    channel: &Channel,
+    lines: &[LineInput],
+    existing: &[cart_line::Model],
+    own_cart: Option<i64>,
+    errors: &mut Vec<UserError>,
+) -> DomainResult<Vec<LineInput>> {
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
+    let variants: HashMap<i64, variant::Model> = catalog::variants_by_ids(db, &ids)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v))
+        .collect();
+    let priced: std::collections::HashSet<i64> =
+        setup::priced_variants(db, channel.id, &ids).await?;
+    let stock = catalog::stock_of_variants(db, &ids).await?;
+    let mut stock: HashMap<i64, i64> = stock
+        .into_iter()
+        .map(|s| (s.variant_id, s.available))
+        .collect();
+    if let Some(cart_id) = own_cart {
+        // What this cart holds itself is available to it.
+        for r in entity::reservation::Entity::find()
+            .filter(entity::reservation::Column::CartId.eq(cart_id))
+            .all(db)
+            .await?
+        {
+            *stock.entry(r.variant_id).or_default() += i64::from(r.quantity);
+        }
+    }
+    let mut wanted: HashMap<i64, i32> = existing
+        .iter()
+        .map(|l| (l.variant_id, l.quantity))
+        .collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let idx = i.to_string();
+        let field = ["lines", idx.as_str()];
+        let Some(v) = variants
+            .get(&line.variant_id)
+            .filter(|_| priced.contains(&line.variant_id))
+        else {
+            errors.push(UserError::new(
+                &[field[0], field[1], "merchandiseId"],
+                UserErrorCode::VariantNotFound,
+                "this variant does not exist or is not for sale in this channel",
+            ));
+            continue;
+        };
+        if line.quantity < 1 {
+            errors.push(UserError::new(
+                &[field[0], field[1], "quantity"],
+                UserErrorCode::Invalid,
+                "the quantity must be at least 1",
+            ));
+            continue;
+        }
+        let total = wanted
+            .get(&v.id)
+            .copied()
+            .unwrap_or(0)
+            .saturating_add(line.quantity);
+        if total > MAX_QUANTITY {
+            errors.push(UserError::new(
+                &[field[0], field[1], "quantity"],
+                UserErrorCode::Invalid,
+                format!("at most {MAX_QUANTITY} units of one variant per cart"),
+            ));
+            continue;
+        }
+        let available = stock.get(&v.id).copied().unwrap_or(0);
+        if v.track_inventory && !v.allow_backorder && i64::from(total) > available {
+            errors.push(UserError::out_of_stock(
+                &[field[0], field[1], "quantity"],
+                available,
+                format!("only {} left in stock", available.max(0)),
+            ));
+            continue;
+        }
+        wanted.insert(v.id, total);
+        out.push(*line);
+    }
+    let distinct = wanted.len();
+    if distinct > MAX_LINES {
+        errors.push(UserError::new(
+            &["lines"],
+            UserErrorCode::Invalid,
+            format!("a cart holds at most {MAX_LINES} lines"),
+        ));
+    }
+    Ok(out)
+}
+
+async fn add_lines(
+    tx: &impl ConnectionTrait,
+    cart_id: i64,
+    lines: &[LineInput],
+) -> DomainResult<()> {
+    let at = now();
+    for line in lines {
+        cart_line::Entity::insert(cart_line::ActiveModel {
+            cart_id: Set(cart_id),
+            variant_id: Set(line.variant_id),
+            quantity: Set(line.quantity),
+            created_at: Set(at),
+            ..Default::default()
+        })
+        .on_conflict(
+            OnConflict::columns([cart_line::Column::CartId, cart_line::Column::VariantId])
+                .value(
+                    cart_line::Column::Quantity,
+                    Expr::cust(format!(
+                        "CASE WHEN cart_line.quantity + excluded.quantity > {MAX_QUANTITY} \
+                         THEN {MAX_QUANTITY} ELSE cart_line.quantity + excluded.quantity END"
+                    )),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn touch(tx: &impl ConnectionTrait, cart_id: i64) -> DomainResult<()> {
+    cart::Entity::update_many()
+        .col_expr(cart::Column::UpdatedAt, Expr::value(now()))
+        .filter(cart::Column::Id.eq(cart_id))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+/// With reservations on add to cart (`hold`), holds the cart's lines again
+/// for `hold` from now, in the caller's transaction (which has written
+/// first). A shortage is returned as out-of-stock errors; the caller rolls
+/// back.
+async fn rehold(
+    tx: &impl ConnectionTrait,
+    cart_id: i64,
+    hold: Option<std::time::Duration>,
+) -> DomainResult<Result<(), Vec<UserError>>> {
+    let Some(hold) = hold else {
+        return Ok(Ok(()));
+    };
+    stock::release_cart(tx, cart_id).await?;
+    let lines = cart_line::Entity::find()
+        .filter(cart_line::Column::CartId.eq(cart_id))
+        .order_by_asc(cart_line::Column::Id)
+        .all(tx)
+        .await?;
+    let ids: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
+    let variants: HashMap<i64, variant::Model> = variant::Entity::find()
+        .filter(variant::Column::Id.is_in(ids.clone()))
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v))
+        .collect();
+    let levels = stock::levels(tx, &ids).await?;
+    let needs: Vec<stock::Need> = lines
+        .iter()
+        .map(|l| stock::Need {
+            variant_id: l.variant_id,
+            quantity: l.quantity,
+        })
+        .collect();
+    let expires_at =
+        now() + chrono::Duration::from_std(hold).unwrap_or_else(|_| chrono::Duration::minutes(15));
+    let held = stock::reserve(
+        tx,
+        &levels,
+        &needs,
+        &variants,
+        stock::Hold::Cart {
+            cart_id,
+            expires_at,
+        },
+    )
+    .await?;
+    Ok(held.map_err(|shortages| {
+        shortages
+            .iter()
+            .map(|s| {
+                let i = lines
+                    .iter()
+                    .position(|l| l.variant_id == s.variant_id)
+                    .unwrap_or(0);
+                UserError::out_of_stock(
+                    &["lines", &i.to_string(), "quantity"],
+                    i64::from(s.available),
+                    format!("only {} left in stock", s.available),
+                )
+            })
+            .collect()
+    }))
+}
+
+/// Adds lines (the same variant again adds to its line).
+pub async fn lines_add(
+    db: &DatabaseConnection,
+    channel: &Channel,
+    token: &str,
+    viewer: Viewer,
+    lines: &[LineInput],
+    hold: Option<std::time::Duration>,
+) -> DomainResult<Outcome> {
+    let cart = match open_cart(db, token, viewer).await? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    if lines.is_empty() {
+        return Ok(Err(vec![UserError::new(
+            &["lines"],
+            UserErrorCode::Blank,
+            "no lines given",
+        )]));
+    }
+    let mut errors = Vec::new();
+    let channel = cart_channel(db, channel, &cart).await?;
+    let checked = check_lines(
+        db,
+        &channel,
+        lines,
+        &cart.lines,
+        Some(cart.row.id),
+        &mut errors,
+    )
+    .await?;
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let tx = db.begin().await?;
+    touch(&tx, cart.row.id).await?;
+    add_lines(&tx, cart.row.id, &checked).await?;
+    if let Err(e) = rehold(&tx, cart.row.id, hold).await? {
+        tx.rollback().await?;
+        return Ok(Err(e));
+    }
+    tx.commit().await?;
+    open_cart(db, token, viewer).await
+}
+
+/// The cart's own channel (a cart keeps the channel it was created in).
+async fn cart_channel(
+    db: &impl ConnectionTrait,
+    requested: &Channel,
+    cart: &Cart,
+) -> DomainResult<Channel> {
+    if requested.id == cart.row.channel_id {
+        return Ok(requested.clone());
+    }
+    setup::channel_by_id(db, cart.row.channel_id).await
+}
+
+/// Sets line quantities (0 removes the line).
+pub async fn lines_update(
+    db: &DatabaseConnection,
+    channel: &Channel,
+    token: &str,
+    viewer: Viewer,
+    updates: &[LineUpdate],
+    hold: Option<std::time::Duration>,
+) -> DomainResult<Outcome> {
+    let cart = match open_cart(db, token, viewer).await? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let channel = cart_channel(db, channel, &cart).await?;
+    let mut errors = Vec::new();
+    let mut sets = Vec::new();
+    let mut removals = Vec::new();
+    for (i, u) in updates.iter().enumerate() {
+        let idx = i.to_string();
+        let Some(line) = cart.lines.iter().find(|l| l.id == u.line_id) else {
+            errors.push(UserError::new(
+                &["lines", &idx, "id"],
+                UserErrorCode::NotFound,
+                "no such line in this cart",
+            ));
+            continue;
+        };
+        if u.quantity < 0 || u.quantity > MAX_QUANTITY {
+            errors.push(UserError::new(
+                &["lines", &idx, "quantity"],
+                UserErrorCode::Invalid,
+                format!("the quantity is between 0 and {MAX_QUANTITY}"),
+            ));
+        } else if u.quantity == 0 {
+            removals.push(line.id);
+        } else {
+            sets.push((line.variant_id, line.id, u.quantity));
+        }
+    }
+    // Stock check on the new quantities (as if added to an empty cart).
+    let as_lines: Vec<LineInput> = sets
+        .iter()
+        .map(|(variant_id, _, quantity)| LineInput {
+            variant_id: *variant_id,
+            quantity: *quantity,
+        })
+        .collect();
+    let mut stock_errors = Vec::new();
+    check_lines(
+        db,
+        &channel,
+        &as_lines,
+        &[],
+        Some(cart.row.id),
+        &mut stock_errors,
+    )
+    .await?;
+    for mut e in stock_errors {
+        if let Some(pos) = e.field.get(1).and_then(|i| i.parse::<usize>().ok()) {
+            // Re-point the error at the update that caused it.
+            if let Some(orig) = updates
+                .iter()
+                .position(|u| sets.get(pos).is_some_and(|s| s.1 == u.line_id))
+            {
+                e.field[1] = orig.to_string();
+            }
+        }
+        errors.push(e);
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let tx = db.begin().await?;
+    touch(&tx, cart.row.id).await?;
+    for (_, line_id, quantity) in &sets {
+        cart_line::Entity::update_many()
+            .col_expr(cart_line::Column::Quantity, Expr::value(*quantity))
+            .filter(cart_line::Column::Id.eq(*line_id))
+            .exec(&tx)
+            .await?;
+    }
+    if !removals.is_empty() {
+        cart_line::Entity::delete_many()
+            .filter(cart_line::Column::Id.is_in(removals))
+            .exec(&tx)
+            .await?;
+    }
+    if let Err(e) = rehold(&tx, cart.row.id, hold).await? {
+        tx.rollback().await?;
+        return Ok(Err(e));
+    }
+    tx.commit().await?;
+    open_cart(db, token, viewer).await
+}
+
+/// Removes lines.
+pub async fn lines_remove(
+    db: &DatabaseConnection,
+    token: &str,
+    viewer: Viewer,
+    line_ids: &[i64],
+    hold: Option<std::time::Duration>,
+) -> DomainResult<Outcome> {
+    let cart = match open_cart(db, token, viewer).await? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let errors: Vec<UserError> = line_ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !cart.lines.iter().any(|l| l.id == **id))
+        .map(|(i, _)| {
+            UserError::new(
+                &["lineIds", &i.to_string()],
+                UserErrorCode::NotFound,
+                "no such line in this cart",
+            )
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let tx = db.begin().await?;
+    touch(&tx, cart.row.id).await?;
+    cart_line::Entity::delete_many()
+        .filter(cart_line::Column::CartId.eq(cart.row.id))
+        .filter(cart_line::Column::Id.is_in(line_ids.iter().copied()))
+        .exec(&tx)
+        .await?;
+    if let Err(e) = rehold(&tx, cart.row.id, hold).await? {
+        tx.rollback().await?;
+        return Ok(Err(e));
+    }
+    tx.commit().await?;
+    open_cart(db, token, viewer).await
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+fn apply_buyer(row: &mut cart::ActiveModel, buyer: BuyerIdentity, errors: &mut Vec<UserError>) {
+    if let Some(email) = buyer.email {
+        if email.trim().is_empty() {
+            row.email = Set(None);
+        } else {
+            match customer::normalize_email(&email, &["buyerIdentity", "email"]) {
+                Ok(e) => row.email = Set(Some(e)),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    if let Some(country) = buyer.country_code {
+        let code = country.trim().to_ascii_uppercase();
+        if code.is_empty() {
+            row.country = Set(None);
+        } else if code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase()) {
+            row.country = Set(Some(code));
+        } else {
+            errors.push(UserError::new(
+                &["buyerIdentity", "countryCode"],
+                UserErrorCode::Invalid,
+                "the country is a two-letter ISO 3166-1 code, e.g. US",
+            ));
+        }
+    }
+    for (input, column, name) in [
+        (
+            buyer.shipping_address,
+            &mut row.shipping_address,
+            "shippingAddress",
+        ),
+        (
+            buyer.billing_address,
+            &mut row.billing_address,
+            "billingAddress",
+        ),
+    ] {
+        let Some(input) = input else { continue };
+        match customer::validate_address(input) {
+            Ok(a) => *column = Set(Some(json(&a))),
+            Err(es) => errors.extend(es.into_iter().map(|mut e| {
+                e.field[0] = name.to_owned();
+                e.field.insert(0, "buyerIdentity".into());
+                e
+            })),
+        }
+    }
+}
+
+/// Updates the buyer's details. A signed-in customer who uses a guest cart
+/// takes it over (merged into their open cart, see the module rules); the
+/// answer is then the cart they own.
+pub async fn buyer_identity_update(
+    db: &DatabaseConnection,
+    token: &str,
+    viewer: Viewer,
+    buyer: BuyerIdentity,
+) -> DomainResult<Outcome> {
+    let cart = match open_cart(db, token, viewer).await? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut row: cart::ActiveModel = cart.row.clone().into();
+    let mut errors = Vec::new();
+    apply_buyer(&mut row, buyer, &mut errors);
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    // A changed address may drop the chosen shipping method (checked again
+    // on every read and at checkout).
+    row.updated_at = Set(now());
+    cart::Entity::update(row).exec(db).await?;
+    if let (Viewer::Customer(customer_id), None) = (viewer, cart.row.customer_id) {
+        let token = merge_into_customer(db, &cart.row.token, customer_id).await?;
+        return open_cart(db, &token, viewer).await;
+    }
+    open_cart(db, token, viewer).await
+}
+
+/// Joins a guest cart to `customer_id`'s carts (module rules); returns the
+/// token of the cart the customer now has. Does nothing to a completed or
+/// someone else's cart (returns the token unchanged).
+pub async fn merge_into_customer(
+    db: &DatabaseConnection,
+    guest_token: &str,
+    customer_id: i64,
+) -> DomainResult<String> {
+    let Some(guest) = get(db, guest_token, Viewer::Guest).await? else {
+        return Ok(guest_token.to_owned());
+    };
+    if guest.is_completed() || guest.row.customer_id.is_some() {
+        return Ok(guest_token.to_owned());
+    }
+    let target = cart::Entity::find()
+        .filter(cart::Column::CustomerId.eq(customer_id))
+        .filter(cart::Column::ChannelId.eq(guest.row.channel_id))
+        .filter(cart::Column::OrderId.is_null())
+        .order_by_desc(cart::Column::UpdatedAt)
+        .one(db)
+        .await?;
+    let tx = db.begin().await?;
+    let Some(target) = target else {
+        let email = customer::get(&tx, customer_id).await?.map(|c| c.email);
+        let mut row: cart::ActiveModel = guest.row.clone().into();
+        row.customer_id = Set(Some(customer_id));
+        if guest.row.email.is_none() {
+            row.email = Set(email);
+        }
+        row.updated_at = Set(now());
+        cart::Entity::update(row).exec(&tx).await?;
+        tx.commit().await?;
+        return Ok(guest.row.token);
+    };
+    let lines: Vec<LineInput> = guest
+        .lines
+        .iter()
+        .map(|l| LineInput {
+            variant_id: l.variant_id,
+            quantity: l.quantity,
+        })
+        .collect();
+    add_lines(&tx, target.id, &lines).await?;
+    let mut codes: Vec<String> = serde_json::from_str(&target.discount_codes).unwrap_or_default();
+    for c in guest.discount_codes() {
+        if !codes.contains(&c) && codes.len() < MAX_CODES {
+            codes.push(c);
+        }
+    }
+    let mut cards: Vec<i64> = serde_json::from_str(&target.gift_card_ids).unwrap_or_default();
+    for c in guest.gift_card_ids() {
+        if !cards.contains(&c) && cards.len() < MAX_CODES {
+            cards.push(c);
+        }
+    }
+    let mut row: cart::ActiveModel = target.clone().into();
+    row.discount_codes = Set(json(&codes));
+    row.gift_card_ids = Set(json(&cards));
+    if target.shipping_address.is_none() {
+        row.shipping_address = Set(guest.row.shipping_address.clone());
+    }
+    if target.billing_address.is_none() {
+        row.billing_address = Set(guest.row.billing_address.clone());
+    }
+    if target.country.is_none() {
+        row.country = Set(guest.row.country.clone());
+    }
+    if target.shipping_method_id.is_none() {
+        row.shipping_method_id = Set(guest.row.shipping_method_id);
+    }
+    row.updated_at = Set(now());
+    cart::Entity::update(row).exec(&tx).await?;
+    cart::Entity::delete_by_id(guest.row.id).exec(&tx).await?;
+    tx.commit().await?;
+    Ok(target.token)
+}
+
+/// Looks up discount codes: unknown or currently unusable ones are errors;
+/// the rest come back upper-cased and de-duplicated.
+async fn check_discount_codes(
+    db: &impl ConnectionTrait,
+    channel_id: i64,
+    codes: &[String],
+    errors: &mut Vec<UserError>,
+) -> DomainResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    let wanted: Vec<String> = codes
+        .iter()
+        .map(|c| c.trim().to_ascii_uppercase())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if wanted.len() > MAX_CODES {
+        errors.push(UserError::new(
+            &["discountCodes"],
+            UserErrorCode::Invalid,
+            format!("at most {MAX_CODES} codes"),
+        ));
+        return Ok(out);
+    }
+    let found: HashMap<String, promotion::Model> = promotion::Entity::find()
+        .filter(promotion::Column::ChannelId.eq(channel_id))
+        .filter(promotion::Column::Code.is_in(wanted.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|p| p.code.clone().map(|c| (c, p)))
+        .collect();
+    let now = Utc::now();
+    for (i, code) in wanted.into_iter().enumerate() {
+        let usable = found.get(&code).is_some_and(|p| {
+            p.active
+                && p.starts_at.is_none_or(|s| s <= now)
+                && p.ends_at.is_none_or(|e| e > now)
+                && p.usage_limit.is_none_or(|l| p.times_used < l)
+        });
+        if !usable {
+            errors.push(UserError::new(
+                &["discountCodes", &i.to_string()],
+                UserErrorCode::InvalidCode,
+                format!("`{code}` is not a valid discount code"),
+            ));
+        } else if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the cart's discount codes (an empty list removes them all).
+pub async fn discount_codes_update(
+    db: &DatabaseConnection,
+    token: &str,
+    viewer: Viewer,
+    codes: &[String],
+) -> DomainResult<Outcome> {
+    let cart = match open_cart(db, token, viewer).await? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut errors = Vec::new();
+    let codes = check_discount_codes(db, cart.row.channel_id, codes, &mut errors).await?;
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    cart::Entity::update_many()
+        .col_expr(cart::Column::DiscountCodes, Expr::value(json(&codes)))
+        .col_expr(cart::Column::UpdatedAt, Expr::value(now()))
+        .filter(cart::Column::Id.eq(cart.row.id))
+        .exec(db)
+        .await?;
+    open_cart(db, token, viewer).await
+}
+
+/// Replaces the cart's gift cards, given by code (an empty list removes
+/// them all). Unknown, disabled, expired or empty cards are INVALID_CODE;
+/// a card in another currency is CURRENCY_MISMATCH.
+pub async fn gift_card_codes_update(
+    db: &DatabaseConnection,
+    token: &str,
+    viewer: Viewer,
+    codes: &[String],
+) -> DomainResult<Outcome> {
+    let cart = match open_cart(db, token, viewer).await? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let channel = setup::channel_by_id(db, cart.row.channel_id).await?;
+    let mut errors = Vec::new();
+    if codes.len() > MAX_CODES {
+        return Ok(Err(vec![UserError::new(
+            &["giftCardCodes"],
+            UserErrorCode::Invalid,
+            format!("at most {MAX_CODES} codes"),
+        )]));
+    }
+    let now = Utc::now();
+    let mut ids = Vec::new();
+    for (i, code) in codes.iter().enumerate() {
+        let field = ["giftCardCodes".to_owned(), i.to_string()];
+        let field: Vec<&str> = field.iter().map(String::as_str).collect();
+        let card = gift_card::Entity::find()
+            .filter(gift_card::Column::CodeHash.eq(setup::gift_card_hash(code)))
+            .one(db)
+            .await?;
+        match card {
+            Some(c) if c.currency_code != channel.currency.code() => errors.push(UserError::new(
+                &field,
+                UserErrorCode::CurrencyMismatch,
+                format!(
+                    "this gift card is in {}, the cart in {}",
+                    c.currency_code,
+                    channel.currency.code()
+                ),
+            )),
+            Some(c)
+                if !c.disabled && c.balance_minor > 0 && c.expires_at.is_none_or(|e| e > now) =>
+            {
+                if !ids.contains(&c.id) {
+                    ids.push(c.id);
+                }
+            }
+            _ => errors.push(UserError::new(
+                &field,
+                UserErrorCode::InvalidCode,
+                "this gift card code is not valid or has no balance left",
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    cart::Entity::update_many()
+        .col_expr(cart::Column::GiftCardIds, Expr::value(json(&ids)))
+        .col_expr(cart::Column::UpdatedAt, Expr::value(now_db()))
+        .filter(cart::Column::Id.eq(cart.row.id))
+        .exec(db)
+        .await?;
+    open_cart(db, token, viewer).await
+}
+
+fn now_db() -> DateTime<Utc> {
+    now()
+}
+
+/// Chooses a shipping method by code; it must be among the methods offered
+/// for the cart's destination.
+pub async fn shipping_method_select(
+    db: &DatabaseConnection,
+    token: &str,
+    viewer: Viewer,
+    method_code: &str,
+) -> DomainResult<Outcome> {
+    let cart = match open_cart(db, token, viewer).await? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let Some(country) = cart.country() else {
+        return Ok(Err(vec![UserError::new(
+            &["buyerIdentity", "shippingAddress"],
+            UserErrorCode::MissingShippingAddress,
+            "set a shipping address (or a country) first",
+        )]));
+    };
+    let methods = setup::shipping_methods_for(db, cart.row.channel_id, &country).await?;
+    let Some(method) = methods
+        .iter()
+        .find(|m| m.code.eq_ignore_ascii_case(method_code.trim()))
+    else {
+        return Ok(Err(vec![UserError::new(
+            &["shippingMethodCode"],
+            UserErrorCode::InvalidShippingMethod,
+            format!("`{}` is not offered for this cart", method_code.trim()),
+        )]));
+    };
+    cart::Entity::update_many()
+        .col_expr(cart::Column::ShippingMethodId, Expr::value(method.id))
+        .col_expr(cart::Column::UpdatedAt, Expr::value(now()))
+        .filter(cart::Column::Id.eq(cart.row.id))
+        .exec(db)
+        .await?;
+    open_cart(db, token, viewer).await
+}

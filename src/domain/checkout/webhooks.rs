@@ -1,0 +1,238 @@
+//! Payment gateway webhooks: a verified event moves the order it names
+//! (pending → paid, or cancelled when the payment failed), exactly once.
+//!
+//! The event id is recorded in the same transaction as the change, under a
+//! unique index: a replayed delivery changes nothing, and a delivery that
+//! failed half-way leaves no record, so the gateway's retry is processed.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::{payment, payment_transaction, payment_webhook_event, reservation};
+use http::HeaderMap;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::Expr,
+};
+
+use super::{orders, stock};
+use crate::domain::{
+    error::{DomainResult, is_unique_violation},
+    order_state::{OrderEvent, PaymentStatus},
+    payments::{PaymentGateway, WebhookError, WebhookEvent, WebhookEventKind},
+};
+
+/// What a webhook delivery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The order moved.
+    Applied {
+        /// The order.
+        order_id: i64,
+    },
+    /// The event id was seen before: nothing changed.
+    Duplicate,
+    /// Not about a payment emporium knows, or nothing to do.
+    Ignored,
+}
+
+/// Verifies and applies one delivery. `Err` means the delivery is not
+/// authentic (answer 400); storage errors are the outer error.
+pub async fn handle(
+    db: &DatabaseConnection,
+    gateway: &dyn PaymentGateway,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> DomainResult<Result<Handled, WebhookError>> {
+    let event = match gateway.verify_webhook(headers, body, now) {
+        Ok(e) => e,
+        Err(e) => return Ok(Err(e)),
+    };
+    apply(db, gateway.code(), &event).await.map(Ok)
+}
+
+fn reference_of(kind: &WebhookEventKind) -> Option<&str> {
+    match kind {
+        WebhookEventKind::PaymentSucceeded { reference, .. }
+        | WebhookEventKind::PaymentAuthorized { reference, .. }
+        | WebhookEventKind::PaymentFailed { reference, .. }
+        | WebhookEventKind::Refunded { reference, .. }
+        | WebhookEventKind::Canceled { reference } => Some(reference),
+        WebhookEventKind::Other(_) => None,
+    }
+}
+
+fn type_of(kind: &WebhookEventKind) -> &str {
+    match kind {
+        WebhookEventKind::PaymentSucceeded { .. } => "payment_succeeded",
+        WebhookEventKind::PaymentAuthorized { .. } => "payment_authorized",
+        WebhookEventKind::PaymentFailed { .. } => "payment_failed",
+        WebhookEventKind::Refunded { .. } => "refunded",
+        WebhookEventKind::Canceled { .. } => "canceled",
+        WebhookEventKind::Other(t) => t,
+    }
+}
+
+/// Applies a verified event (module rules).
+pub async fn apply(
+    db: &DatabaseConnection,
+    gateway: &str,
+    event: &WebhookEvent,
+) -> DomainResult<Handled> {
+    let now = Utc::now().trunc_subsecs(6);
+    let tx = db.begin().await?;
+    // First statement writes: the de-duplication record.
+    let seen = payment_webhook_event::Entity::insert(payment_webhook_event::ActiveModel {
+        gateway: Set(gateway.to_owned()),
+        event_id: Set(event.id.clone()),
+        event_type: Set(type_of(&event.kind).chars().take(64).collect()),
+        received_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&tx)
+    .await;
+    match seen {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => return Ok(Handled::Duplicate),
+        Err(e) => return Err(e.into()),
+    }
+    let Some(reference) = reference_of(&event.kind) else {
+        tx.commit().await?;
+        return Ok(Handled::Ignored);
+    };
+    let Some(pay) = payment::Entity::find()
+        .filter(payment::Column::Gateway.eq(gateway))
+        .filter(payment::Column::Reference.eq(reference))
+        .one(&tx)
+        .await?
+    else {
+        tracing::info!(gateway, event = %event.id, "webhook for an unknown payment");
+        tx.commit().await?;
+        return Ok(Handled::Ignored);
+    };
+    let Some(order) = orders::get(&tx, pay.order_id).await? else {
+        tx.commit().await?;
+        return Ok(Handled::Ignored);
+    };
+    let state = orders::state_of(&order)?;
+    let actor = format!("gateway:{gateway}");
+    let (events, kind, amount, status, release): (Vec<OrderEvent>, &str, i64, &str, bool) =
+        match &event.kind {
+            WebhookEventKind::PaymentSucceeded { amount_minor, .. } => {
+                let amount = (*amount_minor).min(state.total() - state.captured());
+                if amount <= 0 {
+                    (Vec::new(), "capture", 0, "captured", false)
+                } else {
+                    // Draws on the open authorization, or is a sale.
+                    (
+                        vec![OrderEvent::PaymentCaptured { amount }],
+                        "capture",
+                        amount,
+                        "captured",
+                        false,
+                    )
+                }
+            }
+            WebhookEventKind::PaymentAuthorized { amount_minor, .. } => {
+                let amount = (*amount_minor).min(state.total() - state.authorized());
+                if amount <= 0 {
+                    (Vec::new(), "authorization", 0, "authorized", false)
+                } else {
+                    (
+                        vec![OrderEvent::PaymentAuthorized { amount }],
+                        "authorization",
+                        amount,
+                        "authorized",
+                        false,
+                    )
+                }
+            }
+            WebhookEventKind::PaymentFailed { .. } | WebhookEventKind::Canceled { .. } => {
+                if state.status().payment == PaymentStatus::Pending
+                    || state.status().payment == PaymentStatus::Failed
+                {
+                    (
+                        vec![
+                            OrderEvent::PaymentFailed,
+                            OrderEvent::Cancelled {
+                                reason: "payment failed".into(),
+                            },
+                        ],
+                        "failure",
+                        0,
+                        "failed",
+                        true,
+                    )
+                } else {
+                    (Vec::new(), "failure", 0, "failed", false)
+                }
+            }
+            WebhookEventKind::Refunded {
+                total_refunded_minor,
+                ..
+            } => {
+                let delta = total_refunded_minor - state.refunded();
+                if delta > 0 {
+                    (
+                        vec![OrderEvent::Refunded { amount: delta }],
+                        "refund",
+                        delta,
+                        &pay.status,
+                        false,
+                    )
+                } else {
+                    (Vec::new(), "refund", 0, &pay.status, false)
+                }
+            }
+            WebhookEventKind::Other(_) => (Vec::new(), "", 0, &pay.status, false),
+        };
+    if events.is_empty() {
+        tx.commit().await?;
+        return Ok(Handled::Ignored);
+    }
+    let applied = orders::apply(&tx, &order, &events, &actor).await?;
+    let order = match applied {
+        Ok((order, _)) => order,
+        Err(e) => {
+            tracing::warn!(gateway, event = %event.id, order = order.id, error = %e, "webhook event refused by the order");
+            // Keep the event recorded: the same event will not apply later either.
+            tx.commit().await?;
+            return Ok(Handled::Ignored);
+        }
+    };
+    payment::Entity::update_many()
+        .col_expr(payment::Column::Status, Expr::value(status.to_owned()))
+        .col_expr(payment::Column::UpdatedAt, Expr::value(now))
+        .filter(payment::Column::Id.eq(pay.id))
+        .exec(&tx)
+        .await?;
+    payment_transaction::Entity::insert(payment_transaction::ActiveModel {
+        payment_id: Set(pay.id),
+        kind: Set(kind.to_owned()),
+        amount_minor: Set(amount),
+        gateway_event_id: Set(Some(event.id.clone())),
+        detail: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&tx)
+    .await?;
+    let held = reservation::Entity::find()
+        .filter(reservation::Column::OrderId.eq(order.id))
+        .all(&tx)
+        .await?;
+    if release {
+        stock::release(&tx, &held).await?;
+    } else if order.authorized_minor >= order.total_minor {
+        // Secured: hold the stock until fulfilment, no longer until a deadline.
+        reservation::Entity::update_many()
+            .col_expr(
+                reservation::Column::ExpiresAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(reservation::Column::OrderId.eq(order.id))
+            .exec(&tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Handled::Applied { order_id: order.id })
+}

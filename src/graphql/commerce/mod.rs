@@ -1,0 +1,503 @@
+//! Carts, checkout and orders over GraphQL. Carts are open to anyone
+//! holding a cart's ID (a customer's cart only to that customer); orders to
+//! their owner and to staff and partners with `orders:read`.
+
+pub mod types;
+
+use async_graphql::{
+    Context, ID, InputObject, Object, SimpleObject,
+    connection::{Connection, Edge, EmptyFields},
+};
+
+use crate::{
+    domain::{
+        checkout::{
+            cart::{self, BuyerIdentity, LineInput, LineUpdate, Viewer},
+            complete::{Checkout, CheckoutSettings, PaymentInput},
+            orders, quote,
+        },
+        identity::{access::Principal, permission::Permission},
+        payments::CaptureMode,
+    },
+    graphql::{
+        ContextExt,
+        error::{ApiResult, ErrorCode},
+        id::{Kind, decode_as},
+        identity::MailingAddressInput,
+        pagination::{OffsetCursor, PageArgs},
+    },
+};
+use types::{Cart, CartUserError, Order, cart_errors};
+
+/// Who the caller is to a cart.
+fn viewer(principal: &Principal) -> Viewer {
+    match principal.customer_id() {
+        Some(id) => Viewer::Customer(id),
+        None => Viewer::Guest,
+    }
+}
+
+/// A cart ID as sent by the client (the token itself).
+fn token(id: &ID) -> &str {
+    id.as_str().trim()
+}
+
+/// A line to put in a cart.
+#[derive(InputObject)]
+pub struct CartLineInput {
+    /// The product variant.
+    pub merchandise_id: ID,
+    /// Units (default 1).
+    #[graphql(default = 1)]
+    pub quantity: i32,
+}
+
+/// A new quantity for a cart line (0 removes it).
+#[derive(InputObject)]
+pub struct CartLineUpdateInput {
+    /// The line.
+    pub id: ID,
+    /// New units.
+    pub quantity: i32,
+}
+
+/// Buyer details; absent fields are left alone, an empty email clears it.
+#[derive(InputObject, Default)]
+pub struct CartBuyerIdentityInput {
+    /// Email for the order confirmation.
+    pub email: Option<String>,
+    /// ISO 3166-1 alpha-2 country, for prices and shipping before an address.
+    pub country_code: Option<String>,
+    /// Where to ship.
+    pub shipping_address: Option<MailingAddressInput>,
+    /// Billing address (default: the shipping address).
+    pub billing_address: Option<MailingAddressInput>,
+}
+
+impl From<CartBuyerIdentityInput> for BuyerIdentity {
+    fn from(i: CartBuyerIdentityInput) -> Self {
+        Self {
+            email: i.email,
+            country_code: i.country_code,
+            shipping_address: i.shipping_address.map(Into::into),
+            billing_address: i.billing_address.map(Into::into),
+        }
+    }
+}
+
+/// A new cart.
+#[derive(InputObject, Default)]
+pub struct CartInput {
+    /// Lines to start with.
+    #[graphql(default)]
+    pub lines: Vec<CartLineInput>,
+    /// Buyer details.
+    pub buyer_identity: Option<CartBuyerIdentityInput>,
+    /// Discount codes.
+    #[graphql(default)]
+    pub discount_codes: Vec<String>,
+}
+
+/// How to pay what gift cards and store credit leave.
+#[derive(InputObject)]
+pub struct CheckoutPaymentInput {
+    /// Gateway code: `test`, `manual` or `stripe` (see `paymentGateways`).
+    pub gateway: String,
+    /// The gateway's payment method token (e.g. `tok_visa` for `test`, a
+    /// `pm_...` for Stripe). Never card numbers.
+    pub token: Option<String>,
+}
+
+/// A cart mutation's result.
+#[derive(SimpleObject)]
+pub struct CartPayload {
+    /// The cart (unchanged when there are errors; null if not found).
+    pub cart: Option<Cart>,
+    /// What was wrong; the mutation changed nothing.
+    pub user_errors: Vec<CartUserError>,
+}
+
+/// What the customer must do to finish an asynchronous payment.
+#[derive(SimpleObject)]
+pub struct CheckoutNextAction {
+    /// For the gateway's client library (e.g. Stripe.js `confirmCardPayment`).
+    pub client_secret: Option<String>,
+    /// Where to send the customer.
+    pub url: Option<String>,
+}
+
+/// `checkoutComplete`'s result.
+#[derive(SimpleObject)]
+pub struct CheckoutCompletePayload {
+    /// The order placed (status PENDING while an asynchronous payment
+    /// completes).
+    pub order: Option<Order>,
+    /// Set when the payment needs the customer (3-D Secure).
+    pub next_action: Option<CheckoutNextAction>,
+    /// Why no order was placed (nothing was charged and no stock is held).
+    pub user_errors: Vec<CartUserError>,
+}
+
+async fn priced(ctx: &Context<'_>, c: cart::Cart) -> ApiResult<Cart> {
+    let db = &ctx.state()?.db;
+    let customer = ctx.principal()?.customer_id();
+    let q = quote::quote(db, &c, customer).await?;
+    Ok(Cart::new(c, q))
+}
+
+async fn payload(ctx: &Context<'_>, outcome: cart::Outcome) -> ApiResult<CartPayload> {
+    ctx.request()?.no_store();
+    Ok(match outcome {
+        Ok(c) => CartPayload {
+            cart: Some(priced(ctx, c).await?),
+            user_errors: Vec::new(),
+        },
+        Err(errors) => CartPayload {
+            cart: None,
+            user_errors: cart_errors(errors),
+        },
+    })
+}
+
+fn variant_lines(lines: Vec<CartLineInput>) -> ApiResult<Vec<LineInput>> {
+    lines
+        .into_iter()
+        .map(|l| {
+            Ok(LineInput {
+                variant_id: decode_as(Kind::ProductVariant, &l.merchandise_id)?,
+                quantity: l.quantity,
+            })
+        })
+        .collect()
+}
+
+/// How long adding to a cart holds stock, if it does.
+fn cart_hold(ctx: &Context<'_>) -> ApiResult<Option<std::time::Duration>> {
+    let secs = ctx.state()?.config.commerce.cart_reservation_secs;
+    Ok((secs > 0).then(|| std::time::Duration::from_secs(secs)))
+}
+
+/// The checkout settings of this node.
+pub fn checkout_settings(config: &crate::config::CommerceConfig) -> CheckoutSettings {
+    CheckoutSettings {
+        hold: std::time::Duration::from_secs(config.checkout_hold_secs),
+        pending_payment_hold: std::time::Duration::from_secs(config.payment_pending_secs),
+        capture: if config.capture_automatic {
+            CaptureMode::Automatic
+        } else {
+            CaptureMode::Manual
+        },
+    }
+}
+
+/// Cart and order queries.
+#[derive(Default)]
+pub struct CommerceQuery;
+
+#[Object]
+impl CommerceQuery {
+    /// A cart by ID: any guest cart whose ID you hold, or your own cart when
+    /// signed in. Null otherwise.
+    async fn cart(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Cart>> {
+        ctx.request()?.no_store();
+        let db = &ctx.state()?.db;
+        let found = cart::get(db, token(&id), viewer(ctx.principal()?)).await?;
+        Ok(match found {
+            Some(c) => Some(priced(ctx, c).await?),
+            None => None,
+        })
+    }
+
+    /// An order by ID: yours, or any with `orders:read`. Null otherwise.
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Order>> {
+        ctx.request()?.no_store();
+        let row = decode_as(Kind::Order, &id)?;
+        order_for(ctx, row).await
+    }
+
+    /// Every order, newest first (`orders:read`).
+    #[graphql(guard = "crate::graphql::auth::Need(Permission::OrdersRead)")]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<OffsetCursor, Order, EmptyFields>> {
+        ctx.request()?.no_store();
+        order_page(ctx, None, first, after).await
+    }
+
+    /// The payment gateways checkout accepts.
+    async fn payment_gateways(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
+        Ok(ctx
+            .state()?
+            .gateways
+            .codes()
+            .into_iter()
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
+/// The order `row` if the caller may see it.
+pub async fn order_for(ctx: &Context<'_>, row: i64) -> ApiResult<Option<Order>> {
+    let db = &ctx.state()?.db;
+    let principal = ctx.principal()?;
+    let found = if principal.can(Permission::OrdersRead) {
+        orders::get(db, row).await?
+    } else if let Some(customer) = principal.customer_id() {
+        orders::get_for_customer(db, row, customer).await?
+    } else {
+        None
+    };
+    Ok(found.map(|row| Order { row }))
+}
+
+/// A page of orders, newest first: a customer's or everyone's.
+pub async fn order_page(
+    ctx: &Context<'_>,
+    customer: Option<i64>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> ApiResult<Connection<OffsetCursor, Order, EmptyFields>> {
+    let db = &ctx.state()?.db;
+    let page = PageArgs {
+        first,
+        after,
+        last: None,
+        before: None,
+    };
+    let total = orders::count(db, customer).await?;
+    let window = page.window(Some(total))?;
+    let rows = orders::list(db, customer, window.offset, window.wanted).await?;
+    let mut conn = Connection::new(window.has_previous, window.offset + window.wanted < total);
+    conn.edges.extend(
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, row)| Edge::new(OffsetCursor(window.offset + i as u64), Order { row })),
+    );
+    Ok(conn)
+}
+
+/// Cart and checkout mutations.
+#[derive(Default)]
+pub struct CommerceMutation;
+
+#[Object]
+impl CommerceMutation {
+    /// Creates a cart in the request's channel (signed in: yours).
+    async fn cart_create(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] input: CartInput,
+    ) -> ApiResult<CartPayload> {
+        let state = ctx.state()?;
+        let channel = ctx.channel(None).await?;
+        let lines = variant_lines(input.lines)?;
+        let outcome = cart::create(
+            &state.db,
+            &channel,
+            viewer(ctx.principal()?),
+            &lines,
+            input.buyer_identity.map(Into::into).unwrap_or_default(),
+            &input.discount_codes,
+            cart_hold(ctx)?,
+        )
+        .await?;
+        payload(ctx, outcome).await
+    }
+
+    /// Adds lines; the same variant again adds to its line.
+    async fn cart_lines_add(
+        &self,
+        ctx: &Context<'_>,
+        cart_id: ID,
+        lines: Vec<CartLineInput>,
+    ) -> ApiResult<CartPayload> {
+        let state = ctx.state()?;
+        let channel = ctx.channel(None).await?;
+        let lines = variant_lines(lines)?;
+        let outcome = cart::lines_add(
+            &state.db,
+            &channel,
+            token(&cart_id),
+            viewer(ctx.principal()?),
+            &lines,
+            cart_hold(ctx)?,
+        )
+        .await?;
+        payload(ctx, outcome).await
+    }
+
+    /// Sets line quantities; 0 removes a line.
+    async fn cart_lines_update(
+        &self,
+        ctx: &Context<'_>,
+        cart_id: ID,
+        lines: Vec<CartLineUpdateInput>,
+    ) -> ApiResult<CartPayload> {
+        let state = ctx.state()?;
+        let channel = ctx.channel(None).await?;
+        let updates = lines
+            .into_iter()
+            .map(|l| {
+                Ok(LineUpdate {
+                    line_id: decode_as(Kind::CartLine, &l.id)?,
+                    quantity: l.quantity,
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        let outcome = cart::lines_update(
+            &state.db,
+            &channel,
+            token(&cart_id),
+            viewer(ctx.principal()?),
+            &updates,
+            cart_hold(ctx)?,
+        )
+        .await?;
+        payload(ctx, outcome).await
+    }
+
+    /// Removes lines.
+    async fn cart_lines_remove(
+        &self,
+        ctx: &Context<'_>,
+        cart_id: ID,
+        line_ids: Vec<ID>,
+    ) -> ApiResult<CartPayload> {
+        let ids = line_ids
+            .iter()
+            .map(|id| decode_as(Kind::CartLine, id))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let outcome = cart::lines_remove(
+            &ctx.state()?.db,
+            token(&cart_id),
+            viewer(ctx.principal()?),
+            &ids,
+            cart_hold(ctx)?,
+        )
+        .await?;
+        payload(ctx, outcome).await
+    }
+
+    /// Sets the buyer's email, country and addresses. Signed in, this also
+    /// makes a guest cart yours (merged into your open cart: the answer is
+    /// then that cart, with its own ID).
+    async fn cart_buyer_identity_update(
+        &self,
+        ctx: &Context<'_>,
+        cart_id: ID,
+        buyer_identity: CartBuyerIdentityInput,
+    ) -> ApiResult<CartPayload> {
+        let outcome = cart::buyer_identity_update(
+            &ctx.state()?.db,
+            token(&cart_id),
+            viewer(ctx.principal()?),
+            buyer_identity.into(),
+        )
+        .await?;
+        payload(ctx, outcome).await
+    }
+
+    /// Replaces the cart's discount codes (empty list: none).
+    async fn cart_discount_codes_update(
+        &self,
+        ctx: &Context<'_>,
+        cart_id: ID,
+        discount_codes: Vec<String>,
+    ) -> ApiResult<CartPayload> {
+        let outcome = cart::discount_codes_update(
+            &ctx.state()?.db,
+            token(&cart_id),
+            viewer(ctx.principal()?),
+            &discount_codes,
+        )
+        .await?;
+        payload(ctx, outcome).await
+    }
+
+    /// Replaces the cart's gift cards, given by code (empty list: none).
+    async fn cart_gift_card_codes_update(
+        &self,
+        ctx: &Context<'_>,
+        cart_id: ID,
+        gift_card_codes: Vec<String>,
+    ) -> ApiResult<CartPayload> {
+        let outcome = cart::gift_card_codes_update(
+            &ctx.state()?.db,
+            token(&cart_id),
+            viewer(ctx.principal()?),
+            &gift_card_codes,
+        )
+        .await?;
+        payload(ctx, outcome).await
+    }
+
+    /// Chooses a shipping method from `availableShippingMethods`.
+    async fn cart_shipping_method_select(
+        &self,
+        ctx: &Context<'_>,
+        cart_id: ID,
+        shipping_method_code: String,
+    ) -> ApiResult<CartPayload> {
+        let outcome = cart::shipping_method_select(
+            &ctx.state()?.db,
+            token(&cart_id),
+            viewer(ctx.principal()?),
+            &shipping_method_code,
+        )
+        .await?;
+        payload(ctx, outcome).await
+    }
+
+    /// Places the order: prices the cart again, checks it, reserves stock,
+    /// takes payment and creates the order, all or nothing. Send an
+    /// `idempotencyKey` (e.g. a UUID per attempt): a retry with it returns
+    /// the first answer and never charges twice.
+    async fn checkout_complete(
+        &self,
+        ctx: &Context<'_>,
+        cart_id: ID,
+        payment: CheckoutPaymentInput,
+        idempotency_key: Option<String>,
+    ) -> ApiResult<CheckoutCompletePayload> {
+        ctx.request()?.no_store();
+        let state = ctx.state()?;
+        if idempotency_key.as_ref().is_some_and(|k| k.len() > 255) {
+            return Err(
+                ErrorCode::BadUserInput.error("the idempotency key is longer than 255 characters")
+            );
+        }
+        let principal = ctx.principal()?;
+        let checkout = Checkout {
+            db: &state.db,
+            gateways: &state.gateways,
+            settings: checkout_settings(&state.config.commerce),
+        };
+        let done = checkout
+            .complete(
+                token(&cart_id),
+                viewer(principal),
+                &crate::graphql::admin::idempotency_scope(principal),
+                &PaymentInput {
+                    gateway: payment.gateway,
+                    token: payment.token,
+                },
+                idempotency_key.as_deref(),
+            )
+            .await?;
+        let order = match done.order_id {
+            Some(id) => orders::get(&state.db, id).await?.map(|row| Order { row }),
+            None => None,
+        };
+        Ok(CheckoutCompletePayload {
+            order,
+            next_action: done.next_action.map(|a| CheckoutNextAction {
+                client_secret: a.client_secret,
+                url: a.url,
+            }),
+            user_errors: cart_errors(done.errors),
+        })
+    }
+}
