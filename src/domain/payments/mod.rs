@@ -385,6 +385,7 @@ impl GatewayError {
 #[derive(Clone, Default)]
 pub struct Gateways {
     by_code: HashMap<&'static str, Arc<dyn PaymentGateway>>,
+    test: Option<Arc<TestGateway>>,
 }
 
 /// Two gateways registered under one code.
@@ -402,7 +403,10 @@ impl Gateways {
                 return Err(DuplicateGateway(code));
             }
         }
-        Ok(Self { by_code })
+        Ok(Self {
+            by_code,
+            test: None,
+        })
     }
 
     /// The gateways `settings` enable. Fails on invalid Stripe settings.
@@ -411,14 +415,27 @@ impl Gateways {
         if settings.manual {
             gateways.push(Arc::new(ManualGateway::new()));
         }
-        if let Some(secret) = &settings.test_webhook_secret {
-            gateways.push(Arc::new(TestGateway::new(secret.clone())));
+        let test = settings
+            .test_webhook_secret
+            .as_ref()
+            .map(|secret| Arc::new(TestGateway::new(secret.clone())));
+        if let Some(t) = &test {
+            gateways.push(t.clone());
         }
         if let Some(stripe) = &settings.stripe {
             gateways.push(Arc::new(StripeGateway::new(stripe.clone())?));
         }
         // The three built-in codes differ, so this cannot fail.
-        Self::new(gateways).map_err(|err| GatewayError::Misconfigured(err.to_string()))
+        let mut built =
+            Self::new(gateways).map_err(|err| GatewayError::Misconfigured(err.to_string()))?;
+        built.test = test;
+        Ok(built)
+    }
+
+    /// The built-in `test` gateway, when enabled: tests and examples read its
+    /// authorization count and sign its webhooks.
+    pub fn test_gateway(&self) -> Option<Arc<TestGateway>> {
+        self.test.clone()
     }
 
     /// The gateway with `code`, if enabled.
