@@ -1,8 +1,11 @@
-//! `storefront`: a storefront's journey through the catalog API, as a client
-//! would make it. It lists the channels, opens a collection, pages through
-//! its products with cursors, searches, and shows one product in every
-//! channel, printing what a shopper would see. Any GraphQL error ends it with
-//! a non-zero exit code, so it doubles as a smoke test of a running server.
+//! `storefront`: a storefront's journey through the API, as a client would
+//! make it. It lists the channels, opens a collection, pages through its
+//! products with cursors, searches, and shows one product in every channel;
+//! then it signs a new customer up, fills a cart, applies a discount code,
+//! chooses shipping, pays with the `test` gateway and finds the order in the
+//! customer's account, printing what a shopper would see. Any GraphQL error
+//! or `userErrors` entry ends it with a non-zero exit code, so it doubles as a
+//! smoke test of a running server.
 //!
 //! ```text
 //! cargo run --release &                      # serves the demo shop
@@ -32,6 +35,7 @@ struct Client {
     http: reqwest::Client,
     url: String,
     channel: Option<String>,
+    token: Option<String>,
 }
 
 impl Client {
@@ -49,6 +53,9 @@ impl Client {
         if let Some(c) = &self.channel {
             req = req.header("emporium-channel", c);
         }
+        if let Some(t) = &self.token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
         let res = req
             .send()
             .await
@@ -58,9 +65,18 @@ impl Client {
         if let Some(errors) = body.get("errors") {
             bail!("HTTP {status}: {errors}");
         }
-        body.get("data")
+        let data = body
+            .get("data")
             .cloned()
-            .ok_or_else(|| anyhow!("HTTP {status}: no data"))
+            .ok_or_else(|| anyhow!("HTTP {status}: no data"))?;
+        // A mutation's userErrors are failures of the journey too.
+        if let Some(payload) = data.as_object().and_then(|o| o.values().next())
+            && let Some(errors) = payload["userErrors"].as_array()
+            && !errors.is_empty()
+        {
+            bail!("{errors:?}");
+        }
+        Ok(data)
     }
 }
 
@@ -112,10 +128,11 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let client = Client {
+    let mut client = Client {
         http: reqwest::Client::new(),
         url: args.url,
         channel: args.channel,
+        token: None,
     };
 
     let data = client
@@ -252,5 +269,155 @@ async fn run(args: Args) -> Result<()> {
             );
         }
     }
+    checkout(&mut client, &first).await
+}
+
+const CART: &str = "cart {
+  id
+  lines { quantity merchandise { sku } cost { unitPrice { amount } discount { amount } tax { amount } total { amount } } }
+  discountCodes { code applicable reason }
+  availableShippingMethods { code name price { amount currencyCode } }
+  cost { subtotal { amount currencyCode } discounts { amount } shipping { amount } tax { amount }
+         total { amount currencyCode } amountDue { amount } taxIncluded }
+}";
+
+/// Signs a new customer up, fills a cart with `handle`, checks out with the
+/// test gateway and reads the order back.
+async fn checkout(client: &mut Client, handle: &str) -> Result<()> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let email = format!("shopper-{stamp}@example.com");
+    let password = "correct horse battery staple 42";
+    client
+        .run(
+            "mutation($e: String!, $p: String!) { customerRegister(input: { email: $e, password: $p }) { userErrors { code message } } }",
+            json!({ "e": email, "p": password }),
+        )
+        .await?;
+    let data = client
+        .run(
+            "mutation($e: String!, $p: String!) { customerLogin(email: $e, password: $p) { tokens { accessToken } userErrors { code message } } }",
+            json!({ "e": email, "p": password }),
+        )
+        .await?;
+    client.token = data["customerLogin"]["tokens"]["accessToken"]
+        .as_str()
+        .map(str::to_owned);
+    println!("\nSigned up and in as {email}.");
+
+    let data = client
+        .run(
+            "query($h: String!) { product(handle: $h) { title variants { id sku availableForSale } } }",
+            json!({ "h": handle }),
+        )
+        .await?;
+    let variant = data["product"]["variants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["availableForSale"] == json!(true))
+        .ok_or_else(|| anyhow!("{handle} has nothing for sale"))?;
+    let data = client
+        .run(
+            &format!("mutation($v: ID!) {{ cartCreate(input: {{ lines: [{{ merchandiseId: $v, quantity: 2 }}] }}) {{ {CART} userErrors {{ code message }} }} }}"),
+            json!({ "v": variant["id"] }),
+        )
+        .await?;
+    let cart = data["cartCreate"]["cart"]["id"].clone();
+    println!("Cart with 2 x {}.", variant["sku"].as_str().unwrap_or("?"));
+
+    // An address in the channel's part of the world.
+    let data = client
+        .run("{ channel { currencyCode } }", json!({}))
+        .await?;
+    let address = if data["channel"]["currencyCode"] == json!("EUR") {
+        json!({ "firstName": "Erika", "lastName": "Muster", "address1": "Hauptstr. 1", "city": "Berlin", "countryCode": "DE", "zip": "10115" })
+    } else {
+        json!({ "firstName": "Ann", "lastName": "Shopper", "address1": "1 Main St", "city": "Los Angeles", "provinceCode": "CA", "countryCode": "US", "zip": "90001" })
+    };
+    let data = client
+        .run(
+            &format!("mutation($c: ID!, $a: MailingAddressInput!) {{ cartBuyerIdentityUpdate(cartId: $c, buyerIdentity: {{ shippingAddress: $a }}) {{ {CART} userErrors {{ code message }} }} }}"),
+            json!({ "c": cart, "a": address }),
+        )
+        .await?;
+    let methods = data["cartBuyerIdentityUpdate"]["cart"]["availableShippingMethods"].clone();
+    println!("Shipping to {}:", address["city"].as_str().unwrap_or("?"));
+    for m in methods.as_array().into_iter().flatten() {
+        println!(
+            "  {:<10} {:<24} {}",
+            m["code"].as_str().unwrap_or("?"),
+            m["name"].as_str().unwrap_or("?"),
+            money(&m["price"])
+        );
+    }
+    let method = methods[0]["code"].clone();
+    client
+        .run(
+            "mutation($c: ID!, $m: String!) { cartShippingMethodSelect(cartId: $c, shippingMethodCode: $m) { userErrors { code message } } }",
+            json!({ "c": cart, "m": method }),
+        )
+        .await?;
+    let data = client
+        .run(
+            &format!("mutation($c: ID!) {{ cartDiscountCodesUpdate(cartId: $c, discountCodes: [\"SAVE10\"]) {{ {CART} userErrors {{ code message }} }} }}"),
+            json!({ "c": cart }),
+        )
+        .await?;
+    let c = &data["cartDiscountCodesUpdate"]["cart"];
+    let cost = &c["cost"];
+    println!(
+        "Code SAVE10 {}; subtotal {}, discounts {}, shipping {}, tax {}{}, total {}",
+        if c["discountCodes"][0]["applicable"] == json!(true) {
+            "applies"
+        } else {
+            "does not apply"
+        },
+        money(&cost["subtotal"]).split(' ').next().unwrap_or("?"),
+        cost["discounts"]["amount"].as_str().unwrap_or("?"),
+        cost["shipping"]["amount"].as_str().unwrap_or("?"),
+        cost["tax"]["amount"].as_str().unwrap_or("?"),
+        if cost["taxIncluded"] == json!(true) {
+            " (included)"
+        } else {
+            ""
+        },
+        money(&cost["total"])
+    );
+
+    let key = format!("storefront-{stamp}");
+    let data = client
+        .run(
+            "mutation($c: ID!, $k: String!) { checkoutComplete(cartId: $c, payment: { gateway: \"test\", token: \"tok_visa\" }, idempotencyKey: $k) {
+               order { name status paymentStatus total { amount currencyCode } } userErrors { code message } } }",
+            json!({ "c": cart, "k": key }),
+        )
+        .await?;
+    let order = &data["checkoutComplete"]["order"];
+    println!(
+        "Paid with the test gateway: order {} is {} / {}, {}.",
+        order["name"].as_str().unwrap_or("?"),
+        order["status"].as_str().unwrap_or("?"),
+        order["paymentStatus"].as_str().unwrap_or("?"),
+        money(&order["total"])
+    );
+    let data = client
+        .run(
+            "{ me { orders(first: 5) { totalCount nodes { name status total { amount currencyCode } lines { sku quantity } } } } }",
+            json!({}),
+        )
+        .await?;
+    let orders = &data["me"]["orders"];
+    if orders["nodes"][0]["name"] != order["name"] {
+        bail!("the new order is not in the customer's account");
+    }
+    println!(
+        "My orders ({}): {} {}",
+        orders["totalCount"],
+        order["name"].as_str().unwrap_or("?"),
+        money(&orders["nodes"][0]["total"])
+    );
     Ok(())
 }

@@ -130,6 +130,14 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "10-product-import.graphql",
         include_str!("../../examples/queries/10-product-import.graphql"),
     ),
+    (
+        "11-cart-and-checkout.graphql",
+        include_str!("../../examples/queries/11-cart-and-checkout.graphql"),
+    ),
+    (
+        "12-promotions-and-gift-cards.graphql",
+        include_str!("../../examples/queries/12-promotions-and-gift-cards.graphql"),
+    ),
 ];
 
 static PAGE_WITH_EXAMPLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {

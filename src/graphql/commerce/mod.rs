@@ -6,7 +6,7 @@ pub mod types;
 
 use async_graphql::{
     Context, ID, InputObject, Object, SimpleObject,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, Edge},
 };
 
 use crate::{
@@ -222,7 +222,7 @@ impl CommerceQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<Connection<OffsetCursor, Order, EmptyFields>> {
+    ) -> ApiResult<OrderConnection> {
         ctx.request()?.no_store();
         order_page(ctx, None, first, after).await
     }
@@ -253,13 +253,23 @@ pub async fn order_for(ctx: &Context<'_>, row: i64) -> ApiResult<Option<Order>> 
     Ok(found.map(|row| Order { row }))
 }
 
+/// Extra fields of an order connection.
+#[derive(SimpleObject)]
+pub struct OrderConnectionFields {
+    /// How many orders there are, across all pages.
+    pub total_count: u64,
+}
+
+/// A page of orders.
+pub type OrderConnection = Connection<OffsetCursor, Order, OrderConnectionFields>;
+
 /// A page of orders, newest first: a customer's or everyone's.
 pub async fn order_page(
     ctx: &Context<'_>,
     customer: Option<i64>,
     first: Option<i32>,
     after: Option<String>,
-) -> ApiResult<Connection<OffsetCursor, Order, EmptyFields>> {
+) -> ApiResult<OrderConnection> {
     let db = &ctx.state()?.db;
     let page = PageArgs {
         first,
@@ -270,7 +280,11 @@ pub async fn order_page(
     let total = orders::count(db, customer).await?;
     let window = page.window(Some(total))?;
     let rows = orders::list(db, customer, window.offset, window.wanted).await?;
-    let mut conn = Connection::new(window.has_previous, window.offset + window.wanted < total);
+    let mut conn = Connection::with_additional_fields(
+        window.has_previous,
+        window.offset + window.wanted < total,
+        OrderConnectionFields { total_count: total },
+    );
     conn.edges.extend(
         rows.into_iter()
             .enumerate()

@@ -263,13 +263,7 @@ impl Customer {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<
-        async_graphql::connection::Connection<
-            crate::graphql::pagination::OffsetCursor,
-            crate::graphql::commerce::types::Order,
-            async_graphql::connection::EmptyFields,
-        >,
-    > {
+    ) -> ApiResult<crate::graphql::commerce::OrderConnection> {
         ctx.request()?.no_store();
         crate::graphql::commerce::order_page(ctx, Some(self.0.id), first, after).await
     }
