@@ -29,7 +29,7 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 
-use super::{setup, stock};
+use super::{quote, setup, stock};
 use crate::domain::{
     catalog,
     channel::Channel,
@@ -972,7 +972,7 @@ fn now_db() -> DateTime<Utc> {
 }
 
 /// Chooses a shipping method by code; it must be among the methods offered
-/// for the cart's destination.
+/// for the cart's destination, and able to carry the cart's weight.
 pub async fn shipping_method_select(
     db: &DatabaseConnection,
     token: &str,
@@ -1001,6 +1001,27 @@ pub async fn shipping_method_select(
             format!("`{}` is not offered for this cart", method_code.trim()),
         )]));
     };
+    let ids: Vec<i64> = cart.lines.iter().map(|l| l.variant_id).collect();
+    let grams: HashMap<i64, i64> = catalog::variants_by_ids(db, &ids)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, i64::from(v.weight_grams.unwrap_or(0))))
+        .collect();
+    let weight: u64 = cart
+        .lines
+        .iter()
+        .map(|l| {
+            let grams = grams.get(&l.variant_id).copied().unwrap_or(0);
+            u64::try_from(grams * i64::from(l.quantity)).unwrap_or(0)
+        })
+        .sum();
+    if !quote::carries(method, weight) {
+        return Ok(Err(vec![UserError::new(
+            &["shippingMethodCode"],
+            UserErrorCode::InvalidShippingMethod,
+            format!("`{}` cannot carry this cart", method.code),
+        )]));
+    }
     cart::Entity::update_many()
         .col_expr(cart::Column::ShippingMethodId, Expr::value(method.id))
         .col_expr(cart::Column::UpdatedAt, Expr::value(now()))
