@@ -15,8 +15,9 @@
 //!   customer's most recent open cart, quantities of the same variant add up
 //!   (capped at [`MAX_QUANTITY`]); its codes are added; the customer's cart
 //!   keeps its buyer details where set and takes the guest's otherwise; the
-//!   guest cart is then deleted. Without an open cart of the customer, the
-//!   guest cart simply becomes theirs.
+//!   guest cart's stock holds move to it, and the guest cart is then
+//!   deleted. Without an open cart of the customer, the guest cart simply
+//!   becomes theirs.
 
 use std::collections::HashMap;
 
@@ -819,6 +820,13 @@ pub async fn merge_into_customer(
     }
     row.updated_at = Set(now());
     cart::Entity::update(row).exec(&tx).await?;
+    // The guest cart's stock holds go with its lines: deleting the cart
+    // would delete their rows and leave the units reserved for nobody.
+    entity::reservation::Entity::update_many()
+        .col_expr(entity::reservation::Column::CartId, Expr::value(target.id))
+        .filter(entity::reservation::Column::CartId.eq(guest.row.id))
+        .exec(&tx)
+        .await?;
     cart::Entity::delete_by_id(guest.row.id).exec(&tx).await?;
     tx.commit().await?;
     Ok(target.token)
