@@ -1475,6 +1475,17 @@ async fn a_gift_card_pays_part_of_carts_until_its_balance_is_spent() {
     assert_eq!(code.len(), 16, "a generated code: {code}");
     let last4 = &code[12..];
     assert_eq!(issued["giftCard"]["lastCharacters"], last4);
+    // Only its digest is kept: a gift card has no field that shows the code.
+    let fields = gql(
+        &app,
+        GUEST,
+        "{ __type(name: \"GiftCard\") { fields { name } } }",
+        json!({}),
+    )
+    .await;
+    let names = fields["__type"]["fields"].to_string();
+    assert!(!names.contains("\"code\""), "{names}");
+    assert!(names.contains("\"lastCharacters\""), "{names}");
     assert_eq!(
         issued["giftCard"]["balance"],
         json!({ "amount": "50.00", "currencyCode": "USD" })
