@@ -792,3 +792,95 @@ async fn a_customer_never_sees_another_customers_data() {
     let hidden = app.query_as(&partner, node, json!({ "id": address })).await;
     assert_eq!(hidden["node"], Value::Null);
 }
+
+#[tokio::test]
+async fn a_customer_never_reaches_another_customers_carts_or_orders() {
+    use crate::cart::{
+        GUEST, address, checkout, gql, line, mutate, new_cart, place_order, product, read, ship,
+        shop_with, signed_in, usd,
+    };
+    let (app, admin) = shop_with(None).await;
+    let (_, v) = product(
+        &app,
+        &admin,
+        "PRIVATE-1",
+        json!({ "prices": [usd("5.00")] }),
+    )
+    .await;
+    let a = accounts::customer(&app, "a@example.com").await;
+    let b = accounts::customer(&app, "b@example.com").await;
+    let (as_a, as_b) = (signed_in(&a.access), signed_in(&b.access));
+
+    // A checks out one cart and keeps another open.
+    let done = new_cart(&app, as_a, json!({ "lines": [line(&v, 1)] })).await;
+    let done_id = done["id"].as_str().unwrap_or_default().to_owned();
+    ship(&app, as_a, &done_id, address(Some("OR"), "US"), "standard").await;
+    let order = place_order(&app, as_a, &done_id).await;
+    let order_id = order["id"].as_str().unwrap_or_default().to_owned();
+    let open = new_cart(&app, as_a, json!({ "lines": [line(&v, 2)] })).await;
+    let open_id = open["id"].as_str().unwrap_or_default().to_owned();
+
+    // B, or anyone without a login, gets what an unknown cart gives, for
+    // the open cart and the checked-out one alike (no hint it exists).
+    for id in [&open_id, &done_id] {
+        assert_eq!(read(&app, as_b, id).await, Value::Null);
+        assert_eq!(read(&app, GUEST, id).await, Value::Null);
+        for (name, vars) in [
+            ("cartLinesAdd", json!({ "lines": [line(&v, 1)] })),
+            ("cartLinesUpdate", json!({ "lines": [] })),
+            ("cartLinesRemove", json!({ "lineIds": [] })),
+            (
+                "cartBuyerIdentityUpdate",
+                json!({ "buyerIdentity": { "email": "b@example.com" } }),
+            ),
+            (
+                "cartDiscountCodesUpdate",
+                json!({ "discountCodes": ["SAVE10"] }),
+            ),
+            ("cartGiftCardCodesUpdate", json!({ "giftCardCodes": [] })),
+            (
+                "cartShippingMethodSelect",
+                json!({ "shippingMethodCode": "express" }),
+            ),
+        ] {
+            let mut vars = vars;
+            vars["cartId"] = json!(id);
+            for who in [as_b, GUEST] {
+                let refused = mutate(&app, who, name, vars.clone()).await;
+                assert_eq!(refused["cart"], Value::Null, "{name}");
+                assert_eq!(refused["userErrors"][0]["code"], "NOT_FOUND", "{name}");
+            }
+        }
+        for who in [as_b, GUEST] {
+            let refused = checkout(&app, who, id).await;
+            assert_eq!(refused["userErrors"][0]["code"], "NOT_FOUND");
+        }
+    }
+    // Nothing changed for A.
+    assert_eq!(read(&app, as_a, &open_id).await, open);
+
+    // A's order: by ID, as a node, and in the lists.
+    let order_query = "query($id: ID!) { order(id: $id) { id } node(id: $id) { id } }";
+    let own = gql(&app, as_a, order_query, json!({ "id": order_id })).await;
+    assert_eq!(own["order"]["id"], json!(order_id));
+    assert_eq!(own["node"]["id"], json!(order_id));
+    for who in [as_b, GUEST] {
+        let other = gql(&app, who, order_query, json!({ "id": order_id })).await;
+        assert_eq!(other, json!({ "order": null, "node": null }));
+    }
+    let orders = "{ me { orders(first: 10) { nodes { id } } } }";
+    let mine = gql(&app, as_a, orders, json!({})).await;
+    assert_eq!(
+        mine["me"]["orders"],
+        json!({ "nodes": [{ "id": order_id }] })
+    );
+    let theirs = gql(&app, as_b, orders, json!({})).await;
+    assert_eq!(theirs["me"]["orders"], json!({ "nodes": [] }));
+
+    // A guest cart is a bearer token: anyone holding its ID may read and
+    // change it, signed in or not (until a signed-in customer takes it over).
+    let guest = new_cart(&app, GUEST, json!({ "lines": [line(&v, 1)] })).await;
+    let guest_id = guest["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(read(&app, as_b, &guest_id).await, guest);
+    assert_eq!(read(&app, as_a, &guest_id).await, guest);
+}

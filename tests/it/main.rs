@@ -8,6 +8,7 @@ mod accounts;
 mod auth;
 mod authz;
 mod cache;
+mod cart;
 mod catalog;
 mod catalog_admin;
 mod events;

@@ -15,8 +15,9 @@
 //!   customer's most recent open cart, quantities of the same variant add up
 //!   (capped at [`MAX_QUANTITY`]); its codes are added; the customer's cart
 //!   keeps its buyer details where set and takes the guest's otherwise; the
-//!   guest cart is then deleted. Without an open cart of the customer, the
-//!   guest cart simply becomes theirs.
+//!   guest cart's stock holds move to it, and the guest cart is then
+//!   deleted. Without an open cart of the customer, the guest cart simply
+//!   becomes theirs.
 
 use std::collections::HashMap;
 
@@ -29,7 +30,7 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 
-use super::{setup, stock};
+use super::{quote, setup, stock};
 use crate::domain::{
     catalog,
     channel::Channel,
@@ -819,6 +820,13 @@ pub async fn merge_into_customer(
     }
     row.updated_at = Set(now());
     cart::Entity::update(row).exec(&tx).await?;
+    // The guest cart's stock holds go with its lines: deleting the cart
+    // would delete their rows and leave the units reserved for nobody.
+    entity::reservation::Entity::update_many()
+        .col_expr(entity::reservation::Column::CartId, Expr::value(target.id))
+        .filter(entity::reservation::Column::CartId.eq(guest.row.id))
+        .exec(&tx)
+        .await?;
     cart::Entity::delete_by_id(guest.row.id).exec(&tx).await?;
     tx.commit().await?;
     Ok(target.token)
@@ -972,7 +980,7 @@ fn now_db() -> DateTime<Utc> {
 }
 
 /// Chooses a shipping method by code; it must be among the methods offered
-/// for the cart's destination.
+/// for the cart's destination, and able to carry the cart's weight.
 pub async fn shipping_method_select(
     db: &DatabaseConnection,
     token: &str,
@@ -1001,6 +1009,27 @@ pub async fn shipping_method_select(
             format!("`{}` is not offered for this cart", method_code.trim()),
         )]));
     };
+    let ids: Vec<i64> = cart.lines.iter().map(|l| l.variant_id).collect();
+    let grams: HashMap<i64, i64> = catalog::variants_by_ids(db, &ids)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, i64::from(v.weight_grams.unwrap_or(0))))
+        .collect();
+    let weight: u64 = cart
+        .lines
+        .iter()
+        .map(|l| {
+            let grams = grams.get(&l.variant_id).copied().unwrap_or(0);
+            u64::try_from(grams * i64::from(l.quantity)).unwrap_or(0)
+        })
+        .sum();
+    if !quote::carries(method, weight) {
+        return Ok(Err(vec![UserError::new(
+            &["shippingMethodCode"],
+            UserErrorCode::InvalidShippingMethod,
+            format!("`{}` cannot carry this cart", method.code),
+        )]));
+    }
     cart::Entity::update_many()
         .col_expr(cart::Column::ShippingMethodId, Expr::value(method.id))
         .col_expr(cart::Column::UpdatedAt, Expr::value(now()))

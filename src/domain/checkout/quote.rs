@@ -132,7 +132,7 @@ pub struct Quote {
     pub codes: Vec<CodeStatus>,
     /// Shipping methods offered for the destination.
     pub shipping_options: Vec<ShippingOption>,
-    /// The chosen method, if still offered.
+    /// The chosen method, if still offered and able to carry the cart.
     pub shipping: Option<ShippingOption>,
     /// Gift cards and what they pay.
     pub gift_cards: Vec<AppliedGiftCard>,
@@ -197,6 +197,14 @@ fn shipping_method_of(m: &shipping_method::Model) -> DomainResult<ShippingMethod
             )));
         }
     })
+}
+
+/// Whether the shipping method `m` can carry a cart of `weight_grams`
+/// (a weight-based method only up to its heaviest bracket).
+pub fn carries(m: &shipping_method::Model, weight_grams: u64) -> bool {
+    shipping_method_of(m)
+        .ok()
+        .is_some_and(|sm| pricing::shipping_amount(&sm, 0, weight_grams).is_ok())
 }
 
 fn discount_of(
@@ -357,10 +365,18 @@ pub async fn quote(
     for class in missing {
         rates = rates.with_rate(class, Decimal::ZERO);
     }
+    let weight: u64 = engine_lines
+        .iter()
+        .map(|l| u64::from(l.weight_grams) * u64::from(l.quantity))
+        .sum();
+    // A method that cannot carry the cart (too heavy for its brackets) is
+    // not chosen any more: the cart still prices, and checkout asks for
+    // another method.
     let chosen = cart
         .row
         .shipping_method_id
-        .and_then(|id| methods.iter().find(|m| m.id == id));
+        .and_then(|id| methods.iter().find(|m| m.id == id))
+        .filter(|m| carries(m, weight));
     let chosen_engine = chosen.map(shipping_method_of).transpose()?;
 
     // Promotions: automatic ones and entered codes, if eligible.
@@ -428,10 +444,6 @@ pub async fn quote(
 
     // Shipping options with their price for this cart.
     let discounted = totals.subtotal - (totals.discounts - totals.shipping_discount);
-    let weight: u64 = engine_lines
-        .iter()
-        .map(|l| u64::from(l.weight_grams) * u64::from(l.quantity))
-        .sum();
     let shipping_options = methods
         .iter()
         .map(|m| {

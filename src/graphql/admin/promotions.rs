@@ -394,10 +394,12 @@ impl PromotionMutation {
             )])));
         }
         let Some(amount) = whole_minor(amount.0, currency) else {
-            return Ok(failed(invalid(
-                "amount",
+            // `amount` is an argument here, not a field of an `input`.
+            return Ok(failed(user_errors(vec![DomainUserError::new(
+                &["amount"],
+                DomainCode::Invalid,
                 "an amount with the currency's decimals",
-            )));
+            )])));
         };
         let reason: String = reason.trim().chars().take(64).collect();
         let actor = actor(ctx).await?;

@@ -145,17 +145,33 @@ async fn priced(ctx: &Context<'_>, c: cart::Cart) -> ApiResult<Cart> {
     Ok(Cart::new(c, q))
 }
 
-async fn payload(ctx: &Context<'_>, outcome: cart::Outcome) -> ApiResult<CartPayload> {
+/// The payload of a cart mutation on the cart `token` (`None`: a new cart).
+/// With errors nothing changed: the cart is given as it is, if the caller
+/// may see it.
+async fn payload(
+    ctx: &Context<'_>,
+    token: Option<&str>,
+    outcome: cart::Outcome,
+) -> ApiResult<CartPayload> {
     ctx.request()?.no_store();
     Ok(match outcome {
         Ok(c) => CartPayload {
             cart: Some(priced(ctx, c).await?),
             user_errors: Vec::new(),
         },
-        Err(errors) => CartPayload {
-            cart: None,
-            user_errors: cart_errors(errors),
-        },
+        Err(errors) => {
+            let unchanged = match token {
+                Some(t) => cart::get(&ctx.state()?.db, t, viewer(ctx.principal()?)).await?,
+                None => None,
+            };
+            CartPayload {
+                cart: match unchanged {
+                    Some(c) => Some(priced(ctx, c).await?),
+                    None => None,
+                },
+                user_errors: cart_errors(errors),
+            }
+        }
     })
 }
 
@@ -318,7 +334,7 @@ impl CommerceMutation {
             cart_hold(ctx)?,
         )
         .await?;
-        payload(ctx, outcome).await
+        payload(ctx, None, outcome).await
     }
 
     /// Adds lines; the same variant again adds to its line.
@@ -340,7 +356,7 @@ impl CommerceMutation {
             cart_hold(ctx)?,
         )
         .await?;
-        payload(ctx, outcome).await
+        payload(ctx, Some(token(&cart_id)), outcome).await
     }
 
     /// Sets line quantities; 0 removes a line.
@@ -370,7 +386,7 @@ impl CommerceMutation {
             cart_hold(ctx)?,
         )
         .await?;
-        payload(ctx, outcome).await
+        payload(ctx, Some(token(&cart_id)), outcome).await
     }
 
     /// Removes lines.
@@ -392,7 +408,7 @@ impl CommerceMutation {
             cart_hold(ctx)?,
         )
         .await?;
-        payload(ctx, outcome).await
+        payload(ctx, Some(token(&cart_id)), outcome).await
     }
 
     /// Sets the buyer's email, country and addresses. Signed in, this also
@@ -411,7 +427,7 @@ impl CommerceMutation {
             buyer_identity.into(),
         )
         .await?;
-        payload(ctx, outcome).await
+        payload(ctx, Some(token(&cart_id)), outcome).await
     }
 
     /// Replaces the cart's discount codes (empty list: none).
@@ -428,7 +444,7 @@ impl CommerceMutation {
             &discount_codes,
         )
         .await?;
-        payload(ctx, outcome).await
+        payload(ctx, Some(token(&cart_id)), outcome).await
     }
 
     /// Replaces the cart's gift cards, given by code (empty list: none).
@@ -445,7 +461,7 @@ impl CommerceMutation {
             &gift_card_codes,
         )
         .await?;
-        payload(ctx, outcome).await
+        payload(ctx, Some(token(&cart_id)), outcome).await
     }
 
     /// Chooses a shipping method from `availableShippingMethods`.
@@ -462,7 +478,7 @@ impl CommerceMutation {
             &shipping_method_code,
         )
         .await?;
-        payload(ctx, outcome).await
+        payload(ctx, Some(token(&cart_id)), outcome).await
     }
 
     /// Places the order: prices the cart again, checks it, reserves stock,
