@@ -87,6 +87,56 @@ impl Loader<PriceListOf> for AdminLoader {
     }
 }
 
+/// The lines of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OrderLinesOf(pub i64);
+
+impl Loader<OrderLinesOf> for AdminLoader {
+    type Value = Arc<Vec<entity::order_line::Model>>;
+    type Error = DomainError;
+    async fn load(
+        &self,
+        keys: &[OrderLinesOf],
+    ) -> Result<HashMap<OrderLinesOf, Self::Value>, DomainError> {
+        let rows = crate::domain::checkout::orders::lines_of(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |r| OrderLinesOf(r.order_id)))
+    }
+}
+
+/// The payments of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PaymentsOf(pub i64);
+
+impl Loader<PaymentsOf> for AdminLoader {
+    type Value = Arc<Vec<entity::payment::Model>>;
+    type Error = DomainError;
+    async fn load(
+        &self,
+        keys: &[PaymentsOf],
+    ) -> Result<HashMap<PaymentsOf, Self::Value>, DomainError> {
+        let rows =
+            crate::domain::checkout::orders::payments_of(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |r| PaymentsOf(r.order_id)))
+    }
+}
+
+/// The recorded transitions of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TransitionsOf(pub i64);
+
+impl Loader<TransitionsOf> for AdminLoader {
+    type Value = Arc<Vec<entity::order_transition::Model>>;
+    type Error = DomainError;
+    async fn load(
+        &self,
+        keys: &[TransitionsOf],
+    ) -> Result<HashMap<TransitionsOf, Self::Value>, DomainError> {
+        let rows =
+            crate::domain::checkout::orders::transitions_of(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |r| TransitionsOf(r.order_id)))
+    }
+}
+
 /// The latest movements of a variant: (variant id, how many).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MovementsOf(pub i64, pub u64);

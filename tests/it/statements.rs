@@ -199,3 +199,114 @@ async fn staff_only_relations_are_batched_too() {
         "5 products cost {small} statements, 50 cost {large}"
     );
 }
+
+/// Variant ids of the seeded storefront with stock to spare.
+async fn variants_in_stock(app: &TestApp, n: usize) -> Vec<String> {
+    let data = app
+        .query(
+            "{ products(first: 50) { nodes { variants { id quantityAvailable availableForSale } } } }",
+            json!({}),
+        )
+        .await;
+    data["products"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["variants"].as_array().cloned().unwrap_or_default())
+        .filter(|v| {
+            v["availableForSale"] == true && v["quantityAvailable"].as_i64().is_none_or(|q| q >= 5)
+        })
+        .filter_map(|v| v["id"].as_str().map(str::to_owned))
+        .take(n)
+        .collect()
+}
+
+const ADD: &str = "mutation($c: ID!, $v: ID!) { cartLinesAdd(cartId: $c, lines: [{ merchandiseId: $v, quantity: 1 }]) {
+  cart { id totalQuantity lines { quantity merchandise { sku } cost { unitPrice { amount } total { amount } } }
+         cost { subtotal { amount } discounts { amount } tax { amount } total { amount } } }
+  userErrors { code } } }";
+
+#[tokio::test]
+async fn adding_to_a_cart_costs_the_same_whatever_the_cart_holds() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(60),
+        ..Default::default()
+    })
+    .await;
+    let variants = variants_in_stock(&app, 12).await;
+    assert_eq!(variants.len(), 12);
+    let cart = app
+        .query("mutation { cartCreate { cart { id } } }", json!({}))
+        .await["cartCreate"]["cart"]["id"]
+        .clone();
+    let mut costs = Vec::new();
+    for v in &variants {
+        let before = app.statement_count();
+        let data = app.query(ADD, json!({ "c": cart, "v": v })).await;
+        assert_eq!(data["cartLinesAdd"]["userErrors"], json!([]));
+        costs.push(app.statements_since(before).len());
+    }
+    // The first add may prepare statements; after it, a cart of 2 lines and
+    // one of 12 cost the same.
+    assert_eq!(costs[1], costs[11], "statements per add: {costs:?}");
+    assert!(costs[11] <= 24, "an add costs {} statements", costs[11]);
+    println!("statements per cartLinesAdd: {costs:?}");
+}
+
+#[tokio::test]
+async fn a_page_of_orders_costs_a_fixed_number_of_statements() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(60),
+        // Count execution, not what the shared row cache already holds.
+        configure: Some(|c| {
+            c.response_cache_mb = 0;
+            c.row_cache_entries = 0;
+        }),
+    })
+    .await;
+    let customer = crate::accounts::customer(&app, "orders@example.com").await;
+    let variants = variants_in_stock(&app, 6).await;
+    for (i, v) in variants.iter().enumerate() {
+        let data = app
+            .query_as(
+                &customer.access,
+                "mutation($v: ID!) { cartCreate(input: { lines: [{ merchandiseId: $v, quantity: 1 }], buyerIdentity: {
+                   shippingAddress: { address1: \"1 Main St\", city: \"Albany\", provinceCode: \"NY\", countryCode: \"US\" } } }) { cart { id } userErrors { code } } }",
+                json!({ "v": v }),
+            )
+            .await;
+        let cart = data["cartCreate"]["cart"]["id"].clone();
+        app.query_as(
+            &customer.access,
+            "mutation($c: ID!) { cartShippingMethodSelect(cartId: $c, shippingMethodCode: \"standard\") { userErrors { code } } }",
+            json!({ "c": cart }),
+        )
+        .await;
+        let done = app
+            .query_as(
+                &customer.access,
+                "mutation($c: ID!, $k: String!) { checkoutComplete(cartId: $c, payment: { gateway: \"test\", token: \"tok_visa\" }, idempotencyKey: $k) { order { id } userErrors { code message } } }",
+                json!({ "c": cart, "k": format!("k{i}") }),
+            )
+            .await;
+        assert_eq!(done["checkoutComplete"]["userErrors"], json!([]), "{done}");
+    }
+    let page = "query($n: Int!) { me { orders(first: $n) { totalCount nodes { name status total { amount }
+        lines { sku quantity total { amount } variant { sku } } payments { status } transitions { event actor } } } } }";
+    let cost = |n: i64| {
+        let app = &app;
+        let token = customer.access.clone();
+        async move {
+            let before = app.statement_count();
+            let data = app.query_as(&token, page, json!({ "n": n })).await;
+            assert_eq!(
+                data["me"]["orders"]["nodes"].as_array().map_or(0, Vec::len),
+                n as usize
+            );
+            app.statements_since(before).len()
+        }
+    };
+    cost(2).await;
+    let (two, six) = (cost(2).await, cost(6).await);
+    assert_eq!(two, six, "2 orders cost {two} statements, 6 cost {six}");
+}

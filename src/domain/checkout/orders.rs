@@ -383,6 +383,31 @@ pub async fn transitions(
         .await?)
 }
 
+/// Payments of several orders, oldest first.
+pub async fn payments_of(
+    db: &impl ConnectionTrait,
+    order_ids: &[i64],
+) -> DomainResult<Vec<entity::payment::Model>> {
+    use entity::payment;
+    Ok(payment::Entity::find()
+        .filter(payment::Column::OrderId.is_in(order_ids.iter().copied()))
+        .order_by_asc(payment::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Transitions of several orders, oldest first.
+pub async fn transitions_of(
+    db: &impl ConnectionTrait,
+    order_ids: &[i64],
+) -> DomainResult<Vec<order_transition::Model>> {
+    Ok(order_transition::Entity::find()
+        .filter(order_transition::Column::OrderId.is_in(order_ids.iter().copied()))
+        .order_by_asc(order_transition::Column::Id)
+        .all(db)
+        .await?)
+}
+
 /// One page of orders, newest first: a customer's (`Some`) or everyone's.
 pub async fn list(
     db: &impl ConnectionTrait,

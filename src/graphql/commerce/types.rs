@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{order_line, order_transition, payment, shop_order};
+use entity::{order_line, order_transition, shop_order};
 
 use crate::{
     domain::{
@@ -23,7 +23,7 @@ use crate::{
         error::ApiResult,
         id::{Kind, encode},
         identity::types::UserErrorCode,
-        loaders::VariantId,
+        loaders::{OrderLinesOf, PaymentsOf, TransitionsOf, VariantId},
         scalars::Decimal,
     },
 };
@@ -738,41 +738,48 @@ impl Order {
     }
     /// Lines.
     async fn lines(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderLine>> {
-        let db = &ctx.state()?.db;
         let currency = self.currency();
-        Ok(domain::checkout::orders::lines(db, self.row.id)
+        let rows = ctx
+            .request()?
+            .admin_loaders
+            .load_one(OrderLinesOf(self.row.id))
             .await?
-            .into_iter()
-            .map(|line| OrderLine { line, currency })
+            .unwrap_or_default();
+        Ok(rows
+            .iter()
+            .map(|line| OrderLine {
+                line: line.clone(),
+                currency,
+            })
             .collect())
     }
     /// Payments at gateways.
     async fn payments(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderPayment>> {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-        let db = &ctx.state()?.db;
         let currency = self.currency();
-        Ok(payment::Entity::find()
-            .filter(payment::Column::OrderId.eq(self.row.id))
-            .order_by_asc(payment::Column::Id)
-            .all(db)
-            .await
-            .map_err(domain::error::DomainError::from)?
-            .into_iter()
+        let rows = ctx
+            .request()?
+            .admin_loaders
+            .load_one(PaymentsOf(self.row.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .iter()
             .map(|p| OrderPayment {
-                gateway: p.gateway,
-                reference: p.reference,
+                gateway: p.gateway.clone(),
+                reference: p.reference.clone(),
                 amount: money(p.amount_minor, currency),
-                status: p.status,
+                status: p.status.clone(),
             })
             .collect())
     }
     /// Every status change, oldest first, with who made it and when.
     async fn transitions(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderTransition>> {
-        let db = &ctx.state()?.db;
-        Ok(domain::checkout::orders::transitions(db, self.row.id)
+        let rows = ctx
+            .request()?
+            .admin_loaders
+            .load_one(TransitionsOf(self.row.id))
             .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+            .unwrap_or_default();
+        Ok(rows.iter().cloned().map(Into::into).collect())
     }
 }
