@@ -274,6 +274,7 @@ async fn check_lines(
     channel: &Channel,
     lines: &[LineInput],
     existing: &[cart_line::Model],
+    // The cart whose own holds count as available (with holds on add).
     own_cart: Option<i64>,
     errors: &mut Vec<UserError>,
 ) -> DomainResult<Vec<LineInput>> {
@@ -498,7 +499,7 @@ pub async fn lines_add(
         &channel,
         lines,
         &cart.lines,
-        Some(cart.row.id),
+        hold.map(|_| cart.row.id),
         &mut errors,
     )
     .await?;
@@ -581,7 +582,7 @@ pub async fn lines_update(
         &channel,
         &as_lines,
         &[],
-        Some(cart.row.id),
+        hold.map(|_| cart.row.id),
         &mut stock_errors,
     )
     .await?;
