@@ -15,7 +15,7 @@
 //!    debits, hands the reservations to the order (holding again what
 //!    expired while the gateway answered) and raises `order.created` (and
 //!    `order.paid`). Any failed check rolls it back whole; the authorization
-//!    is then voided and the stock released.
+//!    is then voided (a sale refunded) and the stock released.
 //!
 //! A declined payment creates no order and releases the stock. With an
 //! idempotency key, the first answer is kept and returned to every retry,
@@ -45,6 +45,7 @@ use crate::domain::{
     error::{DomainError, DomainResult, UserError, UserErrorCode},
     idempotency::{self, Refusal},
     identity::secret,
+    money::Currency,
     order_state::OrderEvent,
     payments::{Authorization, AuthorizeRequest, CaptureMode, Gateways, PaymentGateway},
 };
@@ -241,16 +242,29 @@ impl Checkout<'_> {
         let placed = self
             .place(&cart, &quote, gateway.as_deref(), auth.as_ref(), viewer)
             .await;
+        let currency = quote.channel.currency;
         match placed {
             Ok(Ok(completion)) => Ok(completion),
             Ok(Err(errors)) => {
-                self.undo(cart.row.id, gateway.as_deref(), auth.as_ref(), key)
-                    .await;
+                self.undo(
+                    cart.row.id,
+                    gateway.as_deref(),
+                    auth.as_ref(),
+                    key,
+                    currency,
+                )
+                .await;
                 Ok(Completion::failed(errors))
             }
             Err(e) => {
-                self.undo(cart.row.id, gateway.as_deref(), auth.as_ref(), key)
-                    .await;
+                self.undo(
+                    cart.row.id,
+                    gateway.as_deref(),
+                    auth.as_ref(),
+                    key,
+                    currency,
+                )
+                .await;
                 Err(e)
             }
         }
@@ -380,18 +394,33 @@ impl Checkout<'_> {
         Ok(())
     }
 
-    /// After a failed placement: void the authorization, release the stock.
+    /// After a failed placement: void the authorization (refund a sale,
+    /// which cannot be voided), release the stock.
     async fn undo(
         &self,
         cart_id: i64,
         gateway: Option<&dyn PaymentGateway>,
         auth: Option<&Authorization>,
         key: Option<&str>,
+        currency: Currency,
     ) {
-        if let (Some(g), Some(reference)) = (gateway, auth.and_then(Authorization::reference)) {
-            let void_key = format!("void:{}", key.unwrap_or(reference));
-            if let Err(e) = g.void(reference, &void_key).await {
-                tracing::error!(gateway = g.code(), error = %e, "could not void an authorization after a failed checkout");
+        if let (Some(g), Some(a)) = (gateway, auth)
+            && let Some(reference) = a.reference()
+        {
+            let key = key.unwrap_or(reference);
+            let undone = match a {
+                Authorization::Authorized {
+                    captured: true,
+                    amount_minor,
+                    ..
+                } => g
+                    .refund(reference, *amount_minor, currency, &format!("refund:{key}"))
+                    .await
+                    .map(|_| ()),
+                _ => g.void(reference, &format!("void:{key}")).await,
+            };
+            if let Err(e) = undone {
+                tracing::error!(gateway = g.code(), error = %e, "could not void or refund a payment after a failed checkout");
             }
         }
         if let Err(e) = self.release(cart_id).await {
