@@ -210,7 +210,7 @@ impl Checkout<'_> {
                     currency: quote.channel.currency,
                     token: payment.token.clone().unwrap_or_default(),
                     idempotency_key: match key {
-                        Some(k) => format!("{}:{k}", cart.row.token),
+                        Some(k) => gateway_key(&cart.row.token, k),
                         None => uuid::Uuid::new_v4().to_string(),
                     },
                     reference: cart.row.token.clone(),
@@ -615,6 +615,19 @@ fn out_of_stock(quote: &Quote, shortages: &[stock::Shortage]) -> Vec<UserError> 
             )
         })
         .collect()
+}
+
+/// The gateway's idempotency key for a checkout keyed `key` by the client:
+/// the cart and the key, hashed when that is longer than gateways take
+/// (Stripe: 255 characters, which a client key alone may reach).
+fn gateway_key(cart: &str, key: &str) -> String {
+    const MAX: usize = 255;
+    let joined = format!("{cart}:{key}");
+    if joined.len() <= MAX {
+        joined
+    } else {
+        format!("checkout:{}", secret::digest(&joined))
+    }
 }
 
 fn ledger(
