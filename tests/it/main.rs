@@ -10,6 +10,7 @@ mod authz;
 mod cache;
 mod catalog;
 mod catalog_admin;
+mod checkout;
 mod events;
 mod examples;
 mod feed;
