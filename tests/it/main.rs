@@ -19,6 +19,7 @@ mod http;
 mod import;
 mod inventory;
 mod merchandising;
+mod payments;
 mod ratelimit;
 mod schema;
 mod seed;
