@@ -12,19 +12,21 @@
 //!    reaches the same authorization.
 //! 4. One transaction writes the order with its line snapshots, the payment
 //!    and its ledger entry, promotion usage, gift card and store credit
-//!    debits, hands the reservations to the order and raises
-//!    `order.created` (and `order.paid`). Any failed check rolls it back
-//!    whole; the authorization is then voided and the stock released.
+//!    debits, hands the reservations to the order (holding again what
+//!    expired while the gateway answered) and raises `order.created` (and
+//!    `order.paid`). Any failed check rolls it back whole; the authorization
+//!    is then voided (a sale refunded) and the stock released.
 //!
 //! A declined payment creates no order and releases the stock. With an
 //! idempotency key, the first answer is kept and returned to every retry,
 //! concurrent ones included; the same key with another request is refused.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use chrono::{SubsecRound, Utc};
 use entity::{
     cart as cart_row, payment, payment_transaction, promotion, promotion_usage, reservation,
+    variant,
 };
 use sea_orm::{
     ActiveValue::Set,
@@ -43,6 +45,7 @@ use crate::domain::{
     error::{DomainError, DomainResult, UserError, UserErrorCode},
     idempotency::{self, Refusal},
     identity::secret,
+    money::Currency,
     order_state::OrderEvent,
     payments::{Authorization, AuthorizeRequest, CaptureMode, Gateways, PaymentGateway},
 };
@@ -207,7 +210,7 @@ impl Checkout<'_> {
                     currency: quote.channel.currency,
                     token: payment.token.clone().unwrap_or_default(),
                     idempotency_key: match key {
-                        Some(k) => format!("{}:{k}", cart.row.token),
+                        Some(k) => gateway_key(&cart.row.token, k),
                         None => uuid::Uuid::new_v4().to_string(),
                     },
                     reference: cart.row.token.clone(),
@@ -239,16 +242,29 @@ impl Checkout<'_> {
         let placed = self
             .place(&cart, &quote, gateway.as_deref(), auth.as_ref(), viewer)
             .await;
+        let currency = quote.channel.currency;
         match placed {
             Ok(Ok(completion)) => Ok(completion),
             Ok(Err(errors)) => {
-                self.undo(cart.row.id, gateway.as_deref(), auth.as_ref(), key)
-                    .await;
+                self.undo(
+                    cart.row.id,
+                    gateway.as_deref(),
+                    auth.as_ref(),
+                    key,
+                    currency,
+                )
+                .await;
                 Ok(Completion::failed(errors))
             }
             Err(e) => {
-                self.undo(cart.row.id, gateway.as_deref(), auth.as_ref(), key)
-                    .await;
+                self.undo(
+                    cart.row.id,
+                    gateway.as_deref(),
+                    auth.as_ref(),
+                    key,
+                    currency,
+                )
+                .await;
                 Err(e)
             }
         }
@@ -295,24 +311,70 @@ impl Checkout<'_> {
         };
         if let Err(shortages) = stock::reserve(&tx, &levels, &needs, &variants, hold).await? {
             tx.rollback().await?;
-            let errors = shortages
-                .iter()
-                .map(|s| {
-                    let i = quote
-                        .lines
-                        .iter()
-                        .position(|l| l.line.variant_id == s.variant_id)
-                        .unwrap_or(0);
-                    UserError::out_of_stock(
-                        &["lines", &i.to_string(), "quantity"],
-                        i64::from(s.available),
-                        format!("only {} left in stock", s.available),
-                    )
-                })
-                .collect();
-            return Ok(Err(errors));
+            return Ok(Err(out_of_stock(quote, &shortages)));
         }
         tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Hands the cart's hold to the order, holding again what is missing: a
+    /// hold that expired while the gateway answered was released by the
+    /// sweeper, and an order must not sell stock it does not hold.
+    async fn hold_for_order(
+        &self,
+        tx: &impl ConnectionTrait,
+        cart: &Cart,
+        quote: &Quote,
+        order_id: i64,
+    ) -> DomainResult<Result<(), Vec<UserError>>> {
+        stock::hand_to_order(tx, cart.row.id, order_id).await?;
+        let mut held: HashMap<i64, i32> = HashMap::new();
+        for r in reservation::Entity::find()
+            .filter(reservation::Column::OrderId.eq(order_id))
+            .all(tx)
+            .await?
+        {
+            *held.entry(r.variant_id).or_default() += r.quantity;
+        }
+        let variants: HashMap<i64, variant::Model> = quote
+            .lines
+            .iter()
+            .filter_map(|l| l.variant.clone().map(|v| (v.id, v)))
+            .collect();
+        let missing: Vec<stock::Need> = quote
+            .needs()
+            .into_iter()
+            .filter(|n| {
+                variants
+                    .get(&n.variant_id)
+                    .is_some_and(|v| v.track_inventory && !v.allow_backorder)
+            })
+            .map(|n| stock::Need {
+                variant_id: n.variant_id,
+                quantity: n.quantity - held.get(&n.variant_id).copied().unwrap_or(0),
+            })
+            .filter(|n| n.quantity > 0)
+            .collect();
+        if missing.is_empty() {
+            return Ok(Ok(()));
+        }
+        tracing::warn!(
+            cart_id = cart.row.id,
+            order_id,
+            "the checkout's stock hold expired before the order was placed; holding again"
+        );
+        let ids: Vec<i64> = missing.iter().map(|n| n.variant_id).collect();
+        let levels = stock::levels(tx, &ids).await?;
+        let hold = stock::Hold::Cart {
+            cart_id: cart.row.id,
+            expires_at: Utc::now().trunc_subsecs(6)
+                + chrono::Duration::from_std(self.settings.hold)
+                    .unwrap_or_else(|_| chrono::Duration::minutes(10)),
+        };
+        if let Err(shortages) = stock::reserve(tx, &levels, &missing, &variants, hold).await? {
+            return Ok(Err(out_of_stock(quote, &shortages)));
+        }
+        stock::hand_to_order(tx, cart.row.id, order_id).await?;
         Ok(Ok(()))
     }
 
@@ -332,18 +394,33 @@ impl Checkout<'_> {
         Ok(())
     }
 
-    /// After a failed placement: void the authorization, release the stock.
+    /// After a failed placement: void the authorization (refund a sale,
+    /// which cannot be voided), release the stock.
     async fn undo(
         &self,
         cart_id: i64,
         gateway: Option<&dyn PaymentGateway>,
         auth: Option<&Authorization>,
         key: Option<&str>,
+        currency: Currency,
     ) {
-        if let (Some(g), Some(reference)) = (gateway, auth.and_then(Authorization::reference)) {
-            let void_key = format!("void:{}", key.unwrap_or(reference));
-            if let Err(e) = g.void(reference, &void_key).await {
-                tracing::error!(gateway = g.code(), error = %e, "could not void an authorization after a failed checkout");
+        if let (Some(g), Some(a)) = (gateway, auth)
+            && let Some(reference) = a.reference()
+        {
+            let key = key.unwrap_or(reference);
+            let undone = match a {
+                Authorization::Authorized {
+                    captured: true,
+                    amount_minor,
+                    ..
+                } => g
+                    .refund(reference, *amount_minor, currency, &format!("refund:{key}"))
+                    .await
+                    .map(|_| ()),
+                _ => g.void(reference, &format!("void:{key}")).await,
+            };
+            if let Err(e) = undone {
+                tracing::error!(gateway = g.code(), error = %e, "could not void or refund a payment after a failed checkout");
             }
         }
         if let Err(e) = self.release(cart_id).await {
@@ -494,7 +571,10 @@ impl Checkout<'_> {
                 )));
             }
         };
-        stock::hand_to_order(&tx, cart.row.id, order.id).await?;
+        if let Err(errors) = self.hold_for_order(&tx, cart, quote, order.id).await? {
+            tx.rollback().await?;
+            return Ok(Err(errors));
+        }
         if !secured && matches!(auth, Some(Authorization::RequiresAction { .. })) {
             // Awaiting the customer: the stock is held for a while, then the
             // sweeper cancels the order if the payment never completes.
@@ -515,6 +595,38 @@ impl Checkout<'_> {
             next_action,
             errors: Vec::new(),
         }))
+    }
+}
+
+/// OUT_OF_STOCK errors for `shortages`, on the quote's lines.
+fn out_of_stock(quote: &Quote, shortages: &[stock::Shortage]) -> Vec<UserError> {
+    shortages
+        .iter()
+        .map(|s| {
+            let i = quote
+                .lines
+                .iter()
+                .position(|l| l.line.variant_id == s.variant_id)
+                .unwrap_or(0);
+            UserError::out_of_stock(
+                &["lines", &i.to_string(), "quantity"],
+                i64::from(s.available),
+                format!("only {} left in stock", s.available),
+            )
+        })
+        .collect()
+}
+
+/// The gateway's idempotency key for a checkout keyed `key` by the client:
+/// the cart and the key, hashed when that is longer than gateways take
+/// (Stripe: 255 characters, which a client key alone may reach).
+fn gateway_key(cart: &str, key: &str) -> String {
+    const MAX: usize = 255;
+    let joined = format!("{cart}:{key}");
+    if joined.len() <= MAX {
+        joined
+    } else {
+        format!("checkout:{}", secret::digest(&joined))
     }
 }
 

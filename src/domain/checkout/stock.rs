@@ -19,7 +19,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entity::{reservation, stock_level, variant};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -242,7 +242,9 @@ pub async fn release_cart(tx: &impl ConnectionTrait, cart_id: i64) -> DomainResu
 }
 
 /// Releases `rows` (deleting them and lowering `reserved`), in the caller's
-/// transaction; returns how many rows were released.
+/// transaction; returns how many rows were released. Rows someone else
+/// released since they were read (the sweeper on another node, a payment
+/// webhook) are skipped, so no unit is given back twice.
 pub async fn release(
     tx: &impl ConnectionTrait,
     rows: &[reservation::Model],
@@ -250,21 +252,29 @@ pub async fn release(
     if rows.is_empty() {
         return Ok(0);
     }
-    let deleted = reservation::Entity::delete_many()
+    // What is still there, locked (PostgreSQL; SQLite's transaction wrote
+    // first and has the database to itself), so the delete takes exactly it.
+    let live = reservation::Entity::find()
         .filter(reservation::Column::Id.is_in(rows.iter().map(|r| r.id)))
-        .exec(tx)
+        .lock_exclusive()
+        .all(tx)
         .await?;
-    if deleted.rows_affected != rows.len() as u64 {
-        // Someone else released some of them: release only what we deleted.
-        // (Only the sweeper and the checkout release, and both claim first.)
-        tracing::warn!(
+    if live.len() != rows.len() {
+        tracing::info!(
             expected = rows.len(),
-            deleted = deleted.rows_affected,
-            "reservations released concurrently"
+            live = live.len(),
+            "some reservations were released concurrently"
         );
     }
+    if live.is_empty() {
+        return Ok(0);
+    }
+    reservation::Entity::delete_many()
+        .filter(reservation::Column::Id.is_in(live.iter().map(|r| r.id)))
+        .exec(tx)
+        .await?;
     let mut per_level: HashMap<i64, i32> = HashMap::new();
-    for r in rows {
+    for r in &live {
         *per_level.entry(r.stock_level_id).or_default() += r.quantity;
     }
     let mut touched = Vec::with_capacity(per_level.len());
@@ -280,7 +290,7 @@ pub async fn release(
         touched.push(level);
     }
     record_changes(tx, &touched, "released").await?;
-    Ok(rows.len())
+    Ok(live.len())
 }
 
 /// Writes a `stock.changed` event per touched level (quantities after).

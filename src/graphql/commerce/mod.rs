@@ -16,6 +16,7 @@ use crate::{
             complete::{Checkout, CheckoutSettings, PaymentInput},
             orders, quote,
         },
+        error::DomainError,
         identity::{access::Principal, permission::Permission},
         payments::CaptureMode,
     },
@@ -500,23 +501,30 @@ impl CommerceMutation {
             );
         }
         let principal = ctx.principal()?;
-        let checkout = Checkout {
-            db: &state.db,
-            gateways: &state.gateways,
-            settings: checkout_settings(&state.config.commerce),
+        let (db, gateways) = (state.db.clone(), state.gateways.clone());
+        let settings = checkout_settings(&state.config.commerce);
+        let (cart, viewer) = (token(&cart_id).to_owned(), viewer(principal));
+        let scope = crate::graphql::admin::idempotency_scope(principal);
+        let payment = PaymentInput {
+            gateway: payment.gateway,
+            token: payment.token,
         };
-        let done = checkout
-            .complete(
-                token(&cart_id),
-                viewer(principal),
-                &crate::graphql::admin::idempotency_scope(principal),
-                &PaymentInput {
-                    gateway: payment.gateway,
-                    token: payment.token,
-                },
-                idempotency_key.as_deref(),
-            )
-            .await?;
+        // Once started, a checkout runs to its end even if the client hangs
+        // up or the request times out: dropped half-way, it would leave a
+        // payment without an order and its idempotency key claimed for ever,
+        // so the client's retry could never get an answer.
+        let done = tokio::spawn(async move {
+            let checkout = Checkout {
+                db: &db,
+                gateways: &gateways,
+                settings,
+            };
+            checkout
+                .complete(&cart, viewer, &scope, &payment, idempotency_key.as_deref())
+                .await
+        })
+        .await
+        .map_err(|e| DomainError::Inconsistent(format!("the checkout task failed: {e}")))??;
         let order = match done.order_id {
             Some(id) => orders::get(&state.db, id).await?.map(|row| Order { row }),
             None => None,
