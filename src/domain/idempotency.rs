@@ -31,6 +31,21 @@ pub enum Refusal {
 /// How long a duplicate waits for the first request's answer.
 const WAIT: Duration = Duration::from_secs(10);
 
+/// A claim older than this without an answer belongs to a request that died
+/// (the process crashed mid-way): the next request with the key takes it
+/// over and runs. Longer than any request may take.
+const LEASE: Duration = Duration::from_secs(120);
+
+/// What a duplicate request found.
+enum Replay<T> {
+    /// The first request's answer.
+    Answer(T),
+    /// Why the request cannot run.
+    Refused(Refusal),
+    /// The first request died: this one owns the key now.
+    TakenOver,
+}
+
 /// Runs `f` once per `(scope, key)`; later calls with the same key and
 /// request get the stored answer.
 pub async fn once<T, F, Fut>(
@@ -63,7 +78,11 @@ where
     .await;
     match claim {
         Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return replay(db, scope, key, &request_hash).await,
+        Err(e) if is_unique_violation(&e) => match replay(db, scope, key, &request_hash).await? {
+            Replay::Answer(answer) => return Ok(Ok(answer)),
+            Replay::Refused(refusal) => return Ok(Err(refusal)),
+            Replay::TakenOver => {}
+        },
         Err(e) => return Err(e.into()),
     }
     match f().await {
@@ -95,7 +114,7 @@ async fn replay<T: DeserializeOwned>(
     scope: &str,
     key: &str,
     request_hash: &str,
-) -> DomainResult<Result<T, Refusal>> {
+) -> DomainResult<Replay<T>> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let row = idempotency_key::Entity::find()
@@ -105,19 +124,41 @@ async fn replay<T: DeserializeOwned>(
             .await?;
         match row {
             Some(r) if r.request_hash != request_hash => {
-                return Ok(Err(Refusal::DifferentRequest));
+                return Ok(Replay::Refused(Refusal::DifferentRequest));
             }
             Some(idempotency_key::Model {
                 response: Some(stored),
                 ..
             }) => {
-                return serde_json::from_str(&stored).map(Ok).map_err(|e| {
-                    DomainError::Inconsistent(format!("stored answer unreadable: {e}"))
-                });
+                return serde_json::from_str(&stored)
+                    .map(Replay::Answer)
+                    .map_err(|e| {
+                        DomainError::Inconsistent(format!("stored answer unreadable: {e}"))
+                    });
+            }
+            Some(r) if is_abandoned(r.created_at) => {
+                // Take the dead request's claim over, if no one else did.
+                let taken = idempotency_key::Entity::update_many()
+                    .col_expr(idempotency_key::Column::CreatedAt, Expr::value(Utc::now()))
+                    .filter(idempotency_key::Column::Scope.eq(scope))
+                    .filter(idempotency_key::Column::Key.eq(key))
+                    .filter(idempotency_key::Column::Response.is_null())
+                    .filter(idempotency_key::Column::CreatedAt.eq(r.created_at))
+                    .exec(db)
+                    .await?;
+                if taken.rows_affected == 1 {
+                    return Ok(Replay::TakenOver);
+                }
             }
             // Still running, or failed and freed (then a retry may claim it).
-            _ if tokio::time::Instant::now() >= deadline => return Ok(Err(Refusal::InProgress)),
+            _ if tokio::time::Instant::now() >= deadline => {
+                return Ok(Replay::Refused(Refusal::InProgress));
+            }
             _ => tokio::time::sleep(Duration::from_millis(25)).await,
         }
     }
+}
+
+fn is_abandoned(claimed_at: chrono::DateTime<Utc>) -> bool {
+    chrono::Duration::from_std(LEASE).is_ok_and(|lease| claimed_at + lease < Utc::now())
 }

@@ -3,9 +3,9 @@
 //! The raw body and headers go to the gateway's verifier (for Stripe and the
 //! test gateway, `Stripe-Signature`); an authentic event is applied once.
 //! Answers: 200 when applied, already seen or not relevant (so the gateway
-//! stops retrying); 400 for a delivery that is not authentic; 404 for a
-//! gateway that is not enabled; 500 only when storage failed (the gateway
-//! retries later).
+//! stops retrying); 409 for a payment not known (yet), so the gateway
+//! retries; 400 for a delivery that is not authentic; 404 for a gateway that
+//! is not enabled; 500 when storage or the gateway failed (it retries later).
 
 use axum::{
     body::Bytes,
@@ -29,11 +29,18 @@ pub async fn webhook(
         return (StatusCode::NOT_FOUND, "unknown payment gateway").into_response();
     };
     match webhooks::handle(&state.app.db, g.as_ref(), &headers, &body, Utc::now()).await {
+        Ok(Ok(Handled::UnknownPayment)) => (
+            // Not recorded: the gateway retries, and the payment may exist by then.
+            StatusCode::CONFLICT,
+            "unknown payment; retry later",
+        )
+            .into_response(),
         Ok(Ok(handled)) => {
             let text = match handled {
                 Handled::Applied { .. } => "applied",
                 Handled::Duplicate => "duplicate",
-                Handled::Ignored => "ignored",
+                Handled::Returned { .. } => "returned",
+                Handled::Ignored | Handled::UnknownPayment => "ignored",
             };
             tracing::info!(gateway, outcome = text, "payment webhook");
             (StatusCode::OK, text).into_response()

@@ -17,6 +17,7 @@ use emporium::{
         payments::{WebhookEvent, WebhookEventKind, signature, stripe_event_json},
     },
 };
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use wiremock::{
     Mock, MockServer, Request, Respond, ResponseTemplate,
@@ -655,4 +656,97 @@ async fn a_sale_that_cannot_become_an_order_is_refunded() {
         .collect();
     assert_eq!(refunds.len(), 1, "{refunds:?}");
     assert!(refunds[0].contains("payment_intent=pi_456"), "{refunds:?}");
+}
+
+#[tokio::test]
+async fn money_arriving_for_a_cancelled_order_is_given_back() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(20),
+        configure: Some(|c| {
+            c.commerce.checkout_hold_secs = 1;
+            c.commerce.payment_pending_secs = 1;
+            c.commerce.sweep_interval_secs = 1;
+        }),
+    })
+    .await;
+    let item = stocked_item(&app, 3).await;
+    let p = pending_order(&app, &item, 1, "3ds-too-late").await;
+    let order = order_id(&p);
+    let reference = p["order"]["payments"][0]["reference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // The customer is away too long: the order is cancelled, the stock freed.
+    crate::checkout::eventually(
+        Duration::from_secs(30),
+        "the order is cancelled",
+        || async { order_row(&app, &order).await.status == "cancelled" },
+    )
+    .await;
+    // Then they pass 3-D Secure after all: the gateway takes the money and
+    // says so. It goes straight back; the order stays cancelled.
+    let gateway = app
+        .state
+        .gateways
+        .test_gateway()
+        .unwrap_or_else(|| panic!("no test gateway"));
+    let hook = gateway
+        .complete_action(&reference, true, Utc::now())
+        .unwrap_or_else(|e| panic!("complete_action: {e}"));
+    assert_eq!(
+        deliver(&app, "test", hook.headers(), hook.body.clone()).await,
+        (200, "returned".to_owned())
+    );
+    let row = order_row(&app, &order).await;
+    assert_eq!(row.status, "cancelled");
+    let pay = entity::payment::Entity::find()
+        .filter(entity::payment::Column::OrderId.eq(row.id))
+        .one(&app.db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no payment"));
+    assert_eq!(pay.status, "refunded");
+    let kinds: Vec<String> = entity::payment_transaction::Entity::find()
+        .filter(entity::payment_transaction::Column::PaymentId.eq(pay.id))
+        .all(&app.db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|t| t.kind)
+        .collect();
+    assert_eq!(kinds, ["capture", "refund"]);
+    assert_eq!(stock_of(&app, item.id).await, (3, 0));
+    // A replay changes nothing more.
+    assert_eq!(
+        deliver(&app, "test", hook.headers(), hook.body.clone()).await,
+        (200, "duplicate".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn an_event_for_a_payment_not_known_yet_is_retried_not_dropped() {
+    let app = shop().await;
+    let gateway = app
+        .state
+        .gateways
+        .test_gateway()
+        .unwrap_or_else(|| panic!("no test gateway"));
+    let event = WebhookEvent {
+        id: "evt_early".into(),
+        kind: WebhookEventKind::PaymentSucceeded {
+            reference: "test_pi_not_yet".into(),
+            amount_minor: 100,
+        },
+    };
+    let hook = gateway.signed_webhook(&event, Utc::now());
+    // 409: not recorded, so the gateway's next delivery is processed.
+    for _ in 0..2 {
+        let (status, _) = deliver(&app, "test", hook.headers(), hook.body.clone()).await;
+        assert_eq!(status, 409);
+    }
+    let seen = entity::payment_webhook_event::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(seen, 0);
 }

@@ -15,8 +15,8 @@ use sea_orm::{
 
 use super::{orders, stock};
 use crate::domain::{
-    error::{DomainResult, is_unique_violation},
-    order_state::{OrderEvent, PaymentStatus},
+    error::{DomainError, DomainResult, is_unique_violation},
+    order_state::{OrderEvent, OrderStatus, PaymentStatus},
     payments::{PaymentGateway, WebhookError, WebhookEvent, WebhookEventKind},
 };
 
@@ -30,8 +30,30 @@ pub enum Handled {
     },
     /// The event id was seen before: nothing changed.
     Duplicate,
-    /// Not about a payment emporium knows, or nothing to do.
+    /// Nothing to do (an event type emporium does not act on, or one that
+    /// changes nothing).
     Ignored,
+    /// About a payment emporium does not know (yet): nothing was recorded,
+    /// so the gateway's retry is processed once the payment exists (answer
+    /// a non-2xx status).
+    UnknownPayment,
+    /// Money arrived for an order that was cancelled meanwhile (an
+    /// asynchronous payment completed after its hold expired): it was given
+    /// back at the gateway (refunded or voided) and recorded.
+    Returned {
+        /// The cancelled order.
+        order_id: i64,
+    },
+}
+
+/// Money that arrived for a cancelled order, to give back.
+struct Late {
+    payment_id: i64,
+    order_id: i64,
+    reference: String,
+    currency: crate::domain::money::Currency,
+    amount: i64,
+    captured: bool,
 }
 
 /// Verifies and applies one delivery. `Err` means the delivery is not
@@ -47,7 +69,93 @@ pub async fn handle(
         Ok(e) => e,
         Err(e) => return Ok(Err(e)),
     };
-    apply(db, gateway.code(), &event).await.map(Ok)
+    match apply(db, gateway.code(), &event).await? {
+        Applied::Done(handled) => Ok(Ok(handled)),
+        Applied::Late(late) => settle_late(db, gateway, &event, late).await.map(Ok),
+    }
+}
+
+/// Gives back money that arrived for a cancelled order, then records the
+/// event with both ledger entries. The gateway call is idempotent (keyed by
+/// the event id), so a failure here (answered 5xx) is retried safely by the
+/// gateway's next delivery.
+async fn settle_late(
+    db: &DatabaseConnection,
+    gateway: &dyn PaymentGateway,
+    event: &WebhookEvent,
+    late: Late,
+) -> DomainResult<Handled> {
+    let key = format!("late:{}", event.id);
+    let (kind, status) = if late.captured {
+        gateway
+            .refund(&late.reference, late.amount, late.currency, &key)
+            .await
+            .map_err(|e| DomainError::Inconsistent(format!("refunding a late payment: {e}")))?;
+        ("refund", "refunded")
+    } else {
+        gateway
+            .void(&late.reference, &key)
+            .await
+            .map_err(|e| DomainError::Inconsistent(format!("voiding a late payment: {e}")))?;
+        ("void", "voided")
+    };
+    let now = Utc::now().trunc_subsecs(6);
+    let tx = db.begin().await?;
+    let seen = payment_webhook_event::Entity::insert(payment_webhook_event::ActiveModel {
+        gateway: Set(gateway.code().to_owned()),
+        event_id: Set(event.id.clone()),
+        event_type: Set(type_of(&event.kind).chars().take(64).collect()),
+        received_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&tx)
+    .await;
+    match seen {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => return Ok(Handled::Duplicate),
+        Err(e) => return Err(e.into()),
+    }
+    let entry = |kind: &str| payment_transaction::ActiveModel {
+        payment_id: Set(late.payment_id),
+        kind: Set(kind.to_owned()),
+        amount_minor: Set(late.amount),
+        gateway_event_id: Set(Some(event.id.clone())),
+        detail: Set(Some("arrived after the order was cancelled".into())),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let first = if late.captured {
+        "capture"
+    } else {
+        "authorization"
+    };
+    payment_transaction::Entity::insert_many([entry(first), entry(kind)])
+        .exec_without_returning(&tx)
+        .await?;
+    payment::Entity::update_many()
+        .col_expr(payment::Column::Status, Expr::value(status.to_owned()))
+        .col_expr(payment::Column::UpdatedAt, Expr::value(now))
+        .filter(payment::Column::Id.eq(late.payment_id))
+        .exec(&tx)
+        .await?;
+    tx.commit().await?;
+    tracing::warn!(
+        gateway = gateway.code(),
+        order = late.order_id,
+        amount = late.amount,
+        "a payment arrived for a cancelled order and was given back"
+    );
+    Ok(Handled::Returned {
+        order_id: late.order_id,
+    })
+}
+
+/// What [`apply`] did.
+enum Applied {
+    /// Finished.
+    Done(Handled),
+    /// Money for a cancelled order, to give back (nothing recorded yet).
+    Late(Late),
 }
 
 fn reference_of(kind: &WebhookEventKind) -> Option<&str> {
@@ -73,11 +181,12 @@ fn type_of(kind: &WebhookEventKind) -> &str {
 }
 
 /// Applies a verified event (module rules).
-pub async fn apply(
+async fn apply(
     db: &DatabaseConnection,
     gateway: &str,
     event: &WebhookEvent,
-) -> DomainResult<Handled> {
+) -> DomainResult<Applied> {
+    use Applied::Done;
     let now = Utc::now().trunc_subsecs(6);
     let tx = db.begin().await?;
     // First statement writes: the de-duplication record.
@@ -92,12 +201,12 @@ pub async fn apply(
     .await;
     match seen {
         Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return Ok(Handled::Duplicate),
+        Err(e) if is_unique_violation(&e) => return Ok(Done(Handled::Duplicate)),
         Err(e) => return Err(e.into()),
     }
     let Some(reference) = reference_of(&event.kind) else {
         tx.commit().await?;
-        return Ok(Handled::Ignored);
+        return Ok(Done(Handled::Ignored));
     };
     let Some(pay) = payment::Entity::find()
         .filter(payment::Column::Gateway.eq(gateway))
@@ -105,13 +214,15 @@ pub async fn apply(
         .one(&tx)
         .await?
     else {
+        // Perhaps not written yet (the event raced the checkout's commit):
+        // record nothing, so the gateway's retry is processed.
         tracing::info!(gateway, event = %event.id, "webhook for an unknown payment");
-        tx.commit().await?;
-        return Ok(Handled::Ignored);
+        tx.rollback().await?;
+        return Ok(Done(Handled::UnknownPayment));
     };
     let Some(order) = orders::get(&tx, pay.order_id).await? else {
         tx.commit().await?;
-        return Ok(Handled::Ignored);
+        return Ok(Done(Handled::Ignored));
     };
     let state = orders::state_of(&order)?;
     let actor = format!("gateway:{gateway}");
@@ -187,16 +298,44 @@ pub async fn apply(
         };
     if events.is_empty() {
         tx.commit().await?;
-        return Ok(Handled::Ignored);
+        return Ok(Done(Handled::Ignored));
     }
     let applied = orders::apply(&tx, &order, &events, &actor).await?;
     let order = match applied {
         Ok((order, _)) => order,
+        Err(_)
+            if state.status().order == OrderStatus::Cancelled
+                && matches!(
+                    event.kind,
+                    WebhookEventKind::PaymentSucceeded { .. }
+                        | WebhookEventKind::PaymentAuthorized { .. }
+                ) =>
+        {
+            // Money for an order that no longer wants it: give it back
+            // first, record after (see `settle_late`).
+            tx.rollback().await?;
+            let (amount, captured) = match event.kind {
+                WebhookEventKind::PaymentSucceeded { amount_minor, .. } => (amount_minor, true),
+                WebhookEventKind::PaymentAuthorized { amount_minor, .. } => (amount_minor, false),
+                _ => (0, false),
+            };
+            return Ok(Applied::Late(Late {
+                payment_id: pay.id,
+                order_id: order.id,
+                reference: pay.reference.clone(),
+                currency: pay
+                    .currency_code
+                    .parse()
+                    .map_err(|e| DomainError::Inconsistent(format!("payment {}: {e}", pay.id)))?,
+                amount,
+                captured,
+            }));
+        }
         Err(e) => {
             tracing::warn!(gateway, event = %event.id, order = order.id, error = %e, "webhook event refused by the order");
             // Keep the event recorded: the same event will not apply later either.
             tx.commit().await?;
-            return Ok(Handled::Ignored);
+            return Ok(Done(Handled::Ignored));
         }
     };
     payment::Entity::update_many()
@@ -234,5 +373,5 @@ pub async fn apply(
             .await?;
     }
     tx.commit().await?;
-    Ok(Handled::Applied { order_id: order.id })
+    Ok(Done(Handled::Applied { order_id: order.id }))
 }
