@@ -147,3 +147,47 @@ async fn an_event_committed_while_no_relay_runs_is_delivered_after_a_restart() {
         other => panic!("not a stock event: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_checkout_publishes_order_created_order_paid_and_the_stock_it_holds() {
+    use crate::checkout::{checkout, payload, ready_cart, shop, stocked_item};
+    let app = shop().await;
+    let item = stocked_item(&app, 5).await;
+    let cart = ready_cart(&app, None, &item, 2).await;
+    let mut rx = app.state.events.subscribe();
+    let (status, body) = checkout(&app, None, &cart, "test", "tok_visa", Some("evt-1")).await;
+    let p = payload(status, &body);
+    assert_eq!(p["userErrors"], json!([]), "{p}");
+    let mut seen = Vec::new();
+    while !(seen.iter().any(|t: &String| t == "order.created")
+        && seen.iter().any(|t| t == "order.paid"))
+    {
+        let e = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no order events within 30 s; saw {seen:?}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        match &e.event {
+            DomainEvent::StockChanged {
+                variant_id,
+                reserved,
+                reason,
+                ..
+            } if reason == "reserved" => {
+                assert_eq!(*variant_id, item.id);
+                assert!(*reserved > 0);
+            }
+            DomainEvent::OrderPaid { status, .. } => {
+                assert_eq!(
+                    serde_json::to_value(status).unwrap_or_default()["payment"],
+                    "paid"
+                );
+            }
+            _ => {}
+        }
+        seen.push(e.event.topic().to_owned());
+    }
+    // Reserved before the order exists; created before paid.
+    let pos = |t: &str| seen.iter().position(|s| s == t);
+    assert!(pos("stock.changed") < pos("order.created"), "{seen:?}");
+    assert!(pos("order.created") < pos("order.paid"), "{seen:?}");
+}

@@ -454,7 +454,10 @@ impl Checkout<'_> {
             actor: actor.clone(),
         };
         let tx = self.db.begin().await?;
-        let (order, _) = orders::insert(&tx, quote, &placement).await?;
+        let (order, created) = orders::insert(&tx, quote, &placement).await?;
+        // `order.created` first (as placed, awaiting payment); the payment
+        // events below follow it (`order.paid` when captured).
+        orders::record_created(&tx, &order, created.status()).await?;
         let marked = cart_row::Entity::update_many()
             .col_expr(cart_row::Column::OrderId, Expr::value(order.id))
             .filter(cart_row::Column::Id.eq(cart.row.id))
@@ -587,8 +590,6 @@ impl Checkout<'_> {
                 .exec(&tx)
                 .await?;
         }
-        let status = orders::state_of(&order)?.status();
-        orders::record_created(&tx, &order, status).await?;
         tx.commit().await?;
         Ok(Ok(Completion {
             order_id: Some(order.id),
