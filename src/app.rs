@@ -162,23 +162,25 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
-    // The relay has a connection of its own, apart from the request pool.
+    // The relay has connections of its own, apart from the request pool.
     let relay_db = infra::db::connect(&state.config.database_url, 2)
         .await
         .map_err(|e| {
             anyhow::anyhow!("EMPORIUM_DATABASE_URL: cannot connect the outbox relay: {e}")
         })?;
+    // The reservation sweeper shares it: background work never takes a
+    // connection a request is waiting for.
+    let sweeper = tokio::spawn(domain::checkout::expiry::run_sweeper(
+        relay_db.clone(),
+        Duration::from_secs(state.config.commerce.sweep_interval_secs),
+    ));
+    let _sweeper = AbortOnDrop(sweeper);
     let relay = tokio::spawn(infra::events::run_relay(
         relay_db,
         state.events.clone(),
         Duration::from_millis(state.config.outbox_poll_ms),
     ));
     let _relay = AbortOnDrop(relay);
-    let sweeper = tokio::spawn(domain::checkout::expiry::run_sweeper(
-        state.db.clone(),
-        Duration::from_secs(state.config.commerce.sweep_interval_secs),
-    ));
-    let _sweeper = AbortOnDrop(sweeper);
     let app = router(state);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(

@@ -192,7 +192,7 @@ impl Checkout<'_> {
             Viewer::Customer(id) => Some(id),
             Viewer::Guest => None,
         };
-        let quote = quote::quote(self.db, &cart, customer_id).await?;
+        let quote = quote::quote(self.db, &cart, customer_id, None).await?;
         let gateway = match check(&cart, &quote, payment, self.gateways) {
             Ok(g) => g,
             Err(errors) => return Ok(Completion::failed(errors)),

@@ -273,13 +273,18 @@ fn rejection_text(r: Rejection) -> &'static str {
     }
 }
 
-/// Prices `cart` for `customer_id` (signed in, if any).
+/// Prices `cart` for `customer_id` (signed in, if any). `known` is a channel
+/// the caller already has: used when it is the cart's, read otherwise.
 pub async fn quote(
     db: &impl ConnectionTrait,
     cart: &Cart,
     customer_id: Option<i64>,
+    known: Option<&Channel>,
 ) -> DomainResult<Quote> {
-    let channel = setup::channel_by_id(db, cart.row.channel_id).await?;
+    let channel = match known {
+        Some(c) if c.id == cart.row.channel_id => c.clone(),
+        _ => setup::channel_by_id(db, cart.row.channel_id).await?,
+    };
     let ids: Vec<i64> = cart.lines.iter().map(|l| l.variant_id).collect();
     let variants: HashMap<i64, variant::Model> = catalog::variants_by_ids(db, &ids)
         .await?

@@ -142,7 +142,9 @@ pub struct CheckoutCompletePayload {
 async fn priced(ctx: &Context<'_>, c: cart::Cart) -> ApiResult<Cart> {
     let db = &ctx.state()?.db;
     let customer = ctx.principal()?.customer_id();
-    let q = quote::quote(db, &c, customer).await?;
+    // The request's channel is usually the cart's: no need to read it again.
+    let channel = ctx.channel(None).await?;
+    let q = quote::quote(db, &c, customer, Some(&channel)).await?;
     Ok(Cart::new(c, q))
 }
 
