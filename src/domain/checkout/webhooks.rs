@@ -9,8 +9,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entity::{payment, payment_transaction, payment_webhook_event, reservation};
 use http::HeaderMap;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    EntityTrait, QueryFilter, Statement, TransactionTrait, sea_query::Expr,
 };
 
 use super::{orders, stock};
@@ -220,6 +220,17 @@ async fn apply(
         tx.rollback().await?;
         return Ok(Done(Handled::UnknownPayment));
     };
+    // Lock the order's stock holds before reading the order, in the order
+    // the sweeper takes them (holds, then the order): the two never wait
+    // on each other in a cycle, and the order read here is the latest.
+    if tx.get_database_backend() == DatabaseBackend::Postgres {
+        tx.query_all_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT id FROM reservation WHERE order_id = $1 ORDER BY id FOR UPDATE",
+            [pay.order_id.into()],
+        ))
+        .await?;
+    }
     let Some(order) = orders::get(&tx, pay.order_id).await? else {
         tx.commit().await?;
         return Ok(Done(Handled::Ignored));
@@ -330,6 +341,15 @@ async fn apply(
                 amount,
                 captured,
             }));
+        }
+        Err(orders::ApplyError::Conflict) => {
+            // Another writer moved the order between our read and write:
+            // record nothing and fail, so the gateway delivers again.
+            tx.rollback().await?;
+            return Err(DomainError::Inconsistent(format!(
+                "order {} changed while a webhook applied; the gateway retries",
+                order.id
+            )));
         }
         Err(e) => {
             tracing::warn!(gateway, event = %event.id, order = order.id, error = %e, "webhook event refused by the order");
