@@ -98,6 +98,10 @@ impl AppState {
             ),
         };
         let gateways = Arc::new(gateways(&config.commerce)?);
+        let events = match &redis {
+            Some(client) => EventBus::shared(client.clone(), &config.redis_prefix),
+            None => EventBus::default(),
+        };
         Ok(Self {
             gateways,
             db,
@@ -108,7 +112,7 @@ impl AppState {
             jwt,
             limiter,
             mailer,
-            events: EventBus::default(),
+            events,
         })
     }
 
@@ -175,6 +179,9 @@ pub async fn serve(
         Duration::from_secs(state.config.commerce.sweep_interval_secs),
     ));
     let _sweeper = AbortOnDrop(sweeper);
+    // With Redis, this node hears every node's events: subscribed before
+    // serving, so nothing published after start is missed.
+    let _fanout = state.events.start_fanout().await.map(AbortOnDrop);
     let relay = tokio::spawn(infra::events::run_relay(
         relay_db,
         state.events.clone(),

@@ -191,3 +191,43 @@ async fn a_checkout_publishes_order_created_order_paid_and_the_stock_it_holds() 
     assert!(pos("stock.changed") < pos("order.created"), "{seen:?}");
     assert!(pos("order.created") < pos("order.paid"), "{seen:?}");
 }
+
+#[tokio::test]
+async fn with_redis_an_event_raised_on_one_node_reaches_the_other() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        // Without Redis the bus is in-process by design: nothing crosses
+        // nodes. CI runs this test with Redis.
+        eprintln!("skipped: needs TEST_REDIS_URL");
+        return;
+    }
+    let a = app().await;
+    let b = a.spawn_sibling().await;
+    let mut on_b = b.state.events.subscribe();
+    let mut on_a = a.state.events.subscribe();
+    let (token, _) = accounts::partner_token(&a, &["inventory:write"], None).await;
+    let res = a
+        .query_as(
+            &token,
+            SET,
+            json!({ "i": { "quantities": [
+                { "sku": "EMP-00002-01", "location": "warehouse", "onHand": 11 },
+            ] } }),
+        )
+        .await;
+    assert_eq!(
+        res["inventorySetQuantities"]["userErrors"],
+        json!([]),
+        "{res}"
+    );
+    // Whichever node relayed it, both hear it once through Redis.
+    for rx in [&mut on_b, &mut on_a] {
+        let (id, e) = next_stock_event(rx).await;
+        match e {
+            DomainEvent::StockChanged { on_hand, .. } => assert_eq!(on_hand, 11),
+            other => panic!("not a stock event: {other:?}"),
+        }
+        assert!(!id.is_empty());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(rx.try_recv().is_err(), "the event came twice");
+    }
+}
