@@ -123,6 +123,15 @@ impl Money {
         self.currency
     }
 
+    /// `amount` in minor units of `currency`, only if it has no more decimals
+    /// than the currency has (no rounding) and fits: what input amounts
+    /// (a promotion's, a gift card's) must be.
+    pub fn exact_minor(amount: Decimal, currency: Currency) -> Option<i64> {
+        (amount.normalize().scale() <= currency.minor_units())
+            .then(|| Self::from_decimal(amount, currency).to_minor())
+            .flatten()
+    }
+
     /// The amount as an integer count of minor units, or `None` if it does not fit.
     pub fn to_minor(&self) -> Option<i64> {
         let scaled = self.amount * Decimal::from(10_i64.pow(self.currency.minor_units()));

@@ -39,6 +39,7 @@ use crate::domain::{
         customer::{self, Address, AddressInput},
         secret,
     },
+    pricing::Ineligible,
 };
 
 /// Most lines in a cart.
@@ -865,11 +866,14 @@ async fn check_discount_codes(
         .collect();
     let now = Utc::now();
     for (i, code) in wanted.into_iter().enumerate() {
+        // Per-customer limits depend on who checks out: the quote says
+        // whether the code applies to this buyer.
         let usable = found.get(&code).is_some_and(|p| {
             p.active
-                && p.starts_at.is_none_or(|s| s <= now)
-                && p.ends_at.is_none_or(|e| e > now)
-                && p.usage_limit.is_none_or(|l| p.times_used < l)
+                && matches!(
+                    quote::eligibility(p, None, now),
+                    Ok(()) | Err(Ineligible::SignInRequired | Ineligible::CustomerLimitReached)
+                )
         });
         if !usable {
             errors.push(UserError::new(
@@ -882,6 +886,25 @@ async fn check_discount_codes(
         }
     }
     Ok(out)
+}
+
+/// Sets one column of an open cart (and its change time), then reads the
+/// cart back as `viewer` sees it.
+async fn save(
+    db: &DatabaseConnection,
+    cart_id: i64,
+    column: cart::Column,
+    value: sea_orm::Value,
+    token: &str,
+    viewer: Viewer,
+) -> DomainResult<Outcome> {
+    cart::Entity::update_many()
+        .col_expr(column, Expr::value(value))
+        .col_expr(cart::Column::UpdatedAt, Expr::value(now()))
+        .filter(cart::Column::Id.eq(cart_id))
+        .exec(db)
+        .await?;
+    open_cart(db, token, viewer).await
 }
 
 /// Replaces the cart's discount codes (an empty list removes them all).
@@ -900,13 +923,16 @@ pub async fn discount_codes_update(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    cart::Entity::update_many()
-        .col_expr(cart::Column::DiscountCodes, Expr::value(json(&codes)))
-        .col_expr(cart::Column::UpdatedAt, Expr::value(now()))
-        .filter(cart::Column::Id.eq(cart.row.id))
-        .exec(db)
-        .await?;
-    open_cart(db, token, viewer).await
+    let codes = json(&codes);
+    save(
+        db,
+        cart.row.id,
+        cart::Column::DiscountCodes,
+        codes.into(),
+        token,
+        viewer,
+    )
+    .await
 }
 
 /// Replaces the cart's gift cards, given by code (an empty list removes
@@ -931,7 +957,7 @@ pub async fn gift_card_codes_update(
             format!("at most {MAX_CODES} codes"),
         )]));
     }
-    let now = Utc::now();
+    let at = Utc::now();
     let mut ids = Vec::new();
     for (i, code) in codes.iter().enumerate() {
         let field = ["giftCardCodes".to_owned(), i.to_string()];
@@ -951,7 +977,7 @@ pub async fn gift_card_codes_update(
                 ),
             )),
             Some(c)
-                if !c.disabled && c.balance_minor > 0 && c.expires_at.is_none_or(|e| e > now) =>
+                if !c.disabled && c.balance_minor > 0 && c.expires_at.is_none_or(|e| e > at) =>
             {
                 if !ids.contains(&c.id) {
                     ids.push(c.id);
@@ -967,17 +993,16 @@ pub async fn gift_card_codes_update(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    cart::Entity::update_many()
-        .col_expr(cart::Column::GiftCardIds, Expr::value(json(&ids)))
-        .col_expr(cart::Column::UpdatedAt, Expr::value(now_db()))
-        .filter(cart::Column::Id.eq(cart.row.id))
-        .exec(db)
-        .await?;
-    open_cart(db, token, viewer).await
-}
-
-fn now_db() -> DateTime<Utc> {
-    now()
+    let ids = json(&ids);
+    save(
+        db,
+        cart.row.id,
+        cart::Column::GiftCardIds,
+        ids.into(),
+        token,
+        viewer,
+    )
+    .await
 }
 
 /// Chooses a shipping method by code; it must be among the methods offered
@@ -1031,11 +1056,14 @@ pub async fn shipping_method_select(
             format!("`{}` cannot carry this cart", method.code),
         )]));
     }
-    cart::Entity::update_many()
-        .col_expr(cart::Column::ShippingMethodId, Expr::value(method.id))
-        .col_expr(cart::Column::UpdatedAt, Expr::value(now()))
-        .filter(cart::Column::Id.eq(cart.row.id))
-        .exec(db)
-        .await?;
-    open_cart(db, token, viewer).await
+    let method = method.id;
+    save(
+        db,
+        cart.row.id,
+        cart::Column::ShippingMethodId,
+        method.into(),
+        token,
+        viewer,
+    )
+    .await
 }

@@ -243,31 +243,17 @@ impl Checkout<'_> {
             .place(&cart, &quote, gateway.as_deref(), auth.as_ref(), viewer)
             .await;
         let currency = quote.channel.currency;
-        match placed {
-            Ok(Ok(completion)) => Ok(completion),
-            Ok(Err(errors)) => {
-                self.undo(
-                    cart.row.id,
-                    gateway.as_deref(),
-                    auth.as_ref(),
-                    key,
-                    currency,
-                )
-                .await;
-                Ok(Completion::failed(errors))
-            }
-            Err(e) => {
-                self.undo(
-                    cart.row.id,
-                    gateway.as_deref(),
-                    auth.as_ref(),
-                    key,
-                    currency,
-                )
-                .await;
-                Err(e)
-            }
+        if !matches!(placed, Ok(Ok(_))) {
+            self.undo(
+                cart.row.id,
+                gateway.as_deref(),
+                auth.as_ref(),
+                key,
+                currency,
+            )
+            .await;
         }
+        placed.map(|p| p.unwrap_or_else(Completion::failed))
     }
 
     /// Claims the cart and reserves its stock (expiring hold).

@@ -85,8 +85,8 @@ fn minor(
     errors: &mut Vec<UserError>,
 ) -> i64 {
     let Some(v) = value else { return 0 };
-    match Money::from_decimal(v, channel.currency).to_minor() {
-        Some(m) if m >= 0 && v.normalize().scale() <= channel.currency.minor_units() => m,
+    match Money::exact_minor(v, channel.currency) {
+        Some(m) if m >= 0 => m,
         _ => {
             errors.push(err(
                 field,

@@ -255,6 +255,26 @@ fn discount_of(
     })
 }
 
+/// Whether promotion `p` may be used at `now` by a customer who used it
+/// `customer_uses` times (`None`: a guest, or uses not counted).
+pub fn eligibility(
+    p: &promotion::Model,
+    customer_uses: Option<u32>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), Ineligible> {
+    let rules = PromotionRules {
+        starts_at: p.starts_at,
+        ends_at: p.ends_at,
+        usage_limit: p.usage_limit.map(|l| u32::try_from(l).unwrap_or(0)),
+        per_customer_limit: p.per_customer_limit.map(|l| u32::try_from(l).unwrap_or(0)),
+    };
+    let usage = PromotionUsage {
+        times_used: u32::try_from(p.times_used).unwrap_or(0),
+        customer_uses,
+    };
+    pricing::promotion::check(&rules, &usage, now)
+}
+
 /// A promotion's targets (`None`: the whole order).
 pub fn targets_of(p: &promotion::Model) -> Option<Targets> {
     p.targets
@@ -410,17 +430,7 @@ pub async fn quote(
             ),
             _ => None,
         };
-        let rules = PromotionRules {
-            starts_at: p.starts_at,
-            ends_at: p.ends_at,
-            usage_limit: p.usage_limit.map(|l| u32::try_from(l).unwrap_or(0)),
-            per_customer_limit: p.per_customer_limit.map(|l| u32::try_from(l).unwrap_or(0)),
-        };
-        let usage = PromotionUsage {
-            times_used: u32::try_from(p.times_used).unwrap_or(0),
-            customer_uses: uses,
-        };
-        match pricing::promotion::check(&rules, &usage, now) {
+        match eligibility(p, uses, now) {
             Ok(()) => discounts.push(discount_of(p, &collection_products)?),
             Err(why) => {
                 if let Some(code) = &p.code {

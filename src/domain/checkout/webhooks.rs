@@ -101,19 +101,8 @@ async fn settle_late(
     };
     let now = Utc::now().trunc_subsecs(6);
     let tx = db.begin().await?;
-    let seen = payment_webhook_event::Entity::insert(payment_webhook_event::ActiveModel {
-        gateway: Set(gateway.code().to_owned()),
-        event_id: Set(event.id.clone()),
-        event_type: Set(type_of(&event.kind).chars().take(64).collect()),
-        received_at: Set(now),
-        ..Default::default()
-    })
-    .exec_without_returning(&tx)
-    .await;
-    match seen {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return Ok(Handled::Duplicate),
-        Err(e) => return Err(e.into()),
+    if !first_delivery(&tx, gateway.code(), event, now).await? {
+        return Ok(Handled::Duplicate);
     }
     let entry = |kind: &str| payment_transaction::ActiveModel {
         payment_id: Set(late.payment_id),
@@ -169,6 +158,31 @@ fn reference_of(kind: &WebhookEventKind) -> Option<&str> {
     }
 }
 
+/// Records the event id in the caller's transaction; `false` if it was
+/// recorded before (a replay). The unique index decides, so concurrent
+/// deliveries of one event record it once.
+async fn first_delivery(
+    tx: &impl ConnectionTrait,
+    gateway: &str,
+    event: &WebhookEvent,
+    at: DateTime<Utc>,
+) -> DomainResult<bool> {
+    let seen = payment_webhook_event::Entity::insert(payment_webhook_event::ActiveModel {
+        gateway: Set(gateway.to_owned()),
+        event_id: Set(event.id.clone()),
+        event_type: Set(type_of(&event.kind).chars().take(64).collect()),
+        received_at: Set(at),
+        ..Default::default()
+    })
+    .exec_without_returning(tx)
+    .await;
+    match seen {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn type_of(kind: &WebhookEventKind) -> &str {
     match kind {
         WebhookEventKind::PaymentSucceeded { .. } => "payment_succeeded",
@@ -190,19 +204,8 @@ async fn apply(
     let now = Utc::now().trunc_subsecs(6);
     let tx = db.begin().await?;
     // First statement writes: the de-duplication record.
-    let seen = payment_webhook_event::Entity::insert(payment_webhook_event::ActiveModel {
-        gateway: Set(gateway.to_owned()),
-        event_id: Set(event.id.clone()),
-        event_type: Set(type_of(&event.kind).chars().take(64).collect()),
-        received_at: Set(now),
-        ..Default::default()
-    })
-    .exec_without_returning(&tx)
-    .await;
-    match seen {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return Ok(Done(Handled::Duplicate)),
-        Err(e) => return Err(e.into()),
+    if !first_delivery(&tx, gateway, event, now).await? {
+        return Ok(Done(Handled::Duplicate));
     }
     let Some(reference) = reference_of(&event.kind) else {
         tx.commit().await?;

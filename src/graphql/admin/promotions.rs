@@ -334,7 +334,7 @@ impl PromotionMutation {
         input: GiftCardCreateInput,
     ) -> ApiResult<GiftCardCreatePayload> {
         let currency: Currency = input.currency_code.into();
-        let Some(amount) = whole_minor(input.initial_value.0, currency) else {
+        let Some(amount) = DomainMoney::exact_minor(input.initial_value.0, currency) else {
             return Ok(GiftCardCreatePayload {
                 gift_card: None,
                 code: None,
@@ -393,7 +393,7 @@ impl PromotionMutation {
                 "no such customer",
             )])));
         }
-        let Some(amount) = whole_minor(amount.0, currency) else {
+        let Some(amount) = DomainMoney::exact_minor(amount.0, currency) else {
             // `amount` is an argument here, not a field of an `input`.
             return Ok(failed(user_errors(vec![DomainUserError::new(
                 &["amount"],
@@ -415,11 +415,4 @@ impl PromotionMutation {
             },
         )
     }
-}
-
-/// `amount` in minor units if it has no more decimals than the currency.
-fn whole_minor(amount: rust_decimal::Decimal, currency: Currency) -> Option<i64> {
-    (amount.normalize().scale() <= currency.minor_units())
-        .then(|| DomainMoney::from_decimal(amount, currency).to_minor())
-        .flatten()
 }
