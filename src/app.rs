@@ -16,7 +16,7 @@ use crate::{
     graphql, http, infra,
     infra::{
         cache::ResponseCache,
-        events::EventBus,
+        events::{EventBus, RelaySignal},
         mail::{Mailer, OutboxMailer, SmtpMailer},
         ratelimit::RateLimiter,
         rows::RowCache,
@@ -46,6 +46,8 @@ pub struct AppState {
     pub events: EventBus,
     /// Payment gateways checkout accepts.
     pub gateways: Arc<Gateways>,
+    /// Wakes the outbox relay and waits for it (mutations, before answering).
+    pub relay: Arc<RelaySignal>,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
 
     /// State over an already migrated database.
     pub async fn with_db(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
+        infra::metrics::init();
         let redis = match &config.redis_url {
             Some(url) => Some(
                 redis::Client::open(url.as_str())
@@ -70,8 +73,13 @@ impl AppState {
             ),
             None => None,
         };
-        let cache = (config.response_cache_mb > 0)
-            .then(|| ResponseCache::new(config.response_cache_mb.saturating_mul(1024 * 1024)));
+        let cache = (config.response_cache_mb > 0).then(|| {
+            ResponseCache::new(
+                config.response_cache_mb.saturating_mul(1024 * 1024),
+                Duration::from_secs(config.response_cache_ttl_secs.max(1)),
+                redis.clone().map(|c| (c, config.redis_prefix.clone())),
+            )
+        });
         let rows = (config.row_cache_entries > 0)
             .then(|| Arc::new(RowCache::new(config.row_cache_entries)));
         let secret = match &config.auth.jwt_secret {
@@ -103,6 +111,7 @@ impl AppState {
             None => EventBus::default(),
         };
         Ok(Self {
+            relay: Arc::new(RelaySignal::default()),
             gateways,
             db,
             config: Arc::new(config),
@@ -181,10 +190,16 @@ pub async fn serve(
     let _sweeper = AbortOnDrop(sweeper);
     // With Redis, this node hears every node's events: subscribed before
     // serving, so nothing published after start is missed.
-    let _fanout = state.events.start_fanout().await.map(AbortOnDrop);
+    let _fanout = state
+        .events
+        .start_fanout(state.cache.clone())
+        .await
+        .map(AbortOnDrop);
     let relay = tokio::spawn(infra::events::run_relay(
         relay_db,
         state.events.clone(),
+        state.cache.clone(),
+        state.relay.clone(),
         Duration::from_millis(state.config.outbox_poll_ms),
     ));
     let _relay = AbortOnDrop(relay);

@@ -21,14 +21,16 @@
 //! - Cost: every operation is charged its complexity against the caller's
 //!   rate budget, reported in `extensions.cost`; an operation over budget
 //!   does not run and answers 429 RATE_LIMITED with `Retry-After`.
-//! - Queries whose resolvers allow it are answered from the response cache
-//!   while the catalog version they were built at is current
-//!   (`x-emporium-cache: hit`).
+//! - Anonymous queries whose resolvers allow it are answered from the
+//!   response cache (`x-emporium-cache: hit`) until a change to what they
+//!   show invalidates them; `Cache-Control: no-cache` skips it. A mutation
+//!   answers once the events it recorded have been relayed, so the caller's
+//!   next read is fresh on every node.
 
 use std::{
     net::{IpAddr, SocketAddr},
     sync::Arc,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_graphql::{BatchRequest, Request as GqlRequest, Variables};
@@ -50,7 +52,7 @@ use crate::{
         error::{ErrorCode, set_code},
         limits,
     },
-    infra::{ratelimit::Decision, rows::Generation},
+    infra::{metrics, ratelimit::Decision, rows::Generation},
 };
 
 /// The TCP peer, when the server records it.
@@ -409,10 +411,15 @@ pub async fn post_handler(
     let max_aliases = state.app.config.limits.max_aliases;
     let channel = channel_of(&headers);
     match batch {
-        BatchRequest::Single(r) => match prepare(r, max_aliases) {
-            Ok(p) => execute_single(&state, &headers, &caller, media, p).await,
-            Err(failed) => render_single(*failed, media, None),
-        },
+        BatchRequest::Single(r) => {
+            if let Some(res) = early_hit(&state, &headers, &caller, media, &r).await {
+                return res;
+            }
+            match prepare(r, max_aliases) {
+                Ok(p) => execute_single(&state, &headers, &caller, media, p).await,
+                Err(failed) => render_single(*failed, media, None),
+            }
+        }
         BatchRequest::Batch(rs) => {
             // Each operation of a batch is answered (and charged) on its own,
             // failed or not.
@@ -421,14 +428,23 @@ pub async fn post_handler(
                 async move {
                     match prepare(r, max_aliases) {
                         Ok(p) => {
+                            let (writes, started) = (p.writes, Instant::now());
+                            let operation = p.request.operation_name.clone();
                             let ran = run(state, caller, channel, p, None).await;
-                            with_cost(render(ran.response).1, ran.cost, ran.decision.as_ref())
+                            metrics::request(operation.as_deref(), started.elapsed(), "none");
+                            let body =
+                                with_cost(render(ran.response).1, ran.cost, ran.decision.as_ref());
+                            (body, writes)
                         }
-                        Err(failed) => render(*failed).1,
+                        Err(failed) => (render(*failed).1, false),
                     }
                 }
             });
-            let parts: Vec<Vec<u8>> = futures_util::future::join_all(runs).await;
+            let parts: Vec<(Vec<u8>, bool)> = futures_util::future::join_all(runs).await;
+            if parts.iter().any(|(_, writes)| *writes) {
+                state.app.relay.flush(FLUSH_LIMIT).await;
+            }
+            let parts: Vec<Vec<u8>> = parts.into_iter().map(|(body, _)| body).collect();
             let mut out =
                 Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + parts.len() + 2);
             out.push(b'[');
@@ -603,6 +619,8 @@ struct Ran {
     cost: u32,
     /// The rate decision taken for it, if the caller has a budget.
     decision: Option<Decision>,
+    /// What the response shows, for the response cache.
+    tags: crate::infra::cache::Tags,
 }
 
 /// Executes one operation with its own context and loaders.
@@ -624,6 +642,7 @@ async fn run(
                 cacheable: false,
                 cost: 0,
                 decision: None,
+                tags: Default::default(),
             };
         }
         r = r.disable_introspection();
@@ -644,6 +663,7 @@ async fn run(
             cacheable: false,
             cost,
             decision,
+            tags: Default::default(),
         };
     }
     let tasks = ctx.tasks.clone();
@@ -654,6 +674,7 @@ async fn run(
         cacheable: ctx.is_cacheable(),
         cost,
         decision,
+        tags: ctx.tags.tags(),
     }
 }
 
@@ -713,78 +734,143 @@ async fn execute_single(
     media: MediaType,
     p: Prepared,
 ) -> Response {
+    let started = Instant::now();
+    let operation = p.request.operation_name.clone();
     let channel = channel_of(headers);
-    // Only anonymous queries are cached: a mutation is never even looked up,
-    // and a request with credentials may see what others must not.
-    let anonymous = caller.principal == Principal::Anonymous
-        && !headers.contains_key(header::AUTHORIZATION)
-        && !headers.contains_key(header::COOKIE);
-    let cache = state.app.cache.as_ref().filter(|_| anonymous && !p.writes);
-    // The catalog version is read before any data, so nothing cached under it
-    // (a response, or rows) is ever older than its tag.
-    let version = if cache.is_some() || state.app.rows.is_some() {
-        match domain::catalog::version(&state.app.db).await {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::warn!(error = %e, "caches: cannot read the catalog version");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let cache = cache_slot(state, headers, caller).filter(|_| !p.writes);
     let mut lookup = None;
-    if let (Some(cache), Some(version)) = (cache, version)
+    if let Some(cache) = cache
         && let Some(key) = cache_key(&p.request, channel.as_deref(), media)
     {
-        if let Some((body, cost)) = cache.get(&key, version) {
-            // A cached answer costs what computing it did.
-            let decision = match auth_subject(state, caller) {
-                Some((k, budget)) => Some(state.app.limiter.charge(&k, budget, cost).await),
-                None => None,
-            };
-            if let Some(d) = decision.filter(|d| !d.allowed) {
-                let e = crate::graphql::auth::rate_limited_request(d.retry_after);
-                let body = with_cost(
-                    render(async_graphql::Response::from_errors(vec![e])).1,
-                    cost,
-                    Some(&d),
-                );
-                return throttled(
-                    respond(StatusCode::OK, media, Bytes::from(body), Some("hit")),
-                    d.retry_after,
-                );
+        match cache.get(&key).await {
+            Ok(hit) => {
+                metrics::cache("hit");
+                metrics::request(operation.as_deref(), started.elapsed(), "hit");
+                return answer_from_cache(state, caller, media, hit).await;
             }
-            let body = with_cost(body.to_vec(), cost, decision.as_ref());
-            return respond(StatusCode::OK, media, Bytes::from(body), Some("hit"));
+            Err(Some(ticket)) => lookup = Some((key, ticket)),
+            // The cache cannot be trusted now (Redis is away): the database answers.
+            Err(None) => {}
         }
-        lookup = Some((key, version));
     }
-    // A mutation reads what it has just written: never through rows cached
-    // under the version it started at.
-    let rows = state
-        .app
-        .rows
-        .as_ref()
-        .zip(version)
-        .filter(|_| !p.writes)
-        .map(|(r, v)| r.generation(v));
+    // The row cache serves rows of the current catalog version: read it
+    // before any data, so nothing remembered under it is older than its tag.
+    // A mutation reads what it has just written, never through that cache.
+    let rows = match state.app.rows.as_ref().filter(|_| !p.writes) {
+        Some(rows) => match domain::catalog::version(&state.app.db).await {
+            Ok(v) => Some(rows.generation(v)),
+            Err(e) => {
+                tracing::warn!(error = %e, "row cache: cannot read the catalog version");
+                None
+            }
+        },
+        None => None,
+    };
+    let writes = p.writes;
     let ran = run(state, caller, channel, p, rows).await;
+    // What a mutation recorded goes out before it answers, so the caller's
+    // next read is fresh on every node.
+    if writes {
+        state.app.relay.flush(FLUSH_LIMIT).await;
+    }
     let storable = ran.response.errors.is_empty() && ran.cacheable;
     let (request_failed, body) = render(ran.response);
     let mut cache_state = None;
-    if let (Some(cache), Some((key, version))) = (cache, lookup) {
+    if let (Some(cache), Some((key, ticket))) = (cache, lookup) {
         if storable {
-            cache.insert(&key, version, Bytes::from(body.clone()), ran.cost);
+            let mut tags = ran.tags;
+            // A response tied to no product is dropped by any product change.
+            if tags.products.is_empty() {
+                tags.lists = true;
+            }
+            cache
+                .insert(&key, ticket, Bytes::from(body.clone()), ran.cost, tags)
+                .await;
         }
         cache_state = Some("miss");
     }
     let body = Bytes::from(with_cost(body, ran.cost, ran.decision.as_ref()));
     let res = respond(status_for(request_failed, media), media, body, cache_state);
+    if cache_state.is_some() {
+        metrics::cache("miss");
+    } else if cache.is_some() {
+        metrics::cache("bypass");
+    }
+    metrics::request(
+        operation.as_deref(),
+        started.elapsed(),
+        cache_state.unwrap_or("none"),
+    );
     match ran.decision {
         Some(d) if !d.allowed => throttled(res, d.retry_after),
         _ => res,
     }
+}
+
+/// The response cache, if this request may use it: anonymous (a request
+/// with credentials may see what others must not), and not asking for a
+/// fresh answer with `Cache-Control: no-cache`. Mutations are never looked up.
+fn cache_slot<'a>(
+    state: &'a HttpState,
+    headers: &HeaderMap,
+    caller: &Caller,
+) -> Option<&'a crate::infra::cache::ResponseCache> {
+    let anonymous = caller.principal == Principal::Anonymous
+        && !headers.contains_key(header::AUTHORIZATION)
+        && !headers.contains_key(header::COOKIE);
+    let fresh = headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
+    state.app.cache.as_ref().filter(|_| anonymous && !fresh)
+}
+
+/// A hit in this node's cache tier, found before the document is even
+/// parsed (only queries are ever stored, so a hit is one).
+async fn early_hit(
+    state: &HttpState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    media: MediaType,
+    r: &GqlRequest,
+) -> Option<Response> {
+    let started = Instant::now();
+    let cache = cache_slot(state, headers, caller)?;
+    let key = cache_key(r, channel_of(headers).as_deref(), media)?;
+    let hit = cache.peek(&key)?;
+    metrics::cache("hit");
+    metrics::request(r.operation_name.as_deref(), started.elapsed(), "hit");
+    Some(answer_from_cache(state, caller, media, hit).await)
+}
+
+/// How long a mutation waits for the outbox relay before answering anyway.
+const FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
+/// A response from the cache, charged what computing it cost.
+async fn answer_from_cache(
+    state: &HttpState,
+    caller: &Caller,
+    media: MediaType,
+    hit: crate::infra::cache::Hit,
+) -> Response {
+    let decision = match auth_subject(state, caller) {
+        Some((k, budget)) => Some(state.app.limiter.charge(&k, budget, hit.cost).await),
+        None => None,
+    };
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        let e = crate::graphql::auth::rate_limited_request(d.retry_after);
+        let body = with_cost(
+            render(async_graphql::Response::from_errors(vec![e])).1,
+            hit.cost,
+            Some(&d),
+        );
+        return throttled(
+            respond(StatusCode::OK, media, Bytes::from(body), Some("hit")),
+            d.retry_after,
+        );
+    }
+    let body = with_cost(hit.body.to_vec(), hit.cost, decision.as_ref());
+    respond(StatusCode::OK, media, Bytes::from(body), Some("hit"))
 }
 
 fn auth_subject(
@@ -847,6 +933,10 @@ fn render(mut r: async_graphql::Response) -> (bool, Vec<u8>) {
     for e in &mut r.errors {
         limits::classify(e);
         request_failed |= limits::is_request_error(e);
+        match e.extensions.as_ref().and_then(|x| x.get("code")) {
+            Some(async_graphql::Value::String(code)) => metrics::error(code),
+            _ => metrics::error("UNKNOWN"),
+        }
     }
     let mut value = match serde_json::to_value(&r) {
         Ok(v) => v,

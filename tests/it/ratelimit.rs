@@ -63,6 +63,7 @@ async fn over_budget_operations_are_refused_with_a_retry_hint_on_every_node() {
     let app = TestApp::spawn_with(Options {
         products: Some(30),
         configure: Some(small_budget),
+        ..Default::default()
     })
     .await;
     let node_b = app.spawn_sibling().await;
@@ -129,6 +130,7 @@ async fn budgets_are_per_principal_and_partner_tokens_carry_their_own() {
     let app = TestApp::spawn_with(Options {
         products: Some(30),
         configure: Some(small_budget),
+        ..Default::default()
     })
     .await;
     let (tight, _) = accounts::partner_token(&app, &["catalog:read"], Some((500, 1))).await;
@@ -163,6 +165,7 @@ async fn production_mode_hides_graphiql_and_introspection_from_the_public() {
     let app = TestApp::spawn_with(Options {
         products: Some(3),
         configure: Some(|c| c.mode = Mode::Production),
+        ..Default::default()
     })
     .await;
     let page = app
