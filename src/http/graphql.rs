@@ -313,7 +313,13 @@ pub async fn get_handler(
         Ok(c) => c,
         Err(res) => return res,
     };
-    execute_single(&state, &headers, &caller, media, prepared).await
+    let key = cache_key(
+        &state,
+        &headers,
+        media,
+        raw.as_deref().unwrap_or_default().as_bytes(),
+    );
+    execute_single(&state, &headers, &caller, media, (prepared, key)).await
 }
 
 fn not_acceptable() -> Response {
@@ -393,6 +399,12 @@ pub async fn post_handler(
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return too_large();
     };
+    let key = cache_key(&state, &headers, media, &bytes);
+    if let Some(key) = &key
+        && let Some(res) = early_hit(&state, &peer, &headers, media, key).await
+    {
+        return res;
+    }
     let batch = match parse_body(&bytes, state.app.config.limits.max_batch) {
         Ok(b) => b,
         Err(message) => {
@@ -411,15 +423,10 @@ pub async fn post_handler(
     let max_aliases = state.app.config.limits.max_aliases;
     let channel = channel_of(&headers);
     match batch {
-        BatchRequest::Single(r) => {
-            if let Some(res) = early_hit(&state, &headers, &caller, media, &r).await {
-                return res;
-            }
-            match prepare(r, max_aliases) {
-                Ok(p) => execute_single(&state, &headers, &caller, media, p).await,
-                Err(failed) => render_single(*failed, media, None),
-            }
-        }
+        BatchRequest::Single(r) => match prepare(r, max_aliases) {
+            Ok(p) => execute_single(&state, &headers, &caller, media, (p, key)).await,
+            Err(failed) => render_single(*failed, media, None),
+        },
         BatchRequest::Batch(rs) => {
             // Each operation of a batch is answered (and charged) on its own,
             // failed or not.
@@ -518,7 +525,7 @@ async fn post_multipart(
         }
     };
     match prepare(request, state.app.config.limits.max_aliases) {
-        Ok(p) => execute_single(&state, &headers, &caller, media, p).await,
+        Ok(p) => execute_single(&state, &headers, &caller, media, (p, None)).await,
         Err(failed) => render_single(*failed, media, None),
     }
 }
@@ -714,17 +721,41 @@ fn throttled(mut res: Response, retry_after: Option<Duration>) -> Response {
     res
 }
 
-/// Everything that shapes a response, as the response cache's key.
-fn cache_key(r: &GqlRequest, channel: Option<&str>, media: MediaType) -> Option<String> {
-    let variables = serde_json::to_string(&r.variables).ok()?;
+/// The response cache's key for a request: the media type, the channel
+/// header and the request's own text (the POST body, or the GET query
+/// string), which holds the document, variables and operation name. Found
+/// without parsing anything, so a hit costs little more than the HTTP work;
+/// a client sending the same request in other bytes just gets another entry.
+/// `None` where the cache must not be used: no cache, credentials (a request
+/// with them may see what others must not), `Cache-Control: no-cache`, or a
+/// batch.
+fn cache_key(
+    state: &HttpState,
+    headers: &HeaderMap,
+    media: MediaType,
+    raw: &[u8],
+) -> Option<String> {
+    state.app.cache.as_ref()?;
+    if headers.contains_key(header::AUTHORIZATION)
+        || headers.contains_key(header::COOKIE)
+        || wants_fresh(headers)
+        || raw.trim_ascii_start().first() == Some(&b'[')
+    {
+        return None;
+    }
+    let text = std::str::from_utf8(raw).ok()?;
     Some(format!(
-        "{:?}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
-        media,
-        channel.unwrap_or(""),
-        r.operation_name.as_deref().unwrap_or(""),
-        variables,
-        r.query
+        "{media:?}\u{1f}{}\u{1f}{text}",
+        channel_of(headers).as_deref().unwrap_or("")
     ))
+}
+
+/// Whether the request asks past the cache (`Cache-Control: no-cache`).
+fn wants_fresh(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"))
 }
 
 async fn execute_single(
@@ -732,20 +763,24 @@ async fn execute_single(
     headers: &HeaderMap,
     caller: &Caller,
     media: MediaType,
-    p: Prepared,
+    (p, key): (Prepared, Option<String>),
 ) -> Response {
     let started = Instant::now();
     let operation = p.request.operation_name.clone();
     let channel = channel_of(headers);
-    let cache = cache_slot(state, headers, caller).filter(|_| !p.writes);
+    let cache = state
+        .app
+        .cache
+        .as_ref()
+        .filter(|_| caller.principal == Principal::Anonymous && !p.writes);
     let mut lookup = None;
     if let Some(cache) = cache
-        && let Some(key) = cache_key(&p.request, channel.as_deref(), media)
+        && let Some(key) = key
     {
         match cache.get(&key).await {
             Ok(hit) => {
                 metrics::cache("hit");
-                metrics::request(operation.as_deref(), started.elapsed(), "hit");
+                metrics::request(hit.operation.as_deref(), started.elapsed(), "hit");
                 return answer_from_cache(state, caller, media, hit).await;
             }
             Err(Some(ticket)) => lookup = Some((key, ticket)),
@@ -784,7 +819,13 @@ async fn execute_single(
                 tags.lists = true;
             }
             cache
-                .insert(&key, ticket, Bytes::from(body.clone()), ran.cost, tags)
+                .insert(
+                    &key,
+                    ticket,
+                    operation.as_deref(),
+                    Bytes::from(body.clone()),
+                    (ran.cost, tags),
+                )
                 .await;
         }
         cache_state = Some("miss");
@@ -807,40 +848,25 @@ async fn execute_single(
     }
 }
 
-/// The response cache, if this request may use it: anonymous (a request
-/// with credentials may see what others must not), and not asking for a
-/// fresh answer with `Cache-Control: no-cache`. Mutations are never looked up.
-fn cache_slot<'a>(
-    state: &'a HttpState,
-    headers: &HeaderMap,
-    caller: &Caller,
-) -> Option<&'a crate::infra::cache::ResponseCache> {
-    let anonymous = caller.principal == Principal::Anonymous
-        && !headers.contains_key(header::AUTHORIZATION)
-        && !headers.contains_key(header::COOKIE);
-    let fresh = headers
-        .get(header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
-    state.app.cache.as_ref().filter(|_| anonymous && !fresh)
-}
-
-/// A hit in this node's cache tier, found before the document is even
+/// A hit in this node's cache tier, found before the request is even
 /// parsed (only queries are ever stored, so a hit is one).
 async fn early_hit(
     state: &HttpState,
+    peer: &Peer,
     headers: &HeaderMap,
-    caller: &Caller,
     media: MediaType,
-    r: &GqlRequest,
+    key: &str,
 ) -> Option<Response> {
     let started = Instant::now();
-    let cache = cache_slot(state, headers, caller)?;
-    let key = cache_key(r, channel_of(headers).as_deref(), media)?;
-    let hit = cache.peek(&key)?;
+    let hit = state.app.cache.as_ref()?.peek(key)?;
+    // A key exists only without credentials: the caller is anonymous.
+    let caller = Caller {
+        principal: Principal::Anonymous,
+        ip: client_ip(state, headers, peer),
+    };
     metrics::cache("hit");
-    metrics::request(r.operation_name.as_deref(), started.elapsed(), "hit");
-    Some(answer_from_cache(state, caller, media, hit).await)
+    metrics::request(hit.operation.as_deref(), started.elapsed(), "hit");
+    Some(answer_from_cache(state, &caller, media, hit).await)
 }
 
 /// How long a mutation waits for the outbox relay before answering anyway.

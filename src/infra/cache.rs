@@ -155,6 +155,16 @@ struct Entry {
     body: Bytes,
     cost: u32,
     tags: Tags,
+    operation: Option<Arc<str>>,
+}
+
+/// How an entry travels through Redis: this header line, then the body.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    c: u32,
+    t: Tags,
+    #[serde(default)]
+    o: Option<String>,
 }
 
 /// A hit.
@@ -164,6 +174,18 @@ pub struct Hit {
     pub body: Bytes,
     /// What computing it cost.
     pub cost: u32,
+    /// The operation's name, if it had one.
+    pub operation: Option<Arc<str>>,
+}
+
+impl Entry {
+    fn hit(&self) -> Hit {
+        Hit {
+            body: self.body.clone(),
+            cost: self.cost,
+            operation: self.operation.clone(),
+        }
+    }
 }
 
 /// Where a lookup stood when it missed, for [`ResponseCache::insert`].
@@ -287,10 +309,7 @@ impl ResponseCache {
         if !self.is_linked() {
             return None;
         }
-        self.inner.local.get(key).map(|e| Hit {
-            body: e.body.clone(),
-            cost: e.cost,
-        })
+        self.inner.local.get(key).map(|e| e.hit())
     }
 
     /// The cached response for `key`: from this node, else from Redis.
@@ -301,10 +320,7 @@ impl ResponseCache {
             return Err(None);
         }
         if let Some(e) = self.inner.local.get(key) {
-            return Ok(Hit {
-                body: e.body.clone(),
-                cost: e.cost,
-            });
+            return Ok(e.hit());
         }
         let local = self.inner.epoch.load(Ordering::Acquire);
         let Some(shared) = &self.inner.redis else {
@@ -335,10 +351,7 @@ impl ResponseCache {
         };
         match value.as_deref().and_then(decode) {
             Some(entry) => {
-                let hit = Hit {
-                    body: entry.body.clone(),
-                    cost: entry.cost,
-                };
+                let hit = entry.hit();
                 self.keep_local(key, ticket, entry);
                 Ok(hit)
             }
@@ -346,10 +359,23 @@ impl ResponseCache {
         }
     }
 
-    /// Caches `body` (of an operation costing `cost`, showing `tags`) under
-    /// `key`, unless something was invalidated since `ticket` was taken.
-    pub async fn insert(&self, key: &str, ticket: Ticket, body: Bytes, cost: u32, tags: Tags) {
-        let entry = Entry { body, cost, tags };
+    /// Caches `body` (of an operation named `operation`, costing `cost`,
+    /// showing `tags`) under `key`, unless something was invalidated since
+    /// `ticket` was taken.
+    pub async fn insert(
+        &self,
+        key: &str,
+        ticket: Ticket,
+        operation: Option<&str>,
+        body: Bytes,
+        (cost, tags): (u32, Tags),
+    ) {
+        let entry = Entry {
+            body,
+            cost,
+            tags,
+            operation: operation.map(Arc::from),
+        };
         if let (Some(shared), Some(counter)) = (&self.inner.redis, ticket.shared) {
             let value = encode(&entry);
             let digest = digest(key);
@@ -502,22 +528,28 @@ fn digest(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// `cost`, a space, the tags as JSON, a newline, then the body.
+/// The [`Header`] as JSON, a newline, then the body.
 fn encode(e: &Entry) -> Vec<u8> {
-    let tags = serde_json::to_string(&e.tags).unwrap_or_else(|_| "{}".into());
-    let mut out = Vec::with_capacity(e.body.len() + tags.len() + 16);
-    out.extend_from_slice(format!("{} {tags}\n", e.cost).as_bytes());
+    let head = serde_json::to_vec(&Header {
+        c: e.cost,
+        t: e.tags.clone(),
+        o: e.operation.as_deref().map(str::to_owned),
+    })
+    .unwrap_or_default();
+    let mut out = Vec::with_capacity(e.body.len() + head.len() + 1);
+    out.extend_from_slice(&head);
+    out.push(b'\n');
     out.extend_from_slice(&e.body);
     out
 }
 
 fn decode(raw: &[u8]) -> Option<Entry> {
     let nl = raw.iter().position(|b| *b == b'\n')?;
-    let head = std::str::from_utf8(&raw[..nl]).ok()?;
-    let (cost, tags) = head.split_once(' ')?;
+    let head: Header = serde_json::from_slice(&raw[..nl]).ok()?;
     Some(Entry {
-        cost: cost.parse().ok()?,
-        tags: serde_json::from_str(tags).ok()?,
+        cost: head.c,
+        tags: head.t,
+        operation: head.o.map(Arc::from),
         body: Bytes::copy_from_slice(&raw[nl + 1..]),
     })
 }
@@ -546,11 +578,23 @@ mod tests {
         let cache = ResponseCache::new(1 << 20, Duration::from_secs(60), None);
         let t = miss(&cache, "a").await;
         cache
-            .insert("a", t, Bytes::from_static(b"A"), 3, tags(&[1, 2], false))
+            .insert(
+                "a",
+                t,
+                None,
+                Bytes::from_static(b"A"),
+                (3, tags(&[1, 2], false)),
+            )
             .await;
         let t = miss(&cache, "list").await;
         cache
-            .insert("list", t, Bytes::from_static(b"L"), 1, tags(&[5], true))
+            .insert(
+                "list",
+                t,
+                None,
+                Bytes::from_static(b"L"),
+                (1, tags(&[5], true)),
+            )
             .await;
         assert_eq!(cache.get("a").await.ok().map(|h| h.cost), Some(3));
 
@@ -578,7 +622,13 @@ mod tests {
             ..Default::default()
         });
         cache
-            .insert("a", t, Bytes::from_static(b"A"), 1, tags(&[1], false))
+            .insert(
+                "a",
+                t,
+                None,
+                Bytes::from_static(b"A"),
+                (1, tags(&[1], false)),
+            )
             .await;
         assert!(cache.get("a").await.is_err(), "it may hold stale data");
     }
@@ -598,7 +648,13 @@ mod tests {
         // Redis on port 1 refuses: still a plain miss, then a rest.
         let t = miss(&cache, "a").await;
         cache
-            .insert("a", t, Bytes::from_static(b"A"), 1, Tags::default())
+            .insert(
+                "a",
+                t,
+                Some("Q"),
+                Bytes::from_static(b"A"),
+                (1, Tags::default()),
+            )
             .await;
         assert!(cache.get("a").await.is_ok(), "the local tier still works");
         cache.set_linked(false);
@@ -611,10 +667,12 @@ mod tests {
             body: Bytes::from_static(b"{\"data\":\n{}}"),
             cost: 42,
             tags: tags(&[3, 4], true),
+            operation: Some(Arc::from("Shelf")),
         };
         let Some(back) = decode(&encode(&e)) else {
             panic!("an encoded entry decodes")
         };
-        assert_eq!((back.body, back.cost, back.tags), (e.body, e.cost, e.tags));
+        assert_eq!(back.hit(), e.hit());
+        assert_eq!(back.tags, e.tags);
     }
 }

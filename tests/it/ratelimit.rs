@@ -44,8 +44,10 @@ async fn every_response_reports_its_cost_and_heavy_queries_cost_more() {
         heavy["extensions"]["cost"]["throttleStatus"]["maximumAvailable"],
         100_000
     );
-    // A cached answer still costs what it did, and says so.
-    let res = app.post_json(&json!({ "query": HEAVY }), &[]).await;
+    // A cached answer (the same request again) still costs what it did, and says so.
+    let res = app
+        .post_json(&json!({ "query": HEAVY, "variables": {} }), &[])
+        .await;
     assert_eq!(header(&res, "x-emporium-cache").as_deref(), Some("hit"));
     let cached: Value = res.json().await.unwrap_or_default();
     let (cached_cost, after_cached) = cost(&cached);
