@@ -29,6 +29,7 @@ use tokio::sync::broadcast;
 use crate::domain::{
     error::DomainResult,
     events::{self, Envelope},
+    webhooks_out,
 };
 
 /// Events buffered per subscriber before it skips ahead.
@@ -186,6 +187,8 @@ pub async fn relay_once(db: &DatabaseConnection, bus: &EventBus) -> DomainResult
             None => tracing::error!(id = row.id, "outbox event does not parse; skipped"),
         }
     }
+    // Webhook deliveries commit with the events' relay, or not at all.
+    webhooks_out::queue::enqueue(&tx, &batch).await?;
     if let Err(e) = bus.publish_all(batch).await {
         // Nothing is marked: the rows go out on a later round.
         tx.rollback().await?;
