@@ -120,7 +120,7 @@ fn signed_by_any(secrets: &[String], header: &str, body: &[u8]) -> bool {
         mac.update(format!("{t}.").as_bytes());
         mac.update(body);
         let expected = hex::encode(mac.finalize().into_bytes());
-        candidates.iter().any(|c| *c == expected)
+        candidates.contains(&expected)
     })
 }
 
