@@ -502,8 +502,29 @@ async fn partners_need_the_scope_and_manage_only_their_own_subscriptions() {
     let (_, body) = app.post_as(&support.access, CREATE, input).await;
     assert_eq!(first_code(&body), "FORBIDDEN");
 
-    let (a, a_token) = accounts::partner_token(&app, &["webhooks:write"], None).await;
-    let (b, _) = accounts::partner_token(&app, &["webhooks:write"], None).await;
+    // A webhook carries the event's data: its topic needs the read scope.
+    let (blind, _) = accounts::partner_token(&app, &["webhooks:write"], None).await;
+    let (_, body) = app
+        .post_as(
+            &blind,
+            CREATE,
+            json!({ "i": { "url": url, "topics": ["stock.changed"] } }),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN");
+    assert!(body.to_string().contains("inventory:read"), "{body}");
+
+    let scopes = ["webhooks:write", "inventory:read"];
+    let (a, a_token) = accounts::partner_token(&app, &scopes, None).await;
+    let (b, b_token) = accounts::partner_token(&app, &scopes, None).await;
+    let (_, body) = app
+        .post_as(
+            &a,
+            CREATE,
+            json!({ "i": { "url": url, "topics": ["order.paid"] } }),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN");
     let (a_sub, a_secret) = subscribe(&app, &a, &url, &["stock.changed"]).await;
     let (b_sub, b_secret) = subscribe(&app, &b, &url, &["stock.changed"]).await;
     inbox.trust(&a_secret);
@@ -576,6 +597,20 @@ async fn partners_need_the_scope_and_manage_only_their_own_subscriptions() {
         ids(&app.query_as(&a, LIST, json!({})).await),
         vec![a_sub.clone()]
     );
+
+    // A revoked token's subscription gets no new events.
+    emporium::domain::identity::api_token::revoke(&app.db, b_token)
+        .await
+        .unwrap_or_else(|e| panic!("revoke: {e}"))
+        .unwrap_or_else(|e| panic!("revoke: {e:?}"));
+    set_stock(&app, &inventory, 10).await;
+    accepted(&inbox, 3).await;
+    log_until(&app, &admin.access, Some(&a_sub), "A's second", |log| {
+        log.len() == 2 && log.iter().all(|d| d["status"] == "SUCCEEDED")
+    })
+    .await;
+    assert_eq!(deliveries(&app, &admin.access, Some(&b_sub)).await.len(), 1);
+    assert_eq!(inbox.accepted().len(), 3);
 
     // A deletes its own: the subscription and its log are gone; B's stay.
     let deleted = app.query_as(&a, DELETE, json!({ "id": a_sub })).await;

@@ -14,12 +14,12 @@
 pub mod queue;
 pub mod worker;
 
-use chrono::{SubsecRound, Utc};
-use entity::{webhook_delivery, webhook_subscription};
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::{api_token, staff_user, webhook_delivery, webhook_subscription};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
     sea_query::{Expr, Query},
 };
 
@@ -27,7 +27,7 @@ use super::{
     audit::{self, Actor, Change},
     error::{DomainError, DomainResult, UserError, UserErrorCode},
     events::TOPICS,
-    identity::{access::Principal, secret},
+    identity::{access::Principal, permission::Permission, secret},
 };
 
 /// Prefix of signing secrets.
@@ -129,6 +129,44 @@ pub struct Created {
     pub subscription: webhook_subscription::Model,
     /// The signing secret.
     pub secret: String,
+}
+
+/// What a caller must be allowed to read to subscribe to `topic`: a
+/// webhook carries the event's data, so it needs the same permission as
+/// reading that data through the API.
+pub fn permission_for(topic: &str) -> Option<Permission> {
+    match topic.trim() {
+        "stock.changed" => Some(Permission::InventoryRead),
+        t if t.starts_with("order.") => Some(Permission::OrdersRead),
+        _ => None,
+    }
+}
+
+/// Subscriptions that deliver: active, and whose owner still may (a token
+/// neither revoked nor expired, a staff user still active).
+fn live(now: DateTime<Utc>) -> Condition {
+    let tokens = Query::select()
+        .column(api_token::Column::Id)
+        .from(api_token::Entity)
+        .and_where(api_token::Column::RevokedAt.is_null())
+        .cond_where(
+            Condition::any()
+                .add(api_token::Column::ExpiresAt.is_null())
+                .add(api_token::Column::ExpiresAt.gt(now)),
+        )
+        .to_owned();
+    let staff = Query::select()
+        .column(staff_user::Column::Id)
+        .from(staff_user::Entity)
+        .and_where(staff_user::Column::Active.eq(true))
+        .to_owned();
+    Condition::all()
+        .add(webhook_subscription::Column::Active.eq(true))
+        .add(
+            Condition::any()
+                .add(webhook_subscription::Column::CreatedByTokenId.in_subquery(tokens))
+                .add(webhook_subscription::Column::CreatedByStaffId.in_subquery(staff)),
+        )
 }
 
 /// The topics a subscription delivers.

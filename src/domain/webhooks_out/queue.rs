@@ -21,7 +21,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::{Status, topics_of};
+use super::{Status, live, topics_of};
 use crate::domain::{
     error::DomainResult,
     events::{DomainEvent, Envelope},
@@ -55,16 +55,18 @@ pub fn body_of(e: &Envelope) -> String {
     .unwrap_or_default()
 }
 
-/// Enqueues a delivery of every event to every active subscription of its
-/// topic, in the caller's transaction (the outbox relay's): one query for
+/// Enqueues a delivery of every event to every live subscription of its
+/// topic (active, its owner's token neither revoked nor expired, its
+/// owner's staff account active), in the caller's transaction (the outbox relay's): one query for
 /// the subscriptions, one insert. An event already enqueued for a
 /// subscription is skipped. Returns how many deliveries were enqueued.
 pub async fn enqueue(db: &impl ConnectionTrait, events: &[Envelope]) -> DomainResult<u64> {
     if events.is_empty() {
         return Ok(0);
     }
+    let now = Utc::now().trunc_subsecs(6);
     let subscriptions = webhook_subscription::Entity::find()
-        .filter(webhook_subscription::Column::Active.eq(true))
+        .filter(live(now))
         .all(db)
         .await?;
     if subscriptions.is_empty() {
@@ -72,7 +74,6 @@ pub async fn enqueue(db: &impl ConnectionTrait, events: &[Envelope]) -> DomainRe
     }
     let subscribed: Vec<(i64, Vec<String>)> =
         subscriptions.iter().map(|s| (s.id, topics_of(s))).collect();
-    let now = Utc::now().trunc_subsecs(6);
     let mut rows = Vec::new();
     for e in events {
         let topic = e.event.topic();
@@ -125,8 +126,9 @@ pub struct Claimed {
     pub subscription: webhook_subscription::Model,
 }
 
-/// Claims up to `limit` due pending deliveries of active subscriptions for
-/// `lease` (see the module documentation).
+/// Claims up to `limit` due pending deliveries of live subscriptions for
+/// `lease` (see the module documentation). Deliveries of a subscription
+/// whose owner was revoked meanwhile stay pending, unsent.
 pub async fn claim(
     db: &DatabaseConnection,
     limit: u64,
@@ -154,7 +156,7 @@ pub async fn claim(
                 Query::select()
                     .column(webhook_subscription::Column::Id)
                     .from(webhook_subscription::Entity)
-                    .and_where(webhook_subscription::Column::Active.eq(true))
+                    .cond_where(live(now))
                     .to_owned(),
             ),
         )

@@ -257,13 +257,21 @@ pub struct WebhookMutation;
 #[Object]
 impl WebhookMutation {
     /// Subscribes a URL to event topics. The answer carries the signing
-    /// secret, this once.
+    /// secret, this once. Each topic also needs the permission to read its
+    /// data: `inventory:read` for `stock.changed`, `orders:read` for
+    /// `order.*`.
     #[graphql(guard = "Need(Permission::WebhooksWrite)")]
     async fn webhook_subscription_create(
         &self,
         ctx: &Context<'_>,
         input: WebhookSubscriptionCreateInput,
     ) -> ApiResult<WebhookSubscriptionCreatePayload> {
+        // A webhook carries the event's data: reading it needs its permission.
+        for topic in &input.topics {
+            if let Some(p) = hooks::permission_for(topic) {
+                ctx.require(p)?;
+            }
+        }
         let actor = actor(ctx).await?;
         let created = hooks::create(
             &ctx.state()?.db,
