@@ -10,6 +10,7 @@
 //!
 //! ```text
 //! cargo run --release --example loadgen -- --scenario products50 --clients 32 --duration 10
+//! cargo run --release --example loadgen -- --scenario products50 --uncached   # past the cache
 //! cargo run --release --example loadgen -- --scenario product-by-handle --handle pocket-journal-0 \
 //!     --pid "$(pgrep -n emporium)" --json
 //! cargo run --release --example loadgen -- --query '{ __typename }' --clients 8 --duration 5
@@ -168,6 +169,11 @@ struct Args {
     #[arg(long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
 
+    /// Ask for answers from the database, past the response cache
+    /// (`Cache-Control: no-cache`): the uncached side of a comparison.
+    #[arg(long)]
+    uncached: bool,
+
     /// Server process id: sample /proc/PID/status (VmRSS, VmHWM) during the measured window.
     #[arg(long)]
     pid: Option<u32>,
@@ -260,7 +266,13 @@ async fn run(args: Args) -> Result<()> {
     let duration = seconds("--duration", args.duration, false)?;
     let warmup = seconds("--warmup", args.warmup, true)?;
     let timeout = seconds("--timeout", args.timeout, false)?;
-    let headers = parse_headers(&args.headers)?;
+    let mut headers = parse_headers(&args.headers)?;
+    if args.uncached {
+        headers.insert(
+            reqwest::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        );
+    }
     let plan = build_plan(&args)?;
     if args.max_requests == Some(0) {
         bail!("--max-requests must be at least 1");
@@ -834,6 +846,11 @@ fn build_plan(args: &Args) -> Result<Plan> {
     ) {
         (Some(s), true) => format!("{label} (overriding scenario {})", s.name()),
         _ => label,
+    };
+    let label = if args.uncached {
+        format!("{label}, uncached")
+    } else {
+        label
     };
     Ok(Plan { label, body })
 }

@@ -16,7 +16,7 @@ use crate::{
     graphql, http, infra,
     infra::{
         cache::ResponseCache,
-        events::EventBus,
+        events::{EventBus, RelaySignal},
         mail::{Mailer, OutboxMailer, SmtpMailer},
         ratelimit::RateLimiter,
         rows::RowCache,
@@ -48,6 +48,8 @@ pub struct AppState {
     pub gateways: Arc<Gateways>,
     /// Outbound webhook delivery counters of this node (for metrics).
     pub webhook_metrics: Arc<domain::webhooks_out::worker::Metrics>,
+    /// Wakes the outbox relay and waits for it (mutations, before answering).
+    pub relay: Arc<RelaySignal>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
 
     /// State over an already migrated database.
     pub async fn with_db(db: DatabaseConnection, config: Config) -> anyhow::Result<Self> {
+        infra::metrics::init();
         let redis = match &config.redis_url {
             Some(url) => Some(
                 redis::Client::open(url.as_str())
@@ -72,8 +75,13 @@ impl AppState {
             ),
             None => None,
         };
-        let cache = (config.response_cache_mb > 0)
-            .then(|| ResponseCache::new(config.response_cache_mb.saturating_mul(1024 * 1024)));
+        let cache = (config.response_cache_mb > 0).then(|| {
+            ResponseCache::new(
+                config.response_cache_mb.saturating_mul(1024 * 1024),
+                Duration::from_secs(config.response_cache_ttl_secs.max(1)),
+                redis.clone().map(|c| (c, config.redis_prefix.clone())),
+            )
+        });
         let rows = (config.row_cache_entries > 0)
             .then(|| Arc::new(RowCache::new(config.row_cache_entries)));
         let secret = match &config.auth.jwt_secret {
@@ -105,6 +113,7 @@ impl AppState {
             None => EventBus::default(),
         };
         Ok(Self {
+            relay: Arc::new(RelaySignal::default()),
             gateways,
             db,
             config: Arc::new(config),
@@ -184,13 +193,19 @@ pub async fn serve(
     let _sweeper = AbortOnDrop(sweeper);
     // With Redis, this node hears every node's events: subscribed before
     // serving, so nothing published after start is missed.
-    let _fanout = state.events.start_fanout().await.map(AbortOnDrop);
+    let _fanout = state
+        .events
+        .start_fanout(state.cache.clone())
+        .await
+        .map(AbortOnDrop);
     // Outbound webhooks are delivered on the background pool too.
     let webhooks = webhook_worker(&state, relay_db.clone())?;
     let _webhooks = AbortOnDrop(tokio::spawn(domain::webhooks_out::worker::run(webhooks)));
     let relay = tokio::spawn(infra::events::run_relay(
         relay_db,
         state.events.clone(),
+        state.cache.clone(),
+        state.relay.clone(),
         Duration::from_millis(state.config.outbox_poll_ms),
     ));
     let _relay = AbortOnDrop(relay);

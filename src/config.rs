@@ -83,6 +83,10 @@ pub struct Config {
     pub default_channel: Option<String>,
     /// `EMPORIUM_RESPONSE_CACHE_MB`: size of the storefront response cache (0 disables it).
     pub response_cache_mb: u64,
+    /// `EMPORIUM_RESPONSE_CACHE_TTL_SECS`: the longest a cached response
+    /// lives (changes made through emporium invalidate it at once; this
+    /// bounds what changes made behind its back could leave; default 300).
+    pub response_cache_ttl_secs: u64,
     /// `EMPORIUM_ROW_CACHE_ENTRIES`: catalog rows kept per relation for the
     /// current catalog version, shared by all requests (0 disables it).
     pub row_cache_entries: u64,
@@ -366,6 +370,7 @@ impl Config {
             log_format: env.parse("EMPORIUM_LOG_FORMAT", LogFormat::Text)?,
             default_channel: env.string("EMPORIUM_DEFAULT_CHANNEL"),
             response_cache_mb: env.parse("EMPORIUM_RESPONSE_CACHE_MB", 32)?,
+            response_cache_ttl_secs: env.parse("EMPORIUM_RESPONSE_CACHE_TTL_SECS", 300)?,
             row_cache_entries: env.parse("EMPORIUM_ROW_CACHE_ENTRIES", 50_000)?,
             shutdown_grace_secs: env.parse("EMPORIUM_SHUTDOWN_GRACE_SECS", 10)?,
             outbox_poll_ms: env.parse("EMPORIUM_OUTBOX_POLL_MS", 100)?,
@@ -473,6 +478,7 @@ fn unreachable_defaults() -> Config {
         log_format: LogFormat::Text,
         default_channel: None,
         response_cache_mb: 32,
+        response_cache_ttl_secs: 300,
         row_cache_entries: 50_000,
         shutdown_grace_secs: 10,
         outbox_poll_ms: 100,

@@ -102,6 +102,14 @@ pub async fn append(
     if changes.is_empty() {
         return Ok(());
     }
+    // Catalog changes also tell caches, through the outbox, in this transaction.
+    if let Some(e) = super::events::catalog_changed(
+        changes
+            .iter()
+            .map(|c| (c.entity_type, c.entity_id.as_str())),
+    ) {
+        super::events::record(tx, vec![e]).await?;
+    }
     // Microseconds: what PostgreSQL keeps, so hashes verify on both backends.
     let at: DateTime<Utc> = Utc::now().trunc_subsecs(6);
     let mut rows = Vec::with_capacity(changes.len());

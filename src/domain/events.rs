@@ -57,6 +57,18 @@ pub enum DomainEvent {
         /// Statuses after the event.
         status: crate::domain::order_state::Status,
     },
+    /// Catalog data changed (products, variants, prices, options, media,
+    /// collections, channels ...): what caches must forget.
+    #[serde(rename_all = "camelCase")]
+    CatalogChanged {
+        /// Products whose own data changed.
+        product_ids: Vec<i64>,
+        /// Variants whose data, prices or stock changed.
+        variant_ids: Vec<i64>,
+        /// Something not tied to a product changed (a collection, a
+        /// channel, an option): anything may be affected.
+        everything: bool,
+    },
     /// An order's statuses changed for another reason (authorized, payment
     /// failed, cancelled ...).
     #[serde(rename_all = "camelCase")]
@@ -77,6 +89,7 @@ pub const TOPICS: &[&str] = &[
     "order.created",
     "order.paid",
     "order.updated",
+    "catalog.changed",
 ];
 
 impl DomainEvent {
@@ -87,8 +100,49 @@ impl DomainEvent {
             Self::OrderCreated { .. } => "order.created",
             Self::OrderPaid { .. } => "order.paid",
             Self::OrderUpdated { .. } => "order.updated",
+            Self::CatalogChanged { .. } => "catalog.changed",
         }
     }
+}
+
+/// The `catalog.changed` event for audited changes, if any is to catalog
+/// data. Every catalog write is audited, so deriving the event from the
+/// audit entries covers them all; an unknown catalog entity conservatively
+/// counts as "everything".
+pub fn catalog_changed<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Option<DomainEvent> {
+    let (mut products, mut variants, mut everything, mut any) = (vec![], vec![], false, false);
+    // Entity ids start with the row id (`12`, `12@3`, `12@3/min:5`).
+    let lead = |id: &str| -> Option<i64> {
+        let digits = id.split(|c: char| !c.is_ascii_digit()).next()?;
+        digits.parse().ok()
+    };
+    for (kind, id) in entries {
+        let target = match kind {
+            "product" => Some(&mut products),
+            "variant" | "variant_price" => Some(&mut variants),
+            // Stock writes raise `stock.changed` themselves.
+            "stock_level" => continue,
+            "product_option" | "collection" | "channel" | "customer_group" | "stock_location"
+            | "media" => None,
+            _ => continue,
+        };
+        any = true;
+        match (target, lead(id)) {
+            (Some(list), Some(n)) => list.push(n),
+            _ => everything = true,
+        }
+    }
+    products.sort_unstable();
+    products.dedup();
+    variants.sort_unstable();
+    variants.dedup();
+    any.then_some(DomainEvent::CatalogChanged {
+        product_ids: products,
+        variant_ids: variants,
+        everything,
+    })
 }
 
 /// An event as the bus carries it.
@@ -178,8 +232,43 @@ mod tests {
                 customer_id: None,
                 status,
             },
+            DomainEvent::CatalogChanged {
+                product_ids: vec![],
+                variant_ids: vec![],
+                everything: true,
+            },
         ];
         let topics: Vec<&str> = events.iter().map(DomainEvent::topic).collect();
         assert_eq!(topics, TOPICS);
+    }
+
+    #[test]
+    fn catalog_changes_are_derived_from_audit_entries() {
+        let e = catalog_changed([
+            ("product", "7"),
+            ("variant_price", "12@1/min:5"),
+            ("stock_level", "14@2"),
+            ("variant", "3"),
+            ("customer", "9"),
+        ]);
+        assert_eq!(
+            e,
+            Some(DomainEvent::CatalogChanged {
+                product_ids: vec![7],
+                variant_ids: vec![3, 12],
+                everything: false,
+            })
+        );
+        assert!(matches!(
+            catalog_changed([("collection", "2")]),
+            Some(DomainEvent::CatalogChanged {
+                everything: true,
+                ..
+            })
+        ));
+        assert_eq!(
+            catalog_changed([("customer", "1"), ("promotion", "4")]),
+            None
+        );
     }
 }

@@ -42,7 +42,7 @@ use crate::{
         error::DomainError,
         inventory,
     },
-    infra::rows::Generation,
+    infra::{cache::TagSink, rows::Generation},
 };
 
 /// Loads staff-only rows (price lists, stock levels) for one request,
@@ -183,6 +183,8 @@ impl Loader<StockLevelsOf> for AdminLoader {
 pub struct CatalogLoader {
     db: DatabaseConnection,
     rows: Option<Arc<Generation>>,
+    /// Notes the products the response shows, for the response cache.
+    tags: Arc<TagSink>,
 }
 
 /// The request's catalog loader.
@@ -194,10 +196,11 @@ pub type Loaders = DataLoader<CatalogLoader, HashMapCache>;
 pub fn loaders(
     db: DatabaseConnection,
     rows: Option<Arc<Generation>>,
+    tags: Arc<TagSink>,
     tasks: RequestTasks,
 ) -> Loaders {
     DataLoader::with_cache(
-        CatalogLoader { db, rows },
+        CatalogLoader { db, rows, tags },
         move |fut| tasks.spawn(fut),
         HashMapCache::default(),
     )
@@ -354,9 +357,56 @@ fn ids<K>(keys: &[K], f: impl Fn(&K) -> i64) -> Vec<i64> {
     keys.iter().map(f).collect()
 }
 
+/// Which product a loaded relation belongs to, if it tells: the response
+/// cache drops a response when a product it shows changes.
+trait Shows<V> {
+    fn product(&self, _row: Option<&V>) -> Option<i64> {
+        None
+    }
+}
+
+macro_rules! shows_product_by_key {
+    ($($key:ty => $value:ty),+ $(,)?) => {$(
+        impl Shows<$value> for $key {
+            fn product(&self, _row: Option<&$value>) -> Option<i64> {
+                Some(self.0)
+            }
+        }
+    )+};
+}
+
+shows_product_by_key!(
+    ProductId => product::Model,
+    VariantsOf => Arc<Vec<variant::Model>>,
+    OptionsOf => Arc<Vec<ProductOption>>,
+    MediaOf => Arc<Vec<media::Model>>,
+    TagsOf => Arc<Vec<String>>,
+    CollectionsOf => Arc<Vec<collection::Model>>,
+);
+
+impl Shows<variant::Model> for VariantId {
+    fn product(&self, row: Option<&variant::Model>) -> Option<i64> {
+        row.map(|v| v.product_id)
+    }
+}
+
+impl Shows<media::Model> for MediaId {
+    fn product(&self, row: Option<&media::Model>) -> Option<i64> {
+        row.map(|m| m.product_id)
+    }
+}
+
+// Reached only through a product or variant already noted; a collection's
+// own changes drop every cached response.
+impl Shows<collection::Model> for CollectionId {}
+impl Shows<StockSummary> for StockOf {}
+impl Shows<Arc<Vec<SelectedOption>>> for SelectedOptionsOf {}
+impl Shows<variant_price::Model> for PriceOf {}
+
 // Each relation's load: rows the shared cache already holds for this
 // catalog version are taken from it, only the rest is read (in one
-// statement), and what was read is remembered, absences included.
+// statement), and what was read is remembered, absences included. The
+// products involved are noted for the response cache.
 macro_rules! loader {
     ($key:ty, $value:ty, |$this:ident, $keys:ident| $body:expr) => {
         impl Loader<$key> for CatalogLoader {
@@ -369,6 +419,7 @@ macro_rules! loader {
                     None => (HashMap::new(), requested.to_vec()),
                 };
                 if missing.is_empty() {
+                    self.note(requested, &found);
                     return Ok(found);
                 }
                 let $keys: &[$key] = &missing;
@@ -378,10 +429,18 @@ macro_rules! loader {
                     g.remember($keys, &loaded);
                 }
                 found.extend(loaded);
+                self.note(requested, &found);
                 Ok(found)
             }
         }
     };
+}
+
+impl CatalogLoader {
+    fn note<K: Shows<V> + Hash + Eq, V>(&self, keys: &[K], found: &HashMap<K, V>) {
+        self.tags
+            .products(keys.iter().filter_map(|k| k.product(found.get(k))));
+    }
 }
 
 loader!(ProductId, product::Model, |this, keys| {

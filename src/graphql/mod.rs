@@ -119,6 +119,8 @@ pub struct RequestCtx {
     pub admin_loaders: loaders::AdminLoaders,
     /// Where the loaders' batch loads run; execute the request with [`loaders::RequestTasks::run`].
     pub tasks: loaders::RequestTasks,
+    /// What the response shows, for the response cache.
+    pub tags: Arc<crate::infra::cache::TagSink>,
     channels: Mutex<HashMap<Option<String>, Arc<domain::channel::Channel>>>,
     cacheable: AtomicBool,
     cost: AtomicU32,
@@ -136,11 +138,13 @@ impl RequestCtx {
         rows: Option<Arc<crate::infra::rows::Generation>>,
     ) -> Self {
         let tasks = loaders::RequestTasks::default();
+        let tags = Arc::new(crate::infra::cache::TagSink::default());
         Self {
             principal,
             client_ip,
             channel_header,
-            loaders: loaders::loaders(state.db.clone(), rows, tasks.clone()),
+            loaders: loaders::loaders(state.db.clone(), rows, tags.clone(), tasks.clone()),
+            tags,
             admin_loaders: loaders::admin_loaders(state.db.clone(), tasks.clone()),
             tasks,
             channels: Mutex::new(HashMap::new()),

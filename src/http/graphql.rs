@@ -21,14 +21,16 @@
 //! - Cost: every operation is charged its complexity against the caller's
 //!   rate budget, reported in `extensions.cost`; an operation over budget
 //!   does not run and answers 429 RATE_LIMITED with `Retry-After`.
-//! - Queries whose resolvers allow it are answered from the response cache
-//!   while the catalog version they were built at is current
-//!   (`x-emporium-cache: hit`).
+//! - Anonymous queries whose resolvers allow it are answered from the
+//!   response cache (`x-emporium-cache: hit`) until a change to what they
+//!   show invalidates them; `Cache-Control: no-cache` skips it. A mutation
+//!   answers once the events it recorded have been relayed, so the caller's
+//!   next read is fresh on every node.
 
 use std::{
     net::{IpAddr, SocketAddr},
     sync::Arc,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_graphql::{BatchRequest, Request as GqlRequest, Variables};
@@ -50,7 +52,7 @@ use crate::{
         error::{ErrorCode, set_code},
         limits,
     },
-    infra::{ratelimit::Decision, rows::Generation},
+    infra::{metrics, ratelimit::Decision, rows::Generation},
 };
 
 /// The TCP peer, when the server records it.
@@ -311,7 +313,13 @@ pub async fn get_handler(
         Ok(c) => c,
         Err(res) => return res,
     };
-    execute_single(&state, &headers, &caller, media, prepared).await
+    let key = cache_key(
+        &state,
+        &headers,
+        media,
+        raw.as_deref().unwrap_or_default().as_bytes(),
+    );
+    execute_single(&state, &headers, &caller, media, (prepared, key)).await
 }
 
 fn not_acceptable() -> Response {
@@ -391,6 +399,12 @@ pub async fn post_handler(
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return too_large();
     };
+    let key = cache_key(&state, &headers, media, &bytes);
+    if let Some(key) = &key
+        && let Some(res) = early_hit(&state, &peer, &headers, media, key).await
+    {
+        return res;
+    }
     let batch = match parse_body(&bytes, state.app.config.limits.max_batch) {
         Ok(b) => b,
         Err(message) => {
@@ -410,7 +424,7 @@ pub async fn post_handler(
     let channel = channel_of(&headers);
     match batch {
         BatchRequest::Single(r) => match prepare(r, max_aliases) {
-            Ok(p) => execute_single(&state, &headers, &caller, media, p).await,
+            Ok(p) => execute_single(&state, &headers, &caller, media, (p, key)).await,
             Err(failed) => render_single(*failed, media, None),
         },
         BatchRequest::Batch(rs) => {
@@ -421,14 +435,23 @@ pub async fn post_handler(
                 async move {
                     match prepare(r, max_aliases) {
                         Ok(p) => {
+                            let (writes, started) = (p.writes, Instant::now());
+                            let operation = p.request.operation_name.clone();
                             let ran = run(state, caller, channel, p, None).await;
-                            with_cost(render(ran.response).1, ran.cost, ran.decision.as_ref())
+                            metrics::request(operation.as_deref(), started.elapsed(), "none");
+                            let body =
+                                with_cost(render(ran.response).1, ran.cost, ran.decision.as_ref());
+                            (body, writes)
                         }
-                        Err(failed) => render(*failed).1,
+                        Err(failed) => (render(*failed).1, false),
                     }
                 }
             });
-            let parts: Vec<Vec<u8>> = futures_util::future::join_all(runs).await;
+            let parts: Vec<(Vec<u8>, bool)> = futures_util::future::join_all(runs).await;
+            if parts.iter().any(|(_, writes)| *writes) {
+                state.app.relay.flush(FLUSH_LIMIT).await;
+            }
+            let parts: Vec<Vec<u8>> = parts.into_iter().map(|(body, _)| body).collect();
             let mut out =
                 Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + parts.len() + 2);
             out.push(b'[');
@@ -502,7 +525,7 @@ async fn post_multipart(
         }
     };
     match prepare(request, state.app.config.limits.max_aliases) {
-        Ok(p) => execute_single(&state, &headers, &caller, media, p).await,
+        Ok(p) => execute_single(&state, &headers, &caller, media, (p, None)).await,
         Err(failed) => render_single(*failed, media, None),
     }
 }
@@ -603,6 +626,8 @@ struct Ran {
     cost: u32,
     /// The rate decision taken for it, if the caller has a budget.
     decision: Option<Decision>,
+    /// What the response shows, for the response cache.
+    tags: crate::infra::cache::Tags,
 }
 
 /// Executes one operation with its own context and loaders.
@@ -624,6 +649,7 @@ async fn run(
                 cacheable: false,
                 cost: 0,
                 decision: None,
+                tags: Default::default(),
             };
         }
         r = r.disable_introspection();
@@ -644,6 +670,7 @@ async fn run(
             cacheable: false,
             cost,
             decision,
+            tags: Default::default(),
         };
     }
     let tasks = ctx.tasks.clone();
@@ -654,6 +681,7 @@ async fn run(
         cacheable: ctx.is_cacheable(),
         cost,
         decision,
+        tags: ctx.tags.tags(),
     }
 }
 
@@ -693,17 +721,41 @@ fn throttled(mut res: Response, retry_after: Option<Duration>) -> Response {
     res
 }
 
-/// Everything that shapes a response, as the response cache's key.
-fn cache_key(r: &GqlRequest, channel: Option<&str>, media: MediaType) -> Option<String> {
-    let variables = serde_json::to_string(&r.variables).ok()?;
+/// The response cache's key for a request: the media type, the channel
+/// header and the request's own text (the POST body, or the GET query
+/// string), which holds the document, variables and operation name. Found
+/// without parsing anything, so a hit costs little more than the HTTP work;
+/// a client sending the same request in other bytes just gets another entry.
+/// `None` where the cache must not be used: no cache, credentials (a request
+/// with them may see what others must not), `Cache-Control: no-cache`, or a
+/// batch.
+fn cache_key(
+    state: &HttpState,
+    headers: &HeaderMap,
+    media: MediaType,
+    raw: &[u8],
+) -> Option<String> {
+    state.app.cache.as_ref()?;
+    if headers.contains_key(header::AUTHORIZATION)
+        || headers.contains_key(header::COOKIE)
+        || wants_fresh(headers)
+        || raw.trim_ascii_start().first() == Some(&b'[')
+    {
+        return None;
+    }
+    let text = std::str::from_utf8(raw).ok()?;
     Some(format!(
-        "{:?}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
-        media,
-        channel.unwrap_or(""),
-        r.operation_name.as_deref().unwrap_or(""),
-        variables,
-        r.query
+        "{media:?}\u{1f}{}\u{1f}{text}",
+        channel_of(headers).as_deref().unwrap_or("")
     ))
+}
+
+/// Whether the request asks past the cache (`Cache-Control: no-cache`).
+fn wants_fresh(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"))
 }
 
 async fn execute_single(
@@ -711,80 +763,140 @@ async fn execute_single(
     headers: &HeaderMap,
     caller: &Caller,
     media: MediaType,
-    p: Prepared,
+    (p, key): (Prepared, Option<String>),
 ) -> Response {
+    let started = Instant::now();
+    let operation = p.request.operation_name.clone();
     let channel = channel_of(headers);
-    // Only anonymous queries are cached: a mutation is never even looked up,
-    // and a request with credentials may see what others must not.
-    let anonymous = caller.principal == Principal::Anonymous
-        && !headers.contains_key(header::AUTHORIZATION)
-        && !headers.contains_key(header::COOKIE);
-    let cache = state.app.cache.as_ref().filter(|_| anonymous && !p.writes);
-    // The catalog version is read before any data, so nothing cached under it
-    // (a response, or rows) is ever older than its tag.
-    let version = if cache.is_some() || state.app.rows.is_some() {
-        match domain::catalog::version(&state.app.db).await {
-            Ok(v) => Some(v),
+    let cache = state
+        .app
+        .cache
+        .as_ref()
+        .filter(|_| caller.principal == Principal::Anonymous && !p.writes);
+    let mut lookup = None;
+    if let Some(cache) = cache
+        && let Some(key) = key
+    {
+        match cache.get(&key).await {
+            Ok(hit) => {
+                metrics::cache("hit");
+                metrics::request(hit.operation.as_deref(), started.elapsed(), "hit");
+                return answer_from_cache(state, caller, media, hit).await;
+            }
+            Err(Some(ticket)) => lookup = Some((key, ticket)),
+            // The cache cannot be trusted now (Redis is away): the database answers.
+            Err(None) => {}
+        }
+    }
+    // The row cache serves rows of the current catalog version: read it
+    // before any data, so nothing remembered under it is older than its tag.
+    // A mutation reads what it has just written, never through that cache.
+    let rows = match state.app.rows.as_ref().filter(|_| !p.writes) {
+        Some(rows) => match domain::catalog::version(&state.app.db).await {
+            Ok(v) => Some(rows.generation(v)),
             Err(e) => {
-                tracing::warn!(error = %e, "caches: cannot read the catalog version");
+                tracing::warn!(error = %e, "row cache: cannot read the catalog version");
                 None
             }
-        }
-    } else {
-        None
+        },
+        None => None,
     };
-    let mut lookup = None;
-    if let (Some(cache), Some(version)) = (cache, version)
-        && let Some(key) = cache_key(&p.request, channel.as_deref(), media)
-    {
-        if let Some((body, cost)) = cache.get(&key, version) {
-            // A cached answer costs what computing it did.
-            let decision = match auth_subject(state, caller) {
-                Some((k, budget)) => Some(state.app.limiter.charge(&k, budget, cost).await),
-                None => None,
-            };
-            if let Some(d) = decision.filter(|d| !d.allowed) {
-                let e = crate::graphql::auth::rate_limited_request(d.retry_after);
-                let body = with_cost(
-                    render(async_graphql::Response::from_errors(vec![e])).1,
-                    cost,
-                    Some(&d),
-                );
-                return throttled(
-                    respond(StatusCode::OK, media, Bytes::from(body), Some("hit")),
-                    d.retry_after,
-                );
-            }
-            let body = with_cost(body.to_vec(), cost, decision.as_ref());
-            return respond(StatusCode::OK, media, Bytes::from(body), Some("hit"));
-        }
-        lookup = Some((key, version));
-    }
-    // A mutation reads what it has just written: never through rows cached
-    // under the version it started at.
-    let rows = state
-        .app
-        .rows
-        .as_ref()
-        .zip(version)
-        .filter(|_| !p.writes)
-        .map(|(r, v)| r.generation(v));
+    let writes = p.writes;
     let ran = run(state, caller, channel, p, rows).await;
+    // What a mutation recorded goes out before it answers, so the caller's
+    // next read is fresh on every node.
+    if writes {
+        state.app.relay.flush(FLUSH_LIMIT).await;
+    }
     let storable = ran.response.errors.is_empty() && ran.cacheable;
     let (request_failed, body) = render(ran.response);
     let mut cache_state = None;
-    if let (Some(cache), Some((key, version))) = (cache, lookup) {
+    if let (Some(cache), Some((key, ticket))) = (cache, lookup) {
         if storable {
-            cache.insert(&key, version, Bytes::from(body.clone()), ran.cost);
+            let mut tags = ran.tags;
+            // A response tied to no product is dropped by any product change.
+            if tags.products.is_empty() {
+                tags.lists = true;
+            }
+            cache
+                .insert(
+                    &key,
+                    ticket,
+                    operation.as_deref(),
+                    Bytes::from(body.clone()),
+                    (ran.cost, tags),
+                )
+                .await;
         }
         cache_state = Some("miss");
     }
     let body = Bytes::from(with_cost(body, ran.cost, ran.decision.as_ref()));
     let res = respond(status_for(request_failed, media), media, body, cache_state);
+    if cache_state.is_some() {
+        metrics::cache("miss");
+    } else if cache.is_some() {
+        metrics::cache("bypass");
+    }
+    metrics::request(
+        operation.as_deref(),
+        started.elapsed(),
+        cache_state.unwrap_or("none"),
+    );
     match ran.decision {
         Some(d) if !d.allowed => throttled(res, d.retry_after),
         _ => res,
     }
+}
+
+/// A hit in this node's cache tier, found before the request is even
+/// parsed (only queries are ever stored, so a hit is one).
+async fn early_hit(
+    state: &HttpState,
+    peer: &Peer,
+    headers: &HeaderMap,
+    media: MediaType,
+    key: &str,
+) -> Option<Response> {
+    let started = Instant::now();
+    let hit = state.app.cache.as_ref()?.peek(key)?;
+    // A key exists only without credentials: the caller is anonymous.
+    let caller = Caller {
+        principal: Principal::Anonymous,
+        ip: client_ip(state, headers, peer),
+    };
+    metrics::cache("hit");
+    metrics::request(hit.operation.as_deref(), started.elapsed(), "hit");
+    Some(answer_from_cache(state, &caller, media, hit).await)
+}
+
+/// How long a mutation waits for the outbox relay before answering anyway.
+const FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
+/// A response from the cache, charged what computing it cost.
+async fn answer_from_cache(
+    state: &HttpState,
+    caller: &Caller,
+    media: MediaType,
+    hit: crate::infra::cache::Hit,
+) -> Response {
+    let decision = match auth_subject(state, caller) {
+        Some((k, budget)) => Some(state.app.limiter.charge(&k, budget, hit.cost).await),
+        None => None,
+    };
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        let e = crate::graphql::auth::rate_limited_request(d.retry_after);
+        let body = with_cost(
+            render(async_graphql::Response::from_errors(vec![e])).1,
+            hit.cost,
+            Some(&d),
+        );
+        return throttled(
+            respond(StatusCode::OK, media, Bytes::from(body), Some("hit")),
+            d.retry_after,
+        );
+    }
+    let body = with_cost(hit.body.to_vec(), hit.cost, decision.as_ref());
+    respond(StatusCode::OK, media, Bytes::from(body), Some("hit"))
 }
 
 fn auth_subject(
@@ -847,6 +959,10 @@ fn render(mut r: async_graphql::Response) -> (bool, Vec<u8>) {
     for e in &mut r.errors {
         limits::classify(e);
         request_failed |= limits::is_request_error(e);
+        match e.extensions.as_ref().and_then(|x| x.get("code")) {
+            Some(async_graphql::Value::String(code)) => metrics::error(code),
+            _ => metrics::error("UNKNOWN"),
+        }
     }
     let mut value = match serde_json::to_value(&r) {
         Ok(v) => v,

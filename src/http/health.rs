@@ -1,5 +1,6 @@
-//! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: its
-//! database, and Redis when configured, answer too).
+//! Liveness (`/healthz`: the process answers), readiness (`/readyz`: its
+//! database answers; Redis, when configured, is reported), and metrics
+//! (`/metrics`, Prometheus text format).
 
 use std::time::Duration;
 
@@ -13,7 +14,9 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// 200 when every backing service answers within a second, else 503 with which one did not.
+/// 200 when the database answers within a second, else 503. Redis is
+/// reported but does not decide: without it the node still serves, from
+/// the database (`"status": "degraded"`).
 pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
     let timeout = Duration::from_secs(1);
     let database = match tokio::time::timeout(timeout, state.app.db.ping()).await {
@@ -37,14 +40,18 @@ pub async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
             },
         ),
     };
-    let ready = database == "ok" && redis.as_deref().is_none_or(|r| r == "ok");
+    let ready = database == "ok";
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut body =
-        json!({ "status": if ready { "ready" } else { "not ready" }, "database": database });
+    let label = match (ready, redis.as_deref()) {
+        (false, _) => "not ready",
+        (true, Some(r)) if r != "ok" => "degraded",
+        (true, _) => "ready",
+    };
+    let mut body = json!({ "status": label, "database": database });
     if let Some(r) = redis {
         body["redis"] = json!(r);
     }
@@ -57,4 +64,16 @@ async fn ping_redis(client: &redis::Client) -> redis::RedisResult<()> {
         .query_async::<String>(&mut conn)
         .await
         .map(|_| ())
+}
+
+/// The node's metrics in the Prometheus text format.
+pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    let _ = &state;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::infra::metrics::render(),
+    )
 }

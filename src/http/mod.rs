@@ -56,6 +56,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/feeds/{file}", get(feed::handler))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route(
             "/webhooks/payments/{gateway}",
             axum::routing::post(payments::webhook),

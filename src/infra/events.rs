@@ -26,10 +26,13 @@ use sea_orm::{
 };
 use tokio::sync::broadcast;
 
-use crate::domain::{
-    error::DomainResult,
-    events::{self, Envelope},
-    webhooks_out,
+use crate::{
+    domain::{
+        error::DomainResult,
+        events::{self, DomainEvent, Envelope},
+        webhooks_out,
+    },
+    infra::cache::{Invalidation, ResponseCache},
 };
 
 /// Events buffered per subscriber before it skips ahead.
@@ -51,6 +54,8 @@ pub struct EventBus {
 struct Shared {
     client: redis::Client,
     channel: String,
+    /// Where cache invalidations travel.
+    invalidations: String,
     conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
 }
 
@@ -71,6 +76,7 @@ impl EventBus {
             redis: Some(Arc::new(Shared {
                 client,
                 channel: format!("{prefix}events"),
+                invalidations: format!("{prefix}invalidations"),
                 conn: tokio::sync::Mutex::new(None),
             })),
         }
@@ -86,8 +92,13 @@ impl EventBus {
         let _ = self.tx.send(Arc::new(e));
     }
 
-    /// Publishes events: to this process, or to every node through Redis.
-    async fn publish_all(&self, events: Vec<Envelope>) -> Result<(), redis::RedisError> {
+    /// Publishes events (and the cache invalidation they imply): to this
+    /// process, or to every node through Redis.
+    async fn publish_all(
+        &self,
+        events: Vec<Envelope>,
+        invalidation: &Invalidation,
+    ) -> Result<(), redis::RedisError> {
         let Some(shared) = &self.redis else {
             for e in events {
                 self.publish(e);
@@ -107,6 +118,13 @@ impl EventBus {
             )
             .ignore();
         }
+        if !invalidation.is_empty() {
+            pipe.publish(
+                &shared.invalidations,
+                serde_json::to_string(invalidation).unwrap_or_default(),
+            )
+            .ignore();
+        }
         let sent: Result<(), _> = pipe.query_async(conn).await;
         if sent.is_err() {
             // Connect again next time.
@@ -115,11 +133,15 @@ impl EventBus {
         sent
     }
 
-    /// With Redis: subscribes this node to the shared channel (returns once
-    /// subscribed) and forwards what it carries into this process's
-    /// channel, reconnecting after a failure, until the task is dropped.
-    /// Without Redis: nothing to do.
-    pub async fn start_fanout(&self) -> Option<tokio::task::JoinHandle<()>> {
+    /// With Redis: subscribes this node to the shared channels (returns once
+    /// subscribed) and forwards what they carry into this process's channel
+    /// and `cache`, reconnecting after a failure, until the task is dropped.
+    /// While unsubscribed, `cache` is told it is unlinked (it may miss
+    /// invalidations). Without Redis: nothing to do.
+    pub async fn start_fanout(
+        &self,
+        cache: Option<ResponseCache>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         let shared = self.redis.clone()?;
         let first = subscribe(&shared).await;
         let tx = self.tx.clone();
@@ -127,8 +149,28 @@ impl EventBus {
             let mut pubsub = first;
             loop {
                 if let Some(p) = pubsub.take() {
+                    if let Some(c) = &cache {
+                        c.set_linked(true);
+                    }
                     let mut messages = p.into_on_message();
                     while let Some(msg) = futures_util::StreamExt::next(&mut messages).await {
+                        if msg.get_channel_name() == shared.invalidations {
+                            match msg
+                                .get_payload::<String>()
+                                .ok()
+                                .and_then(|text| serde_json::from_str::<Invalidation>(&text).ok())
+                            {
+                                Some(inv) => {
+                                    if let Some(c) = &cache {
+                                        c.evict_local(&inv);
+                                    }
+                                }
+                                None => {
+                                    tracing::warn!("a cache invalidation on Redis does not parse")
+                                }
+                            }
+                            continue;
+                        }
                         let parsed = msg
                             .get_payload::<String>()
                             .ok()
@@ -142,6 +184,9 @@ impl EventBus {
                     }
                     tracing::warn!("the Redis event channel closed; reconnecting");
                 }
+                if let Some(c) = &cache {
+                    c.set_linked(false);
+                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 pubsub = subscribe(&shared).await;
             }
@@ -152,7 +197,8 @@ impl EventBus {
 async fn subscribe(shared: &Shared) -> Option<redis::aio::PubSub> {
     let attempt = async {
         let mut p = shared.client.get_async_pubsub().await?;
-        p.subscribe(&shared.channel).await?;
+        p.subscribe(&[&shared.channel, &shared.invalidations])
+            .await?;
         Ok::<_, redis::RedisError>(p)
     };
     match attempt.await {
@@ -164,15 +210,93 @@ async fn subscribe(shared: &Shared) -> Option<redis::aio::PubSub> {
     }
 }
 
-/// Relays one batch; how many events it published.
-pub async fn relay_once(db: &DatabaseConnection, bus: &EventBus) -> DomainResult<usize> {
+/// What the events make stale in the response cache: the products they
+/// touch (variants mapped to their products here), lists for catalog
+/// changes, availability filters for stock changes.
+async fn invalidation_of(
+    db: &impl sea_orm::ConnectionTrait,
+    batch: &[Envelope],
+) -> DomainResult<Invalidation> {
+    let mut inv = Invalidation::default();
+    let mut variants = Vec::new();
+    for e in batch {
+        match &e.event {
+            DomainEvent::StockChanged { variant_id, .. } => {
+                variants.push(*variant_id);
+                inv.availability = true;
+            }
+            DomainEvent::CatalogChanged {
+                product_ids,
+                variant_ids,
+                everything,
+            } => {
+                inv.products.extend(product_ids);
+                variants.extend(variant_ids);
+                inv.lists = true;
+                inv.everything |= *everything;
+            }
+            DomainEvent::OrderCreated { .. }
+            | DomainEvent::OrderPaid { .. }
+            | DomainEvent::OrderUpdated { .. } => {}
+        }
+    }
+    if inv.everything {
+        return Ok(Invalidation {
+            everything: true,
+            ..Default::default()
+        });
+    }
+    variants.sort_unstable();
+    variants.dedup();
+    for chunk in variants.chunks(500) {
+        let owners: Vec<(i64, i64)> = entity::variant::Entity::find()
+            .select_only()
+            .column(entity::variant::Column::Id)
+            .column(entity::variant::Column::ProductId)
+            .filter(entity::variant::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        if owners.len() < chunk.len() {
+            // A variant is gone (deleted): its product is not known any
+            // more, so nothing cached can be trusted to be unaffected.
+            return Ok(Invalidation {
+                everything: true,
+                ..Default::default()
+            });
+        }
+        inv.products
+            .extend(owners.into_iter().map(|(_, product)| product));
+    }
+    inv.products.sort_unstable();
+    inv.products.dedup();
+    Ok(inv)
+}
+
+/// Relays one batch; how many events it published. With a `cache`, what
+/// the events make stale leaves the shared tier before they go out, and
+/// this node's tier with them (other nodes hear it through Redis).
+/// `thorough`: wait for rows other nodes are relaying instead of skipping them.
+pub async fn relay_once(
+    db: &DatabaseConnection,
+    bus: &EventBus,
+    cache: Option<&ResponseCache>,
+    thorough: bool,
+) -> DomainResult<usize> {
     let tx = db.begin().await?;
     let mut q = outbox_event::Entity::find()
         .filter(outbox_event::Column::PublishedAt.is_null())
         .order_by_asc(outbox_event::Column::Id)
         .limit(CLAIM);
     if db.get_database_backend() == DatabaseBackend::Postgres {
-        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        // Rows another node is relaying are skipped, unless someone waits
+        // for everything recorded so far to be out: then this round waits
+        // for that node to finish, and sees its rows published.
+        q = if thorough {
+            q.lock(LockType::Update)
+        } else {
+            q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        };
     }
     let rows = q.all(&tx).await?;
     if rows.is_empty() {
@@ -189,12 +313,35 @@ pub async fn relay_once(db: &DatabaseConnection, bus: &EventBus) -> DomainResult
     }
     // Webhook deliveries commit with the events' relay, or not at all.
     webhooks_out::queue::enqueue(&tx, &batch).await?;
-    if let Err(e) = bus.publish_all(batch).await {
+    let invalidation = match cache {
+        Some(_) => invalidation_of(&tx, &batch).await?,
+        None => Invalidation::default(),
+    };
+    if let Some(c) = cache
+        && !c.evict_shared(&invalidation).await
+    {
+        tx.rollback().await?;
+        tracing::warn!("cannot invalidate the shared cache; events wait in the outbox");
+        return Ok(0);
+    }
+    if let Err(e) = bus.publish_all(batch, &invalidation).await {
         // Nothing is marked: the rows go out on a later round.
         tx.rollback().await?;
         tracing::warn!(error = %e, "cannot publish events to Redis; they wait in the outbox");
         return Ok(0);
     }
+    if let Some(c) = cache {
+        c.evict_local(&invalidation);
+    }
+    let oldest = rows
+        .iter()
+        .map(|r| r.created_at)
+        .min()
+        .unwrap_or_else(Utc::now);
+    crate::infra::metrics::relayed(
+        rows.len(),
+        (Utc::now() - oldest).to_std().unwrap_or_default(),
+    );
     outbox_event::Entity::update_many()
         .col_expr(
             outbox_event::Column::PublishedAt,
@@ -217,20 +364,89 @@ pub async fn prune(db: &DatabaseConnection) -> DomainResult<u64> {
         .rows_affected)
 }
 
-/// Relays until the task is dropped: at once while there is a backlog,
-/// otherwise every `idle`.
-pub async fn run_relay(db: DatabaseConnection, bus: EventBus, idle: Duration) {
-    let mut since_prune = Duration::ZERO;
+/// Lets requests wait for the relay: a mutation that returns only once
+/// what it recorded has gone out (and the caches have forgotten what it
+/// changed) makes the caller's next read fresh on every node.
+#[derive(Debug)]
+pub struct RelaySignal {
+    wake: tokio::sync::Notify,
+    wanted: std::sync::atomic::AtomicBool,
+    running: std::sync::atomic::AtomicBool,
+    started: std::sync::atomic::AtomicU64,
+    done: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for RelaySignal {
+    fn default() -> Self {
+        Self {
+            wake: tokio::sync::Notify::new(),
+            wanted: std::sync::atomic::AtomicBool::new(false),
+            running: std::sync::atomic::AtomicBool::new(false),
+            started: std::sync::atomic::AtomicU64::new(0),
+            done: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl RelaySignal {
+    /// Waits (at most `limit`) until a relay round that started after this
+    /// call has finished. Returns at once when no relay runs in this process.
+    pub async fn flush(&self, limit: Duration) {
+        use std::sync::atomic::Ordering;
+        if !self.running.load(Ordering::Acquire) {
+            return;
+        }
+        // Asked for before the round number is read: whichever round takes
+        // the request started after this call, and the awaited one ends no
+        // earlier than it.
+        self.wanted.store(true, Ordering::Release);
+        let target = self.started.load(Ordering::Acquire) + 1;
+        let mut done = self.done.subscribe();
+        self.wake.notify_one();
+        if tokio::time::timeout(limit, done.wait_for(|d| *d >= target))
+            .await
+            .is_err()
+        {
+            tracing::warn!("the outbox relay did not finish a round in time");
+        }
+    }
+}
+
+/// Relays until the task is dropped: at once while there is a backlog or
+/// someone waits ([`RelaySignal::flush`]), otherwise every `idle`.
+pub async fn run_relay(
+    db: DatabaseConnection,
+    bus: EventBus,
+    cache: Option<ResponseCache>,
+    signal: Arc<RelaySignal>,
+    idle: Duration,
+) {
+    use std::sync::atomic::Ordering;
+    struct Stopped<'a>(&'a RelaySignal);
+    impl Drop for Stopped<'_> {
+        fn drop(&mut self) {
+            self.0.running.store(false, Ordering::Release);
+        }
+    }
+    signal.running.store(true, Ordering::Release);
+    let _stopped = Stopped(&signal);
+    let mut last_prune = std::time::Instant::now();
     loop {
-        match relay_once(&db, &bus).await {
+        let thorough = signal.wanted.swap(false, Ordering::AcqRel);
+        let round = signal.started.fetch_add(1, Ordering::AcqRel) + 1;
+        let outcome = relay_once(&db, &bus, cache.as_ref(), thorough).await;
+        signal.done.send_replace(round);
+        match outcome {
             Ok(n) if n as u64 == CLAIM => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "outbox relay failed; retrying"),
         }
-        tokio::time::sleep(idle).await;
-        since_prune += idle;
-        if since_prune >= Duration::from_secs(600) {
-            since_prune = Duration::ZERO;
+        tokio::select! {
+            () = tokio::time::sleep(idle) => {}
+            () = signal.wake.notified() => {}
+        }
+        if last_prune.elapsed() >= Duration::from_secs(600) {
+            last_prune = std::time::Instant::now();
             if let Err(e) = prune(&db).await {
                 tracing::error!(error = %e, "outbox prune failed");
             }

@@ -1,9 +1,11 @@
-//! Infrastructure: database connections, caches, rate limiting and mail (an
-//! event bus and a shared Redis cache tier come with the multi-node work).
+//! Infrastructure: database connections, the response and row caches (with a
+//! shared Redis tier), the event bus and outbox relay, metrics, rate
+//! limiting and mail.
 
 pub mod cache;
 pub mod db;
 pub mod events;
 pub mod mail;
+pub mod metrics;
 pub mod ratelimit;
 pub mod rows;

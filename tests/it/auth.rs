@@ -547,6 +547,7 @@ async fn expired_reset_tokens_do_not_work() {
     let app = TestApp::spawn_with(Options {
         products: Some(0),
         configure: Some(|c| c.auth.password_reset_ttl_mins = 0),
+        ..Default::default()
     })
     .await;
     accounts::customer(&app, "ada@example.com").await;
@@ -611,6 +612,7 @@ async fn login_attempts_are_throttled_per_client_address() {
         configure: Some(|c| {
             c.rate.login_ip = emporium::infra::ratelimit::Budget::parse("4,0.01").ok();
         }),
+        ..Default::default()
     })
     .await;
     for i in 0..4 {

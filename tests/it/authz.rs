@@ -524,6 +524,7 @@ impl World {
                 c.rate.login_ip = None;
                 c.rate.login_email = None;
             }),
+            ..Default::default()
         })
         .await;
         let a = accounts::customer(&app, "a@example.com").await;

@@ -214,6 +214,7 @@ pub(crate) async fn shop_with(configure: Option<fn(&mut Config)>) -> (TestApp, S
     let app = TestApp::spawn_with(Options {
         products: Some(2),
         configure,
+        ..Default::default()
     })
     .await;
     let admin = accounts::staff_user(&app, "admin@example.com", Role::Admin)

@@ -540,6 +540,7 @@ async fn the_sweeper_cancels_an_order_whose_payment_never_completes() {
             c.commerce.payment_pending_secs = 1;
             c.commerce.sweep_interval_secs = 1;
         }),
+        ..Default::default()
     })
     .await;
     let item = stocked_item(&app, 4).await;
@@ -594,6 +595,7 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
             // Only the sweeps this test runs.
             c.commerce.sweep_interval_secs = 3600;
         }),
+        ..Default::default()
     })
     .await;
     let item = stocked_item(&app, 10).await;
@@ -668,6 +670,7 @@ async fn a_release_racing_the_sweeper_gives_nothing_back_twice() {
             c.commerce.payment_pending_secs = 1;
             c.commerce.sweep_interval_secs = 3600;
         }),
+        ..Default::default()
     })
     .await;
     let item = stocked_item(&app, 5).await;

@@ -45,6 +45,8 @@ pub struct Options {
     pub products: Option<usize>,
     /// Adjusts the configuration before the app starts.
     pub configure: Option<fn(&mut Config)>,
+    /// A Redis of the test's own instead of `TEST_REDIS_URL`.
+    pub redis_url: Option<String>,
 }
 
 impl TestApp {
@@ -57,9 +59,11 @@ impl TestApp {
     pub async fn spawn_with(opts: Options) -> Self {
         let (url, handle) = fresh_database().await;
         let mut config = Config::for_database(url.clone());
-        config.redis_url = std::env::var("TEST_REDIS_URL")
-            .ok()
-            .filter(|s| !s.is_empty());
+        config.redis_url = opts.redis_url.clone().or_else(|| {
+            std::env::var("TEST_REDIS_URL")
+                .ok()
+                .filter(|s| !s.is_empty())
+        });
         config.db_max_connections = 8;
         // Tests share one Redis: each app keeps its keys apart.
         config.redis_prefix = format!("emporium-test:{}:", uuid::Uuid::new_v4().simple());

@@ -368,10 +368,11 @@ async fn health_readiness_and_request_ids() {
 }
 
 #[tokio::test]
-async fn readiness_fails_when_redis_is_unreachable() {
+async fn readiness_reports_an_unreachable_redis_but_the_node_still_serves() {
     let app = TestApp::spawn_with(Options {
         products: Some(0),
         configure: Some(|c| c.redis_url = Some("redis://127.0.0.1:1".into())),
+        ..Default::default()
     })
     .await;
     let res = app
@@ -380,10 +381,16 @@ async fn readiness_fails_when_redis_is_unreachable() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(res.status().as_u16(), 503);
+    // Without Redis a node serves from the database: taking every node out
+    // of the load balancer for it would turn a slowdown into an outage.
+    assert_eq!(res.status().as_u16(), 200);
     let v: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(v["status"], json!("degraded"));
     assert_eq!(v["database"], json!("ok"));
     assert_ne!(v["redis"], json!("ok"));
+    let (status, body) = app.post("{ channels { code } }", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["errors"].is_null(), "{body}");
 }
 
 #[tokio::test]
@@ -424,4 +431,61 @@ async fn shutdown_lets_in_flight_requests_finish_then_refuses_new_ones() {
         after.is_err(),
         "the server still accepts connections after shutdown"
     );
+}
+
+#[tokio::test]
+async fn metrics_report_operations_errors_cache_and_the_outbox() {
+    let app = small_app().await;
+    let q = json!({ "query": "query Shelf { products(first: 2) { nodes { title } } }", "operationName": "Shelf" });
+    for _ in 0..2 {
+        let res = app.post_json(&q, &[]).await;
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    let (_, body) = app
+        .post("{ product(id: \"nope\") { id } }", json!({}))
+        .await;
+    let code = body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!code.is_empty(), "{body}");
+    // A change goes through the outbox.
+    let admin = crate::accounts::staff_user(
+        &app,
+        "metrics-admin@example.com",
+        emporium::domain::identity::permission::Role::Admin,
+    )
+    .await;
+    let data = app
+        .query_as(
+            &admin.access,
+            r#"mutation { inventorySetQuantities(input: { quantities: [{ sku: "EMP-00000-01", location: "warehouse", onHand: 3 }] }) { userErrors { code } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["inventorySetQuantities"]["userErrors"], json!([]));
+
+    let res = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(
+        header(&res, "content-type").is_some_and(|c| c.starts_with("text/plain")),
+        "Prometheus text format"
+    );
+    let text = res.text().await.unwrap_or_default();
+    for needle in [
+        "emporium_graphql_requests_total{operation=\"Shelf\",cache=\"hit\"}",
+        "emporium_graphql_request_duration_seconds_bucket{operation=\"Shelf\"",
+        &format!("emporium_graphql_errors_total{{code=\"{code}\"}}"),
+        "emporium_response_cache_total{outcome=\"hit\"}",
+        "emporium_response_cache_total{outcome=\"miss\"}",
+        "emporium_outbox_lag_seconds",
+        "emporium_outbox_published_total",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
 }

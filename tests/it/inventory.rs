@@ -20,6 +20,7 @@ async fn app_with_partner() -> (TestApp, String) {
     let app = TestApp::spawn_with(Options {
         products: Some(20),
         configure: Some(|c| c.response_cache_mb = 0),
+        ..Default::default()
     })
     .await;
     let (token, _) =

@@ -114,6 +114,7 @@ async fn shop_with(commerce: CommerceConfig) -> TestApp {
                 c.commerce = commerce;
             }
         }),
+        ..Default::default()
     })
     .await
 }
@@ -667,6 +668,7 @@ async fn money_arriving_for_a_cancelled_order_is_given_back() {
             c.commerce.payment_pending_secs = 1;
             c.commerce.sweep_interval_secs = 1;
         }),
+        ..Default::default()
     })
     .await;
     let item = stocked_item(&app, 3).await;

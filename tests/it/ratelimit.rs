@@ -44,8 +44,10 @@ async fn every_response_reports_its_cost_and_heavy_queries_cost_more() {
         heavy["extensions"]["cost"]["throttleStatus"]["maximumAvailable"],
         100_000
     );
-    // A cached answer still costs what it did, and says so.
-    let res = app.post_json(&json!({ "query": HEAVY }), &[]).await;
+    // A cached answer (the same request again) still costs what it did, and says so.
+    let res = app
+        .post_json(&json!({ "query": HEAVY, "variables": {} }), &[])
+        .await;
     assert_eq!(header(&res, "x-emporium-cache").as_deref(), Some("hit"));
     let cached: Value = res.json().await.unwrap_or_default();
     let (cached_cost, after_cached) = cost(&cached);
@@ -63,6 +65,7 @@ async fn over_budget_operations_are_refused_with_a_retry_hint_on_every_node() {
     let app = TestApp::spawn_with(Options {
         products: Some(30),
         configure: Some(small_budget),
+        ..Default::default()
     })
     .await;
     let node_b = app.spawn_sibling().await;
@@ -129,6 +132,7 @@ async fn budgets_are_per_principal_and_partner_tokens_carry_their_own() {
     let app = TestApp::spawn_with(Options {
         products: Some(30),
         configure: Some(small_budget),
+        ..Default::default()
     })
     .await;
     let (tight, _) = accounts::partner_token(&app, &["catalog:read"], Some((500, 1))).await;
@@ -163,6 +167,7 @@ async fn production_mode_hides_graphiql_and_introspection_from_the_public() {
     let app = TestApp::spawn_with(Options {
         products: Some(3),
         configure: Some(|c| c.mode = Mode::Production),
+        ..Default::default()
     })
     .await;
     let page = app

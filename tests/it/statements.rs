@@ -95,6 +95,7 @@ async fn credentials_cost_one_lookup_per_request() {
     let app = TestApp::spawn_with(Options {
         products: Some(3),
         configure: Some(|c| c.response_cache_mb = 0),
+        ..Default::default()
     })
     .await;
     let ada = crate::accounts::customer(&app, "ada@example.com").await;
@@ -262,6 +263,7 @@ async fn a_page_of_orders_costs_a_fixed_number_of_statements() {
             c.response_cache_mb = 0;
             c.row_cache_entries = 0;
         }),
+        ..Default::default()
     })
     .await;
     let customer = crate::accounts::customer(&app, "orders@example.com").await;

@@ -49,6 +49,7 @@ async fn app(products: usize) -> TestApp {
     TestApp::spawn_with(Options {
         products: Some(products),
         configure: Some(fast),
+        ..Default::default()
     })
     .await
 }
@@ -694,4 +695,38 @@ async fn two_nodes_deliver_each_event_once() {
         assert_eq!(inbox.hits(&r.event_id), 1, "{} was sent twice", r.event_id);
     }
     assert_eq!(got.len(), EVENTS);
+}
+
+#[tokio::test]
+async fn a_catalog_change_is_delivered_to_a_catalog_subscription() {
+    let app = app(3).await;
+    let (url, inbox) = receiver().await;
+    let (partner, _) =
+        accounts::partner_token(&app, &["webhooks:write", "inventory:read"], None).await;
+    let input = json!({ "i": { "url": url, "topics": ["catalog.changed"] } });
+    let (_, body) = app.post_as(&partner, CREATE, input).await;
+    assert_eq!(first_code(&body), "FORBIDDEN");
+    assert!(body.to_string().contains("catalog:read"), "{body}");
+    let (pim, _) = accounts::partner_token(&app, &["webhooks:write", "catalog:read"], None).await;
+    let (_, secret) = subscribe(&app, &pim, &url, &["catalog.changed"]).await;
+    inbox.trust(&secret);
+    let (prices, _) = accounts::partner_token(&app, &["prices:write"], None).await;
+    let set = app
+        .query_as(
+            &prices,
+            r#"mutation { pricesSet(prices: [{ sku: "EMP-00000-01", channel: "default", amount: "12.34" }]) { updatedCount userErrors { code } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(set["pricesSet"]["userErrors"], json!([]), "{set}");
+    let got = accepted(&inbox, 1).await;
+    assert_eq!(got[0].topic, "catalog.changed");
+    assert_eq!(got[0].body["data"]["type"], "catalogChanged");
+    assert!(
+        got[0].body["data"]["variantIds"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty()),
+        "{:?}",
+        got[0].body
+    );
 }

@@ -137,6 +137,7 @@ pub struct Created {
 pub fn permission_for(topic: &str) -> Option<Permission> {
     match topic.trim() {
         "stock.changed" => Some(Permission::InventoryRead),
+        "catalog.changed" => Some(Permission::CatalogRead),
         t if t.starts_with("order.") => Some(Permission::OrdersRead),
         _ => None,
     }

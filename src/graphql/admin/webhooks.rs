@@ -53,7 +53,7 @@ impl WebhookSubscription {
         &self.0.url
     }
     /// The topics delivered: `stock.changed`, `order.created`,
-    /// `order.paid`, `order.updated`.
+    /// `order.paid`, `order.updated`, `catalog.changed`.
     async fn topics(&self) -> Vec<String> {
         hooks::topics_of(&self.0)
     }
@@ -147,7 +147,7 @@ pub struct WebhookSubscriptionCreateInput {
     /// Where to POST: an absolute http or https URL.
     pub url: String,
     /// Topics to deliver: `stock.changed`, `order.created`, `order.paid`,
-    /// `order.updated`.
+    /// `order.updated`, `catalog.changed`.
     pub topics: Vec<String>,
 }
 
@@ -259,7 +259,7 @@ impl WebhookMutation {
     /// Subscribes a URL to event topics. The answer carries the signing
     /// secret, this once. Each topic also needs the permission to read its
     /// data: `inventory:read` for `stock.changed`, `orders:read` for
-    /// `order.*`.
+    /// `order.*`, `catalog:read` for `catalog.changed`.
     #[graphql(guard = "Need(Permission::WebhooksWrite)")]
     async fn webhook_subscription_create(
         &self,

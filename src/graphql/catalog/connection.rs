@@ -56,6 +56,12 @@ pub async fn product_connection(
 ) -> ApiResult<ProductConnection> {
     page.validate()?;
     let db = &ctx.state()?.db;
+    // Any product change may change what a list holds.
+    let tags = &ctx.request()?.tags;
+    tags.lists();
+    if filter.available_only {
+        tags.availability();
+    }
     let total = if page.needs_total() {
         Some(domain::catalog::count_products(db, &channel, &filter).await?)
     } else {
@@ -84,6 +90,7 @@ pub async fn product_connection(
         None => rows.len() as u64 > window.wanted,
     };
     rows.truncate(window.wanted as usize);
+    tags.products(rows.iter().map(|r| r.id));
     let mut conn = Connection::with_additional_fields(
         window.has_previous,
         has_next,

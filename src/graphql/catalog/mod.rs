@@ -250,12 +250,20 @@ impl CatalogQuery {
             }
             _ => return Err(ErrorCode::BadUserInput.error("give exactly one of `id` or `handle`")),
         };
+        let tags = &ctx.request()?.tags;
         match model {
-            Some(m) => Ok(Some(Product::new(
-                m,
-                ctx.channel(channel.as_deref()).await?,
-            ))),
-            None => Ok(None),
+            Some(m) => {
+                tags.products([m.id]);
+                Ok(Some(Product::new(
+                    m,
+                    ctx.channel(channel.as_deref()).await?,
+                )))
+            }
+            // It may appear later: as for a list, any product change counts.
+            None => {
+                tags.lists();
+                Ok(None)
+            }
         }
     }
 
