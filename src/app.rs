@@ -46,6 +46,8 @@ pub struct AppState {
     pub events: EventBus,
     /// Payment gateways checkout accepts.
     pub gateways: Arc<Gateways>,
+    /// Outbound webhook delivery counters of this node (for metrics).
+    pub webhook_metrics: Arc<domain::webhooks_out::worker::Metrics>,
     /// Wakes the outbox relay and waits for it (mutations, before answering).
     pub relay: Arc<RelaySignal>,
 }
@@ -122,6 +124,7 @@ impl AppState {
             limiter,
             mailer,
             events,
+            webhook_metrics: Arc::default(),
         })
     }
 
@@ -195,6 +198,9 @@ pub async fn serve(
         .start_fanout(state.cache.clone())
         .await
         .map(AbortOnDrop);
+    // Outbound webhooks are delivered on the background pool too.
+    let webhooks = webhook_worker(&state, relay_db.clone())?;
+    let _webhooks = AbortOnDrop(tokio::spawn(domain::webhooks_out::worker::run(webhooks)));
     let relay = tokio::spawn(infra::events::run_relay(
         relay_db,
         state.events.clone(),
@@ -223,6 +229,26 @@ pub async fn serve(
         } => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections"),
     }
     Ok(())
+}
+
+/// The outbound webhook worker `state`'s configuration asks for.
+fn webhook_worker(
+    state: &AppState,
+    db: DatabaseConnection,
+) -> anyhow::Result<domain::webhooks_out::worker::Worker> {
+    use domain::webhooks_out::{queue::Retry, worker};
+    let c = state.config.webhooks;
+    let settings = worker::Settings {
+        retry: Retry {
+            max_attempts: c.max_attempts,
+            base: Duration::from_millis(c.retry_base_ms),
+            cap: Duration::from_secs(c.retry_cap_secs),
+        },
+        timeout: Duration::from_secs(c.timeout_secs),
+        poll: Duration::from_millis(c.poll_ms),
+    };
+    worker::Worker::new(db, settings, state.webhook_metrics.clone())
+        .map_err(|e| anyhow::anyhow!("cannot build the webhook HTTP client: {e}"))
 }
 
 /// Stops a background task when the server stops.

@@ -118,6 +118,40 @@ pub struct Config {
     pub storefront_url: String,
     /// Checkout: payment gateways, stock holds.
     pub commerce: CommerceConfig,
+    /// Outbound webhooks: retries and timeouts.
+    pub webhooks: WebhookConfig,
+}
+
+/// Outbound webhook delivery settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// `EMPORIUM_WEBHOOK_MAX_ATTEMPTS`: attempts before a delivery is
+    /// marked failed (default 8, at least 1).
+    pub max_attempts: u32,
+    /// `EMPORIUM_WEBHOOK_RETRY_BASE_MS`: delay after the first failed
+    /// attempt; it doubles after each further one (default 5000).
+    pub retry_base_ms: u64,
+    /// `EMPORIUM_WEBHOOK_RETRY_CAP_SECS`: the longest delay between two
+    /// attempts (default 3600).
+    pub retry_cap_secs: u64,
+    /// `EMPORIUM_WEBHOOK_TIMEOUT_SECS`: how long one attempt may take,
+    /// connecting included (default 10).
+    pub timeout_secs: u64,
+    /// `EMPORIUM_WEBHOOK_POLL_MS`: how often the delivery worker looks for
+    /// due deliveries when it has none left (default 1000).
+    pub poll_ms: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            retry_base_ms: 5_000,
+            retry_cap_secs: 3_600,
+            timeout_secs: 10,
+            poll_ms: 1_000,
+        }
+    }
 }
 
 /// The webhook signing secret of the `test` gateway when
@@ -416,6 +450,7 @@ impl Config {
                 .string("EMPORIUM_STOREFRONT_URL")
                 .unwrap_or_else(|| DEFAULT_STOREFRONT_URL.into()),
             commerce: commerce(&env, env.parse("EMPORIUM_MODE", Mode::Development)?)?,
+            webhooks: webhooks(&env)?,
         })
     }
 
@@ -455,7 +490,27 @@ fn unreachable_defaults() -> Config {
         redis_prefix: "emporium:".into(),
         storefront_url: DEFAULT_STOREFRONT_URL.into(),
         commerce: CommerceConfig::default(),
+        webhooks: WebhookConfig::default(),
     }
+}
+
+fn webhooks(env: &Env<'_>) -> Result<WebhookConfig, ConfigError> {
+    let d = WebhookConfig::default();
+    Ok(WebhookConfig {
+        max_attempts: env
+            .parse("EMPORIUM_WEBHOOK_MAX_ATTEMPTS", d.max_attempts)?
+            .max(1),
+        retry_base_ms: env
+            .parse("EMPORIUM_WEBHOOK_RETRY_BASE_MS", d.retry_base_ms)?
+            .max(1),
+        retry_cap_secs: env
+            .parse("EMPORIUM_WEBHOOK_RETRY_CAP_SECS", d.retry_cap_secs)?
+            .max(1),
+        timeout_secs: env
+            .parse("EMPORIUM_WEBHOOK_TIMEOUT_SECS", d.timeout_secs)?
+            .max(1),
+        poll_ms: env.parse("EMPORIUM_WEBHOOK_POLL_MS", d.poll_ms)?.max(10),
+    })
 }
 
 fn commerce(env: &Env<'_>, mode: Mode) -> Result<CommerceConfig, ConfigError> {
@@ -627,5 +682,33 @@ mod tests {
         assert!(c.rate.anonymous.is_none());
         assert_eq!(c.rate.staff.map(|b| b.capacity), Some(100));
         assert!(c.rate.customer.is_some());
+    }
+
+    #[test]
+    fn webhook_settings_have_defaults_and_can_be_set() {
+        let c = config(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.webhooks, WebhookConfig::default());
+        assert_eq!(
+            (c.webhooks.max_attempts, c.webhooks.retry_base_ms),
+            (8, 5_000)
+        );
+        let c = config(&[
+            ("EMPORIUM_WEBHOOK_MAX_ATTEMPTS", "3"),
+            ("EMPORIUM_WEBHOOK_RETRY_BASE_MS", "20"),
+            ("EMPORIUM_WEBHOOK_RETRY_CAP_SECS", "1"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (
+                c.webhooks.max_attempts,
+                c.webhooks.retry_base_ms,
+                c.webhooks.retry_cap_secs
+            ),
+            (3, 20, 1)
+        );
+        let err = config(&[("EMPORIUM_WEBHOOK_MAX_ATTEMPTS", "many")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_WEBHOOK_MAX_ATTEMPTS:")));
     }
 }

@@ -51,3 +51,5 @@ pub mod tax_rate;
 pub mod variant;
 pub mod variant_option_value;
 pub mod variant_price;
+pub mod webhook_delivery;
+pub mod webhook_subscription;

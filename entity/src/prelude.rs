@@ -46,3 +46,5 @@ pub use crate::tax_rate::Entity as TaxRate;
 pub use crate::variant::Entity as Variant;
 pub use crate::variant_option_value::Entity as VariantOptionValue;
 pub use crate::variant_price::Entity as VariantPrice;
+pub use crate::webhook_delivery::Entity as WebhookDelivery;
+pub use crate::webhook_subscription::Entity as WebhookSubscription;

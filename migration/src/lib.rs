@@ -13,6 +13,7 @@ mod m20261126_000004_audit_inventory;
 mod m20261126_000006_outbox;
 mod m20261126_000007_price_slot;
 mod m20261126_000008_commerce;
+mod m20261126_000009_webhooks;
 
 /// The ordered list of migration steps.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_outbox::Migration),
             Box::new(m20261126_000007_price_slot::Migration),
             Box::new(m20261126_000008_commerce::Migration),
+            Box::new(m20261126_000009_webhooks::Migration),
         ]
     }
 }

@@ -86,6 +86,10 @@ pub enum UserErrorCode {
     IdempotencyKeyReused,
     /// The first request with this idempotency key is still running.
     RequestInProgress,
+    /// A webhook URL is not an absolute http or https URL.
+    InvalidUrl,
+    /// A webhook topic is not one of the event topics.
+    UnknownTopic,
 }
 
 /// One mistake in a mutation's input.

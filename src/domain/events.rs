@@ -82,8 +82,18 @@ pub enum DomainEvent {
     },
 }
 
+/// Every topic an event is published under (what webhook subscriptions
+/// may name).
+pub const TOPICS: &[&str] = &[
+    "stock.changed",
+    "order.created",
+    "order.paid",
+    "order.updated",
+    "catalog.changed",
+];
+
 impl DomainEvent {
-    /// The topic the event is published under.
+    /// The topic the event is published under (one of [`TOPICS`]).
     pub fn topic(&self) -> &'static str {
         match self {
             Self::StockChanged { .. } => "stock.changed",
@@ -187,6 +197,50 @@ pub fn envelope(row: &outbox_event::Model) -> Option<Envelope> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::order_state::{FulfillmentStatus, OrderStatus, PaymentStatus, Status};
+
+    #[test]
+    fn every_event_topic_is_listed() {
+        let status = Status {
+            order: OrderStatus::Pending,
+            payment: PaymentStatus::Pending,
+            fulfillment: FulfillmentStatus::Unfulfilled,
+        };
+        let events = [
+            DomainEvent::StockChanged {
+                variant_id: 1,
+                location_id: 1,
+                on_hand_before: 0,
+                on_hand: 1,
+                reserved: 0,
+                reason: "sync".into(),
+            },
+            DomainEvent::OrderCreated {
+                order_id: 1,
+                customer_id: None,
+                total_minor: 0,
+                currency: "USD".into(),
+                status,
+            },
+            DomainEvent::OrderPaid {
+                order_id: 1,
+                customer_id: None,
+                status,
+            },
+            DomainEvent::OrderUpdated {
+                order_id: 1,
+                customer_id: None,
+                status,
+            },
+            DomainEvent::CatalogChanged {
+                product_ids: vec![],
+                variant_ids: vec![],
+                everything: true,
+            },
+        ];
+        let topics: Vec<&str> = events.iter().map(DomainEvent::topic).collect();
+        assert_eq!(topics, TOPICS);
+    }
 
     #[test]
     fn catalog_changes_are_derived_from_audit_entries() {

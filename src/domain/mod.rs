@@ -20,3 +20,4 @@ pub mod money;
 pub mod order_state;
 pub mod payments;
 pub mod pricing;
+pub mod webhooks_out;

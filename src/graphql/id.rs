@@ -39,6 +39,10 @@ pub enum Kind {
     CartLine,
     Promotion,
     GiftCard,
+    /// An outbound webhook subscription.
+    WebhookSubscription,
+    /// One event's delivery to a webhook subscription.
+    WebhookDelivery,
 }
 
 impl Kind {
@@ -60,6 +64,8 @@ impl Kind {
             Self::CartLine => "CartLine",
             Self::Promotion => "Promotion",
             Self::GiftCard => "GiftCard",
+            Self::WebhookSubscription => "WebhookSubscription",
+            Self::WebhookDelivery => "WebhookDelivery",
         }
     }
 
@@ -81,6 +87,8 @@ impl Kind {
             Self::CartLine,
             Self::Promotion,
             Self::GiftCard,
+            Self::WebhookSubscription,
+            Self::WebhookDelivery,
         ]
         .into_iter()
         .find(|k| k.name() == s)

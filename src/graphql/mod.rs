@@ -49,6 +49,7 @@ pub struct QueryRoot(
     admin::merchandising::MerchandisingQuery,
     commerce::CommerceQuery,
     admin::promotions::PromotionQuery,
+    admin::webhooks::WebhookQuery,
 );
 
 /// Every mutation of the API.
@@ -62,6 +63,7 @@ pub struct MutationRoot(
     admin::merchandising::MerchandisingMutation,
     commerce::CommerceMutation,
     admin::promotions::PromotionMutation,
+    admin::webhooks::WebhookMutation,
 );
 
 /// The executable schema.

@@ -134,7 +134,9 @@ async fn fetch(
         | Kind::ProductOption
         | Kind::CartLine
         | Kind::Promotion
-        | Kind::GiftCard => None,
+        | Kind::GiftCard
+        | Kind::WebhookSubscription
+        | Kind::WebhookDelivery => None,
         Kind::Order => super::commerce::order_for(ctx, row).await?.map(Node::Order),
     })
 }

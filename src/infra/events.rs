@@ -30,6 +30,7 @@ use crate::{
     domain::{
         error::DomainResult,
         events::{self, DomainEvent, Envelope},
+        webhooks_out,
     },
     infra::cache::{Invalidation, ResponseCache},
 };
@@ -310,6 +311,8 @@ pub async fn relay_once(
             None => tracing::error!(id = row.id, "outbox event does not parse; skipped"),
         }
     }
+    // Webhook deliveries commit with the events' relay, or not at all.
+    webhooks_out::queue::enqueue(&tx, &batch).await?;
     let invalidation = match cache {
         Some(_) => invalidation_of(&tx, &batch).await?,
         None => Invalidation::default(),

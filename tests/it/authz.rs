@@ -439,6 +439,32 @@ const OPS: &[Op] = &[
         "mutation { storeCreditAdjust(customerId: \"{missing_customer}\", amount: \"1\", currencyCode: USD) { userErrors { code } } }",
         Perm(GiftCardsWrite),
     ),
+    // Outbound webhooks.
+    op(
+        "webhookSubscriptions",
+        "{ webhookSubscriptions { id } }",
+        Perm(WebhooksWrite),
+    ),
+    op(
+        "webhookDeliveries",
+        "{ webhookDeliveries(first: 1) { nodes { id } } }",
+        Perm(WebhooksWrite),
+    ),
+    op(
+        "webhookSubscriptionCreate",
+        "mutation { webhookSubscriptionCreate(input: { url: \"ftp://nope\", topics: [] }) { userErrors { code } } }",
+        Perm(WebhooksWrite),
+    ),
+    op(
+        "webhookSubscriptionDelete",
+        "mutation { webhookSubscriptionDelete(id: \"{missing_webhook_subscription}\") { userErrors { code } } }",
+        Perm(WebhooksWrite),
+    ),
+    op(
+        "webhookDeliveryRetry",
+        "mutation { webhookDeliveryRetry(id: \"{missing_webhook_delivery}\") { userErrors { code } } }",
+        Perm(WebhooksWrite),
+    ),
 ];
 
 /// A kind of caller, and what the matrix expects of it.
@@ -540,6 +566,14 @@ impl World {
             ("{missing_customer}", gid("Customer", 999_999)),
             ("{missing_order}", gid("Order", 999_999)),
             ("{missing_promotion}", gid("Promotion", 999_999)),
+            (
+                "{missing_webhook_subscription}",
+                gid("WebhookSubscription", 999_999),
+            ),
+            (
+                "{missing_webhook_delivery}",
+                gid("WebhookDelivery", 999_999),
+            ),
         ];
         Self { app, ids, logins }
     }

@@ -1,5 +1,5 @@
 //! Operations for staff and partner apps: catalog and merchandising
-//! administration, inventory sync and the audit trail.
+//! administration, inventory sync, the audit trail and outbound webhooks.
 
 pub mod audit;
 pub mod catalog;
@@ -7,6 +7,7 @@ pub mod import;
 pub mod inventory;
 pub mod merchandising;
 pub mod promotions;
+pub mod webhooks;
 
 use async_graphql::Context;
 

@@ -69,6 +69,10 @@ pub enum UserErrorCode {
     IdempotencyKeyReused,
     /// The first request with this idempotency key is still running; retry later.
     RequestInProgress,
+    /// A webhook URL is not an absolute http or https URL.
+    InvalidUrl,
+    /// A webhook topic is not one of the event topics.
+    UnknownTopic,
 }
 
 /// A mistake in a mutation's input; the mutation changed nothing.

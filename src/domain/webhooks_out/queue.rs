@@ -1,0 +1,311 @@
+//! The delivery queue: rows of `webhook_delivery` enqueued by the outbox
+//! relay, claimed by workers on any node, and updated with each attempt's
+//! outcome.
+//!
+//! A claim takes due pending rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
+//! SQLite has one writer at a time) and, in the same transaction, pushes
+//! their `next_attempt_at` past the attempt's timeout: a lease. Another
+//! worker does not see them again until the lease runs out, which happens
+//! only if this one died mid-attempt; then the delivery is sent again
+//! (receivers de-duplicate by event id).
+
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use entity::{webhook_delivery, webhook_subscription};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query},
+};
+use serde::Serialize;
+
+use super::{Status, live, topics_of};
+use crate::domain::{
+    error::DomainResult,
+    events::{DomainEvent, Envelope},
+};
+
+/// Rows per insert statement.
+const BATCH: usize = 500;
+
+/// The JSON body POSTed to a receiver.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    /// The event's unique id (de-duplicate by it).
+    id: &'a str,
+    /// Its topic.
+    topic: &'a str,
+    /// When it happened.
+    created_at: DateTime<Utc>,
+    /// The event itself.
+    data: &'a DomainEvent,
+}
+
+/// The body delivered for `e`.
+pub fn body_of(e: &Envelope) -> String {
+    serde_json::to_string(&Body {
+        id: &e.id,
+        topic: e.event.topic(),
+        created_at: e.at,
+        data: &e.event,
+    })
+    .unwrap_or_default()
+}
+
+/// Enqueues a delivery of every event to every live subscription of its
+/// topic (active, its owner's token neither revoked nor expired, its
+/// owner's staff account active), in the caller's transaction (the outbox relay's): one query for
+/// the subscriptions, one insert. An event already enqueued for a
+/// subscription is skipped. Returns how many deliveries were enqueued.
+pub async fn enqueue(db: &impl ConnectionTrait, events: &[Envelope]) -> DomainResult<u64> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now().trunc_subsecs(6);
+    let subscriptions = webhook_subscription::Entity::find()
+        .filter(live(now))
+        .all(db)
+        .await?;
+    if subscriptions.is_empty() {
+        return Ok(0);
+    }
+    let subscribed: Vec<(i64, Vec<String>)> =
+        subscriptions.iter().map(|s| (s.id, topics_of(s))).collect();
+    let mut rows = Vec::new();
+    for e in events {
+        let topic = e.event.topic();
+        let mut body = None;
+        for (id, topics) in &subscribed {
+            if !topics.iter().any(|t| t == topic) {
+                continue;
+            }
+            let payload = body.get_or_insert_with(|| body_of(e)).clone();
+            rows.push(webhook_delivery::ActiveModel {
+                subscription_id: Set(*id),
+                event_id: Set(e.id.clone()),
+                topic: Set(topic.to_owned()),
+                payload: Set(payload),
+                status: Set(Status::Pending.as_str().to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                last_response_status: Set(None),
+                last_error: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                delivered_at: Set(None),
+                ..Default::default()
+            });
+        }
+    }
+    let mut inserted = 0;
+    for chunk in rows.chunks(BATCH) {
+        inserted += webhook_delivery::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    webhook_delivery::Column::SubscriptionId,
+                    webhook_delivery::Column::EventId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(inserted)
+}
+
+/// A claimed delivery and where it goes.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The delivery as claimed.
+    pub delivery: webhook_delivery::Model,
+    /// Its subscription.
+    pub subscription: webhook_subscription::Model,
+}
+
+/// Claims up to `limit` due pending deliveries of live subscriptions for
+/// `lease` (see the module documentation). Deliveries of a subscription
+/// whose owner was revoked meanwhile stay pending, unsent.
+pub async fn claim(
+    db: &DatabaseConnection,
+    limit: u64,
+    lease: Duration,
+) -> DomainResult<Vec<Claimed>> {
+    let tx = db.begin().await?;
+    let now = Utc::now();
+    let backend = tx.get_database_backend();
+    if backend != DatabaseBackend::Postgres {
+        // Take SQLite's write lock first (a no-op update), then read.
+        webhook_delivery::Entity::update_many()
+            .col_expr(
+                webhook_delivery::Column::Id,
+                Expr::col(webhook_delivery::Column::Id),
+            )
+            .filter(webhook_delivery::Column::Id.eq(0))
+            .exec(&tx)
+            .await?;
+    }
+    let mut q = webhook_delivery::Entity::find()
+        .filter(webhook_delivery::Column::Status.eq(Status::Pending.as_str()))
+        .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
+        .filter(
+            webhook_delivery::Column::SubscriptionId.in_subquery(
+                Query::select()
+                    .column(webhook_subscription::Column::Id)
+                    .from(webhook_subscription::Entity)
+                    .cond_where(live(now))
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(webhook_delivery::Column::NextAttemptAt)
+        .order_by_asc(webhook_delivery::Column::Id)
+        .limit(limit);
+    if backend == DatabaseBackend::Postgres {
+        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let rows = q.all(&tx).await?;
+    if rows.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let until = (now + TimeDelta::from_std(lease).unwrap_or(TimeDelta::hours(1))).trunc_subsecs(6);
+    webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(until))
+        .filter(webhook_delivery::Column::Id.is_in(ids))
+        .exec(&tx)
+        .await?;
+    let mut sub_ids: Vec<i64> = rows.iter().map(|r| r.subscription_id).collect();
+    sub_ids.sort_unstable();
+    sub_ids.dedup();
+    let subscriptions = webhook_subscription::Entity::find()
+        .filter(webhook_subscription::Column::Id.is_in(sub_ids))
+        .all(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|delivery| {
+            let subscription = subscriptions
+                .iter()
+                .find(|s| s.id == delivery.subscription_id)?
+                .clone();
+            Some(Claimed {
+                delivery,
+                subscription,
+            })
+        })
+        .collect())
+}
+
+/// How long to wait after the `attempts`-th failed attempt:
+/// `base * 2^(attempts-1)`, at most `cap`.
+pub fn backoff(attempts: u32, base: Duration, cap: Duration) -> Duration {
+    let factor = 1u32
+        .checked_shl(attempts.saturating_sub(1))
+        .unwrap_or(u32::MAX);
+    base.checked_mul(factor).unwrap_or(cap).min(cap)
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The receiver's HTTP status, if it answered.
+    pub response_status: Option<u16>,
+    /// Why it failed; `None` when the receiver answered 2xx.
+    pub error: Option<String>,
+}
+
+impl Attempt {
+    /// Whether the receiver accepted the delivery.
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// The retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts before a delivery fails for good.
+    pub max_attempts: u32,
+    /// Delay after the first failed attempt.
+    pub base: Duration,
+    /// Longest delay.
+    pub cap: Duration,
+}
+
+/// Records an attempt at a claimed delivery; returns its status after it.
+/// A delivery no longer pending (deleted meanwhile) is left alone.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    delivery: &webhook_delivery::Model,
+    attempt: &Attempt,
+    retry: Retry,
+) -> DomainResult<Status> {
+    let now = Utc::now().trunc_subsecs(6);
+    let attempts = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
+    let status = if attempt.succeeded() {
+        Status::Succeeded
+    } else if attempts >= retry.max_attempts {
+        Status::Failed
+    } else {
+        Status::Pending
+    };
+    let next = match status {
+        Status::Pending => {
+            let wait = backoff(attempts, retry.base, retry.cap);
+            (now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1))).trunc_subsecs(6)
+        }
+        Status::Succeeded | Status::Failed => now,
+    };
+    let error = attempt
+        .error
+        .as_ref()
+        .map(|e| e.chars().take(500).collect::<String>());
+    webhook_delivery::Entity::update_many()
+        .col_expr(
+            webhook_delivery::Column::Status,
+            Expr::value(status.as_str()),
+        )
+        .col_expr(
+            webhook_delivery::Column::Attempts,
+            Expr::col(webhook_delivery::Column::Attempts).add(1),
+        )
+        .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(next))
+        .col_expr(
+            webhook_delivery::Column::LastResponseStatus,
+            Expr::value(attempt.response_status.map(i32::from)),
+        )
+        .col_expr(webhook_delivery::Column::LastError, Expr::value(error))
+        .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            webhook_delivery::Column::DeliveredAt,
+            Expr::value((status == Status::Succeeded).then_some(now)),
+        )
+        .filter(webhook_delivery::Column::Id.eq(delivery.id))
+        .filter(webhook_delivery::Column::Status.eq(Status::Pending.as_str()))
+        .exec(db)
+        .await?;
+    Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_up_to_the_cap() {
+        let s = Duration::from_secs;
+        let (base, cap) = (s(5), s(3600));
+        let waits: Vec<u64> = (1..=11).map(|n| backoff(n, base, cap).as_secs()).collect();
+        assert_eq!(
+            waits,
+            vec![5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600]
+        );
+        assert_eq!(backoff(200, base, cap), cap);
+        assert_eq!(backoff(u32::MAX, base, cap), cap);
+    }
+}

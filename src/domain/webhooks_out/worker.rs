@@ -1,0 +1,242 @@
+//! The delivery worker: claims due deliveries, POSTs them signed, and
+//! records each outcome (2xx: succeeded; anything else: retried with
+//! exponential backoff until the attempts run out, then failed).
+//!
+//! Every request carries:
+//!
+//! - `Emporium-Signature: t=<unix seconds>,v1=<hex>`: HMAC-SHA256, keyed
+//!   with the subscription's secret, of `"<t>.<raw body>"` (the scheme of
+//!   [`crate::domain::payments::signature`]); a receiver recomputes it,
+//!   compares in constant time and refuses a `t` further than
+//!   [`TOLERANCE_SECS`] from its clock;
+//! - `Emporium-Event-Id` (de-duplicate by it: a delivery may come twice)
+//!   and `Emporium-Topic`.
+//!
+//! Redirects are not followed: a 3xx answer is a failed attempt.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use sea_orm::DatabaseConnection;
+
+use super::{
+    Status,
+    queue::{self, Attempt, Claimed, Retry},
+};
+use crate::domain::{error::DomainResult, payments::signature};
+
+/// The header carrying the signature.
+pub const SIGNATURE_HEADER: &str = "Emporium-Signature";
+/// The header carrying the event id.
+pub const EVENT_ID_HEADER: &str = "Emporium-Event-Id";
+/// The header carrying the topic.
+pub const TOPIC_HEADER: &str = "Emporium-Topic";
+/// How far a receiver should let a signature's timestamp be from its clock.
+pub const TOLERANCE_SECS: i64 = signature::TOLERANCE_SECS;
+
+/// Deliveries claimed per round.
+const CLAIM: u64 = 32;
+/// Deliveries in flight at once per node.
+const CONCURRENCY: usize = 8;
+/// How much of an error response's body is kept in the log.
+const BODY_SNIPPET: usize = 200;
+
+/// How the worker delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// The retry policy.
+    pub retry: Retry,
+    /// Longest one attempt may take.
+    pub timeout: Duration,
+    /// Pause when nothing is due.
+    pub poll: Duration,
+}
+
+impl Settings {
+    /// How long a claimed delivery stays hidden from other workers: the
+    /// attempt's timeout with room to record the outcome.
+    fn lease(&self) -> Duration {
+        self.timeout + Duration::from_secs(30)
+    }
+}
+
+/// Delivery counters since the process started, for metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    succeeded: AtomicU64,
+    failed_attempts: AtomicU64,
+    failed_deliveries: AtomicU64,
+}
+
+impl Metrics {
+    /// Deliveries a receiver accepted.
+    pub fn succeeded(&self) -> u64 {
+        self.succeeded.load(Ordering::Relaxed)
+    }
+
+    /// Attempts that failed (non-2xx answer, timeout, connection error).
+    pub fn failed_attempts(&self) -> u64 {
+        self.failed_attempts.load(Ordering::Relaxed)
+    }
+
+    /// Deliveries that ran out of attempts and are now `failed`.
+    pub fn failed_deliveries(&self) -> u64 {
+        self.failed_deliveries.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, attempt: &Attempt, status: Status) {
+        if !attempt.succeeded() {
+            self.failed_attempts.fetch_add(1, Ordering::Relaxed);
+        }
+        let counter = match status {
+            Status::Succeeded => &self.succeeded,
+            Status::Failed => &self.failed_deliveries,
+            Status::Pending => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Sends deliveries.
+pub struct Worker {
+    db: DatabaseConnection,
+    client: reqwest::Client,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+}
+
+impl Worker {
+    /// A worker on `db` (the background pool), counting into `metrics`.
+    pub fn new(
+        db: DatabaseConnection,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+    ) -> reqwest::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("emporium-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            db,
+            client,
+            settings,
+            metrics,
+        })
+    }
+
+    /// Claims one round of due deliveries and attempts them; returns how
+    /// many it claimed.
+    pub async fn run_once(&self) -> DomainResult<usize> {
+        let claimed = queue::claim(&self.db, CLAIM, self.settings.lease()).await?;
+        let n = claimed.len();
+        let results: Vec<DomainResult<()>> = futures_util::stream::iter(claimed)
+            .map(|c| self.deliver(c))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+        Ok(n)
+    }
+
+    async fn deliver(&self, c: Claimed) -> DomainResult<()> {
+        let attempt = self.attempt(&c).await;
+        let status = queue::record(&self.db, &c.delivery, &attempt, self.settings.retry).await?;
+        self.metrics.count(&attempt, status);
+        if let Some(error) = &attempt.error {
+            tracing::info!(
+                delivery = c.delivery.id,
+                subscription = c.subscription.id,
+                topic = %c.delivery.topic,
+                status = status.as_str(),
+                error = %error,
+                "webhook attempt failed"
+            );
+        }
+        Ok(())
+    }
+
+    async fn attempt(&self, c: &Claimed) -> Attempt {
+        let body = c.delivery.payload.as_bytes();
+        let timestamp = Utc::now().timestamp();
+        let sent = self
+            .client
+            .post(&c.subscription.url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(
+                SIGNATURE_HEADER,
+                signature::sign(&c.subscription.secret, timestamp, body),
+            )
+            .header(EVENT_ID_HEADER, &c.delivery.event_id)
+            .header(TOPIC_HEADER, &c.delivery.topic)
+            .body(c.delivery.payload.clone())
+            .send()
+            .await;
+        let mut res = match sent {
+            Ok(res) => res,
+            Err(e) => {
+                let why = if e.is_timeout() {
+                    format!("timed out after {} s", self.settings.timeout.as_secs())
+                } else if e.is_connect() {
+                    "cannot connect".to_owned()
+                } else {
+                    "request failed".to_owned()
+                };
+                return Attempt {
+                    response_status: None,
+                    error: Some(why),
+                };
+            }
+        };
+        let status = res.status();
+        if status.is_success() {
+            return Attempt {
+                response_status: Some(status.as_u16()),
+                error: None,
+            };
+        }
+        // The start of the body, if it comes in time: it often says why.
+        let snippet = match res.chunk().await {
+            Ok(Some(bytes)) => String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(BODY_SNIPPET)
+                .collect::<String>(),
+            _ => String::new(),
+        };
+        let mut error = format!("HTTP {}", status.as_u16());
+        if status.is_redirection() {
+            error.push_str(" (redirects are not followed)");
+        }
+        if !snippet.trim().is_empty() {
+            error.push_str(": ");
+            error.push_str(snippet.trim());
+        }
+        Attempt {
+            response_status: Some(status.as_u16()),
+            error: Some(error),
+        }
+    }
+}
+
+/// Delivers until the task is dropped: at once while there is a backlog,
+/// otherwise every `settings.poll`.
+pub async fn run(worker: Worker) {
+    loop {
+        match worker.run_once().await {
+            Ok(n) if n as u64 == CLAIM => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "webhook delivery round failed; retrying"),
+        }
+        tokio::time::sleep(worker.settings.poll).await;
+    }
+}
