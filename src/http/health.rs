@@ -68,7 +68,17 @@ async fn ping_redis(client: &redis::Client) -> redis::RedisResult<()> {
 
 /// The node's metrics in the Prometheus text format.
 pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    let _ = &state;
+    use crate::infra::metrics::total;
+    let hooks = &state.app.webhook_metrics;
+    total("emporium_webhook_deliveries_succeeded_total", hooks.succeeded());
+    total(
+        "emporium_webhook_attempts_failed_total",
+        hooks.failed_attempts(),
+    );
+    total(
+        "emporium_webhook_deliveries_failed_total",
+        hooks.failed_deliveries(),
+    );
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -14,6 +14,7 @@
 //! | `emporium_outbox_published_total` | counter | |
 //! | `emporium_webhook_attempts_failed_total` | counter | |
 //! | `emporium_webhook_deliveries_failed_total` | counter | |
+//! | `emporium_webhook_deliveries_succeeded_total` | counter | |
 //!
 //! Operation names come from clients: only names of letters, digits and
 //! underscores up to 64 characters count, and past [`MAX_OPERATIONS`]
