@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod db;
 pub mod events;
+pub mod live;
 pub mod mail;
 pub mod ratelimit;
 pub mod rows;
