@@ -138,6 +138,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "12-promotions-and-gift-cards.graphql",
         include_str!("../../examples/queries/12-promotions-and-gift-cards.graphql"),
     ),
+    (
+        "13-live-stock.graphql",
+        include_str!("../../examples/queries/13-live-stock.graphql"),
+    ),
 ];
 
 static PAGE_WITH_EXAMPLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
