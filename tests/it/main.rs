@@ -25,3 +25,4 @@ mod ratelimit;
 mod schema;
 mod seed;
 mod statements;
+mod subscriptions;
