@@ -11,7 +11,10 @@
 //!   introspection in production mode, depth and complexity) and charged its
 //!   cost to the caller's rate budget once, when it starts.
 //! - A connection holds at most [`MAX_SUBSCRIPTIONS`] operations at a time;
-//!   one more is refused with BAD_REQUEST.
+//!   one more is refused with BAD_REQUEST. One that sends no
+//!   `connection_init` within [`INIT_WITHIN`] is closed.
+//! - Credentials never come from cookies, so a page of another origin
+//!   cannot open a connection with a visitor's rights.
 //! - Each operation has its own context and loaders, which keep nothing
 //!   between events, so every event is resolved from fresh rows.
 
@@ -51,8 +54,12 @@ use crate::{
 
 /// Most operations one connection may have running at a time.
 pub const MAX_SUBSCRIPTIONS: usize = 100;
-/// A connection that stays silent (no message, no pong) this long is closed.
-const KEEPALIVE: Duration = Duration::from_secs(60);
+/// Bytes read from a connection's socket at a time.
+const READ_BUFFER: usize = 4096;
+/// A connection that has not sent `connection_init` this long after it
+/// opened is closed. (Once initialised, an idle connection stays open: the
+/// `graphql-ws` client sends no keep-alive pings by default.)
+const INIT_WITHIN: Duration = Duration::from_secs(10);
 
 /// `GET /graphql/ws`: upgrades to a GraphQL WebSocket.
 pub async fn handler(
@@ -63,6 +70,7 @@ pub async fn handler(
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
     let ip = client_ip(&state, &headers, &peer);
+    let max_message = state.app.config.limits.max_body_bytes;
     let conn = Arc::new(Connection {
         state,
         ip,
@@ -71,12 +79,28 @@ pub async fn handler(
     });
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let init = conn.clone();
-            GraphQLWebSocket::new(socket, Live(conn), protocol)
+        // Small buffers: a node holds thousands of mostly idle connections
+        // (the 128 KiB defaults cost about 150 KB of memory each). A client
+        // message is bounded like a request body.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
+        .on_upgrade(move |socket| async move {
+            let (init, waiting) = (conn.clone(), conn.clone());
+            let serve = GraphQLWebSocket::new(socket, Live(conn), protocol)
                 .on_connection_init(move |payload| async move { init.init(payload).await })
-                .keepalive_timeout(KEEPALIVE)
-                .serve()
+                .serve();
+            let too_late = async move {
+                tokio::time::sleep(INIT_WITHIN).await;
+                if waiting.credential.get().is_some() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                () = serve => {}
+                () = too_late => tracing::debug!("no connection_init in time; connection closed"),
+            }
         })
 }
 

@@ -373,6 +373,25 @@ async fn bad_credentials_refuse_the_connection() {
 }
 
 #[tokio::test]
+async fn a_connection_that_never_initialises_is_closed() {
+    let app = shop().await;
+    let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
+    let mut request = url
+        .into_client_request()
+        .unwrap_or_else(|e| panic!("request: {e}"));
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let mut ws = Ws { socket, next_id: 0 };
+    // No connection_init: the server hangs up (bounded by the read's wait).
+    assert!(ws.read().await.is_err());
+}
+
+#[tokio::test]
 async fn a_revoked_token_ends_its_subscription_at_the_next_event() {
     let app = shop().await;
     let item = stocked_item(&app, 5).await;
