@@ -14,6 +14,8 @@
 //! cargo run --release --example loadgen -- --scenario product-by-handle --handle pocket-journal-0 \
 //!     --pid "$(pgrep -n emporium)" --json
 //! cargo run --release --example loadgen -- --query '{ __typename }' --clients 8 --duration 5
+//! cargo run --release --example loadgen -- --scenario fanout --subscribers 1000 \
+//!     --token "$STAFF" --pid "$(pgrep -n emporium)"
 //! cargo run --release --example loadgen -- --query-file q.graphql --variables '{"n": 3}' \
 //!     --operation-name Q --header 'Authorization: Bearer dev'
 //! ```
@@ -49,6 +51,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+#[path = "loadgen/fanout.rs"]
+mod fanout;
 #[path = "loadgen/journeys.rs"]
 mod journeys;
 
@@ -75,6 +79,10 @@ enum Scenario {
     /// Checkout: create a cart with a line, set email and address, choose
     /// shipping, `checkoutComplete` with the test gateway (orders/s).
     Checkout,
+    /// Subscriptions: `--subscribers` WebSocket subscriptions to
+    /// `stockUpdated` of one variant, `--changes` stock changes through the
+    /// inventory mutation (`--token`); time from change to each subscriber.
+    Fanout,
 }
 
 impl Scenario {
@@ -84,6 +92,7 @@ impl Scenario {
             Scenario::ProductByHandle => "product-by-handle",
             Scenario::AddToCart => "add-to-cart",
             Scenario::Checkout => "checkout",
+            Scenario::Fanout => "fanout",
         }
     }
 
@@ -91,7 +100,7 @@ impl Scenario {
         match self {
             Scenario::AddToCart => Some(journeys::Journey::AddToCart),
             Scenario::Checkout => Some(journeys::Journey::Checkout),
-            Scenario::Products50 | Scenario::ProductByHandle => None,
+            Scenario::Products50 | Scenario::ProductByHandle | Scenario::Fanout => None,
         }
     }
 
@@ -106,7 +115,9 @@ impl Scenario {
                 "query ProductByHandle($handle: String!) {{ product(handle: $handle) {{ {PRODUCT_FIELDS} }} }}"
             ),
             // Journeys send their own requests (see `journeys`).
-            Scenario::AddToCart | Scenario::Checkout => "query Journey { __typename }".to_owned(),
+            Scenario::AddToCart | Scenario::Checkout | Scenario::Fanout => {
+                "query Journey { __typename }".to_owned()
+            }
         }
     }
 
@@ -114,7 +125,7 @@ impl Scenario {
         match self {
             Scenario::Products50 => "Products50",
             Scenario::ProductByHandle => "ProductByHandle",
-            Scenario::AddToCart | Scenario::Checkout => "Journey",
+            Scenario::AddToCart | Scenario::Checkout | Scenario::Fanout => "Journey",
         }
     }
 }
@@ -191,6 +202,18 @@ struct Args {
     /// Print the summary as one JSON object instead of text.
     #[arg(long)]
     json: bool,
+
+    /// `fanout`: subscriptions to open (one WebSocket connection each).
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+
+    /// `fanout`: measured stock changes.
+    #[arg(long, default_value_t = 20)]
+    changes: usize,
+
+    /// `fanout`: a staff or partner token with `inventory:write`.
+    #[arg(long)]
+    token: Option<String>,
 }
 
 /// What is sent, resolved from the CLI.
@@ -258,6 +281,25 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<()> {
+    if args.scenario == Some(Scenario::Fanout) {
+        let Some(token) = args.token.clone() else {
+            bail!("--scenario fanout needs --token (staff or partner with inventory:write)");
+        };
+        return fanout::run(
+            fanout::Settings {
+                url: check_url(&args.url)?,
+                subscribers: args.subscribers,
+                changes: args.changes,
+                handle: args.handle.clone(),
+                token,
+                pid: args.pid,
+                timeout: seconds("--timeout", args.timeout, false)?,
+                json: args.json,
+            },
+            |pid| read_mem(pid).ok().and_then(|m| m.rss_kb),
+        )
+        .await;
+    }
     if let Some(journey) = args.scenario.and_then(Scenario::journey)
         && args.query.is_none()
         && args.query_file.is_none()
@@ -825,7 +867,7 @@ fn build_plan(args: &Args) -> Result<Plan> {
         let vars = match s {
             Scenario::Products50 => json!({}),
             Scenario::ProductByHandle => json!({ "handle": args.handle }),
-            Scenario::AddToCart | Scenario::Checkout => json!({}),
+            Scenario::AddToCart | Scenario::Checkout | Scenario::Fanout => json!({}),
         };
         (
             s.name().to_owned(),

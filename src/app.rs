@@ -17,6 +17,7 @@ use crate::{
     infra::{
         cache::ResponseCache,
         events::{EventBus, RelaySignal},
+        live::LiveFeeds,
         mail::{Mailer, OutboxMailer, SmtpMailer},
         ratelimit::RateLimiter,
         rows::RowCache,
@@ -50,6 +51,9 @@ pub struct AppState {
     pub webhook_metrics: Arc<domain::webhooks_out::worker::Metrics>,
     /// Wakes the outbox relay and waits for it (mutations, before answering).
     pub relay: Arc<RelaySignal>,
+    /// What subscriptions are fed from (stock and order updates), and the
+    /// gauge of open subscriptions (`live.open_subscriptions()`).
+    pub live: Arc<LiveFeeds>,
 }
 
 impl AppState {
@@ -125,6 +129,7 @@ impl AppState {
             mailer,
             events,
             webhook_metrics: Arc::default(),
+            live: Arc::new(LiveFeeds::default()),
         })
     }
 
@@ -179,13 +184,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     // The relay has connections of its own, apart from the request pool.
-    let relay_db = infra::db::connect(&state.config.database_url, 2)
+    let relay_db = infra::db::connect(&state.config.database_url, 3)
         .await
         .map_err(|e| {
             anyhow::anyhow!("EMPORIUM_DATABASE_URL: cannot connect the outbox relay: {e}")
         })?;
-    // The reservation sweeper shares it: background work never takes a
-    // connection a request is waiting for.
+    // The reservation sweeper and the live feeds share it: background work
+    // never takes a connection a request is waiting for.
     let sweeper = tokio::spawn(domain::checkout::expiry::run_sweeper(
         relay_db.clone(),
         Duration::from_secs(state.config.commerce.sweep_interval_secs),
@@ -201,6 +206,7 @@ pub async fn serve(
     // Outbound webhooks are delivered on the background pool too.
     let webhooks = webhook_worker(&state, relay_db.clone())?;
     let _webhooks = AbortOnDrop(tokio::spawn(domain::webhooks_out::worker::run(webhooks)));
+    let relay_db_live = relay_db.clone();
     let relay = tokio::spawn(infra::events::run_relay(
         relay_db,
         state.events.clone(),
@@ -209,6 +215,13 @@ pub async fn serve(
         Duration::from_millis(state.config.outbox_poll_ms),
     ));
     let _relay = AbortOnDrop(relay);
+    let live = tokio::spawn(infra::live::run(
+        relay_db_live,
+        state.events.subscribe(),
+        state.live.clone(),
+        state.config.default_channel.clone(),
+    ));
+    let _live = AbortOnDrop(live);
     let app = router(state);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(

@@ -446,6 +446,40 @@ pub async fn base_prices(
         .await?)
 }
 
+/// The availability of these variants (of visible products) as the
+/// storefront tells it in `channel_id` (a variant without a price there is
+/// not for sale), in three statements whatever the number of variants.
+pub async fn availability_of_variants(
+    db: &impl ConnectionTrait,
+    variant_ids: &[i64],
+    channel_id: i64,
+) -> DomainResult<Vec<(i64, Availability)>> {
+    let variants = variants_by_ids(db, variant_ids).await?;
+    if variants.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = variants.iter().map(|v| v.id).collect();
+    let stock: HashMap<i64, StockSummary> = stock_of_variants(db, &ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.variant_id, s))
+        .collect();
+    let priced: std::collections::HashSet<i64> = base_prices(db, &ids, &[channel_id])
+        .await?
+        .into_iter()
+        .map(|p| p.variant_id)
+        .collect();
+    Ok(variants
+        .iter()
+        .map(|v| {
+            (
+                v.id,
+                availability(v, stock.get(&v.id), priced.contains(&v.id)),
+            )
+        })
+        .collect())
+}
+
 /// Stock of these variants summed over all locations.
 pub async fn stock_of_variants(
     db: &impl ConnectionTrait,

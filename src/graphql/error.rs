@@ -34,6 +34,8 @@ pub enum ErrorCode {
     Unauthenticated,
     /// Authenticated but not allowed.
     Forbidden,
+    /// No such object, or not one the caller may see (indistinguishable).
+    NotFound,
     /// Over the request budget.
     RateLimited,
     /// Something failed on the server; details are in the server log.
@@ -55,6 +57,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
             Self::RateLimited => "RATE_LIMITED",
             Self::Internal => "INTERNAL",
         }

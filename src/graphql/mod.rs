@@ -16,6 +16,7 @@ pub mod loaders;
 pub mod node;
 pub mod pagination;
 pub mod scalars;
+pub mod subscriptions;
 
 use std::{
     collections::HashMap,
@@ -26,7 +27,7 @@ use std::{
     },
 };
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 use tokio::sync::Mutex;
 
 use crate::{
@@ -66,18 +67,20 @@ pub struct MutationRoot(
     admin::webhooks::WebhookMutation,
 );
 
+pub use subscriptions::SubscriptionRoot;
+
 /// The executable schema.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The schema with its limits but no data attached, so the SDL
 /// can be exported without a database.
 pub fn schema_builder(
     limits: QueryLimits,
-) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
@@ -152,6 +155,16 @@ impl RequestCtx {
             cost: AtomicU32::new(0),
             decision: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Context for one subscription: its loaders keep nothing between
+    /// events, so every event is resolved from fresh rows.
+    pub fn live(state: &AppState, principal: Principal, client_ip: Option<IpAddr>) -> Self {
+        let ctx = Self::new(state, principal, client_ip, None, None);
+        ctx.loaders.enable_all_cache(false);
+        ctx.admin_loaders.enable_all_cache(false);
+        ctx.no_store();
+        ctx
     }
 
     /// Charges `cost` points to the caller's rate bucket (if the caller has

@@ -139,6 +139,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         include_str!("../../examples/queries/12-promotions-and-gift-cards.graphql"),
     ),
     (
+        "13-live-stock.graphql",
+        include_str!("../../examples/queries/13-live-stock.graphql"),
+    ),
+    (
         "14-webhooks.graphql",
         include_str!("../../examples/queries/14-webhooks.graphql"),
     ),

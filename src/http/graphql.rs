@@ -43,7 +43,11 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{HttpState, graphiql};
+use super::{
+    HttpState,
+    credentials::{self, CredentialError},
+    graphiql,
+};
 use crate::{
     config::Mode,
     domain::{self, identity::access::Principal},
@@ -65,7 +69,7 @@ struct Caller {
     ip: Option<IpAddr>,
 }
 
-fn client_ip(state: &HttpState, headers: &HeaderMap, peer: &Peer) -> Option<IpAddr> {
+pub(super) fn client_ip(state: &HttpState, headers: &HeaderMap, peer: &Peer) -> Option<IpAddr> {
     if state.app.config.trust_forwarded_for
         && let Some(ip) = headers
             .get("x-forwarded-for")
@@ -101,37 +105,19 @@ async fn identify(
     media: MediaType,
 ) -> Result<Caller, Response> {
     let ip = client_ip(state, headers, peer);
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(Caller {
-            principal: Principal::Anonymous,
-            ip,
-        });
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return Err(unauthenticated(
+    // A header that is not text is malformed, like one that is not `Bearer`.
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    match credentials::resolve(&state.app, authorization).await {
+        Ok((principal, _)) => Ok(Caller { principal, ip }),
+        Err(CredentialError::Internal) => Err(request_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
             media,
-            "the Authorization header must be `Bearer <token>`",
-        ));
-    };
-    match domain::identity::access::authenticate(&state.app.db, &state.app.jwt, token).await {
-        Ok(Ok(principal)) => Ok(Caller { principal, ip }),
-        Ok(Err(refused)) => Err(unauthenticated(media, refused.message())),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check credentials");
-            Err(request_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                media,
-                ErrorCode::Internal,
-                "internal error; it has been logged",
-            ))
-        }
+            ErrorCode::Internal,
+            CredentialError::Internal.message(),
+        )),
+        Err(e) => Err(unauthenticated(media, e.message())),
     }
 }
 
@@ -686,7 +672,7 @@ async fn run(
 }
 
 /// A copy of `r` (document already parsed) for the costing schema.
-fn probe(r: &mut GqlRequest) -> GqlRequest {
+pub(super) fn probe(r: &mut GqlRequest) -> GqlRequest {
     let mut p = GqlRequest::new(r.query.clone()).variables(r.variables.clone());
     p.operation_name = r.operation_name.clone();
     p.introspection_mode = r.introspection_mode;

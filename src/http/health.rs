@@ -68,9 +68,16 @@ async fn ping_redis(client: &redis::Client) -> redis::RedisResult<()> {
 
 /// The node's metrics in the Prometheus text format.
 pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    use crate::infra::metrics::total;
+    use crate::infra::metrics::{gauge, total};
+    gauge(
+        "emporium_subscriptions_open",
+        state.app.live.open_subscriptions() as f64,
+    );
     let hooks = &state.app.webhook_metrics;
-    total("emporium_webhook_deliveries_succeeded_total", hooks.succeeded());
+    total(
+        "emporium_webhook_deliveries_succeeded_total",
+        hooks.succeeded(),
+    );
     total(
         "emporium_webhook_attempts_failed_total",
         hooks.failed_attempts(),

@@ -1,14 +1,17 @@
-//! HTTP routes: GraphQL over HTTP at `/graphql`, the embedded GraphiQL
+//! HTTP routes: GraphQL over HTTP at `/graphql`, subscriptions over a
+//! WebSocket at `/graphql/ws`, the embedded GraphiQL
 //! assets, and health endpoints. Cross-cutting layers give every request an
 //! id (`x-request-id`, echoed back and put on the tracing span), a timeout and
 //! panic containment. `Authorization` and `Cookie` are marked sensitive, so no
 //! layer ever logs a credential.
 
+pub mod credentials;
 pub mod feed;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod payments;
+pub mod ws;
 
 use std::time::Duration;
 
@@ -53,6 +56,7 @@ pub fn router(state: HttpState) -> Router {
             "/graphql",
             get(graphql::get_handler).post(graphql::post_handler),
         )
+        .route("/graphql/ws", get(ws::handler))
         .route("/feeds/{file}", get(feed::handler))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod db;
 pub mod events;
+pub mod live;
 pub mod mail;
 pub mod metrics;
 pub mod ratelimit;

@@ -2,6 +2,9 @@
 //! entry saying what it needs, and is run as every kind of principal. A new
 //! operation without an entry fails `every_operation_has_an_entry`.
 //!
+//! Subscriptions are in the matrix too: they run over the WebSocket, where
+//! an allowed subscription is one that starts listening.
+//!
 //! Also: customers never reach another customer's data, whatever the path.
 
 use std::collections::BTreeSet;
@@ -12,6 +15,7 @@ use serde_json::{Value, json};
 use crate::{
     accounts::{self, Login},
     harness::{Options, TestApp},
+    subscriptions::{Event, Ws, listening},
 };
 
 /// What an operation needs.
@@ -25,6 +29,8 @@ enum Needs {
     Staff,
     /// A permission (staff role or partner scope).
     Perm(Permission),
+    /// A signed-in customer (their own objects), or the permission.
+    CustomerOr(Permission),
 }
 
 /// One row of the matrix: the root field, a document that calls it, and what
@@ -465,6 +471,22 @@ const OPS: &[Op] = &[
         "mutation { webhookDeliveryRetry(id: \"{missing_webhook_delivery}\") { userErrors { code } } }",
         Perm(WebhooksWrite),
     ),
+    // Subscriptions (over the WebSocket).
+    op(
+        "stockUpdated",
+        "subscription { stockUpdated(variantIds: [\"{variant}\"]) { variantId } }",
+        Public,
+    ),
+    op(
+        "orderUpdated",
+        "subscription { orderUpdated(orderId: \"{missing_order}\") { id } }",
+        CustomerOr(OrdersRead),
+    ),
+    op(
+        "ordersUpdated",
+        "subscription { ordersUpdated { id } }",
+        Perm(OrdersRead),
+    ),
 ];
 
 /// A kind of caller, and what the matrix expects of it.
@@ -497,6 +519,8 @@ fn expected(needs: Needs, who: Who) -> Option<&'static str> {
         (Perm(p), Who::Staff(role)) if role.permissions().contains(p) => None,
         (Perm(p), Who::PartnerWith) if p.is_scope() => None,
         (Perm(_), w) => deny(w),
+        (CustomerOr(_), Who::CustomerA | Who::CustomerB) => None,
+        (CustomerOr(p), w) => expected(Perm(p), w),
     }
 }
 
@@ -558,6 +582,7 @@ impl World {
             ("{victim}", victim.id),
             ("{token}", token),
             ("{product}", gid("Product", 1)),
+            ("{variant}", gid("ProductVariant", 1)),
             ("{missing_product}", gid("Product", 999_999)),
             ("{missing_option}", gid("ProductOption", 999_999)),
             ("{missing_collection}", gid("Collection", 999_999)),
@@ -589,7 +614,7 @@ impl World {
     /// A token for `who` facing an operation that needs `needs`.
     async fn token(&self, who: Who, needs: Needs, fresh: bool) -> Option<String> {
         let perm = match needs {
-            Perm(p) => Some(p),
+            Perm(p) | CustomerOr(p) => Some(p),
             _ => None,
         };
         match who {
@@ -651,6 +676,31 @@ fn auth_code(body: &Value) -> Option<String> {
     })
 }
 
+/// Subscribes with `doc` over the WebSocket: the error result if it is
+/// refused, `{}` once it listens (the node's gauge of open subscriptions
+/// goes up).
+async fn subscription_outcome(app: &TestApp, token: Option<&str>, doc: &str) -> Value {
+    listening(app, 0).await;
+    let mut ws = Ws::connect(app, token).await;
+    let id = ws.subscribe(doc, json!({})).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        tokio::select! {
+            (i, e) = ws.event() => match e {
+                Event::Next(p) if i == id && p.get("errors").is_some() => return p,
+                Event::Error(p) if i == id => return json!({ "errors": p }),
+                other => panic!("{doc}: unexpected {other:?}"),
+            },
+            () = tokio::time::sleep(std::time::Duration::from_millis(10)) => {
+                if app.state.live.open_subscriptions() > 0 {
+                    return json!({});
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{doc}: no answer");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_operation_has_an_entry() {
     let app = TestApp::spawn_with(Options {
@@ -660,12 +710,12 @@ async fn every_operation_has_an_entry() {
     .await;
     let data = app
         .query(
-            "{ __schema { queryType { fields { name } } mutationType { fields { name } } } }",
+            "{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }",
             json!({}),
         )
         .await;
     let mut in_schema = BTreeSet::new();
-    for root in ["queryType", "mutationType"] {
+    for root in ["queryType", "mutationType", "subscriptionType"] {
         for f in data["__schema"][root]["fields"]
             .as_array()
             .cloned()
@@ -701,9 +751,16 @@ async fn the_authorization_matrix_holds() {
         for &who in &whos {
             let token = world.token(who, op.needs, ends_session).await;
             let doc = world.doc(op);
-            let (status, body) = match &token {
-                Some(t) => world.app.post_as(t, &doc, json!({})).await,
-                None => world.app.post(&doc, json!({})).await,
+            let (status, body) = if doc.starts_with("subscription") {
+                (
+                    200,
+                    subscription_outcome(&world.app, token.as_deref(), &doc).await,
+                )
+            } else {
+                match &token {
+                    Some(t) => world.app.post_as(t, &doc, json!({})).await,
+                    None => world.app.post(&doc, json!({})).await,
+                }
             };
             let got = auth_code(&body);
             let want = expected(op.needs, who).map(str::to_owned);

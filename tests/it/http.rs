@@ -486,6 +486,7 @@ async fn metrics_report_operations_errors_cache_and_the_outbox() {
         "emporium_outbox_lag_seconds",
         "emporium_outbox_published_total",
         "emporium_webhook_attempts_failed_total",
+        "emporium_subscriptions_open",
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }

@@ -25,4 +25,5 @@ mod ratelimit;
 mod schema;
 mod seed;
 mod statements;
+mod subscriptions;
 mod webhooks;

@@ -334,6 +334,30 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> DomainResult<Option<shop
     Ok(shop_order::Entity::find_by_id(id).one(db).await?)
 }
 
+/// Whether `principal` may see `order`: its owner, or anyone with
+/// `orders:read` (the rule the order queries apply in their statements).
+pub fn visible_to(
+    order: &shop_order::Model,
+    principal: &crate::domain::identity::access::Principal,
+) -> bool {
+    principal.can(crate::domain::identity::permission::Permission::OrdersRead)
+        || principal
+            .customer_id()
+            .is_some_and(|c| order.customer_id == Some(c))
+}
+
+/// The orders with these ids (for the live order feed: one statement
+/// whatever the number of subscribers).
+pub async fn get_many(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> DomainResult<Vec<shop_order::Model>> {
+    Ok(shop_order::Entity::find()
+        .filter(shop_order::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
 /// The order with this id if `customer_id` owns it.
 pub async fn get_for_customer(
     db: &impl ConnectionTrait,

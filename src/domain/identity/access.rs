@@ -167,3 +167,54 @@ pub async fn authenticate(
         }
     }))
 }
+
+/// How long a long-lived connection (a subscription) trusts a token it has
+/// checked before checking it again.
+pub const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The credentials of a long-lived connection: the token it presented and
+/// the principal last resolved from it. [`Credential::current`] checks the
+/// token again (expiry, revocation, logout, deactivation) at most every
+/// [`RECHECK_EVERY`], so a connection with many events costs one lookup per
+/// interval, not one per event.
+#[derive(Debug)]
+pub struct Credential {
+    token: Option<String>,
+    last: tokio::sync::Mutex<(Principal, std::time::Instant)>,
+}
+
+impl Credential {
+    /// Credentials resolved to `principal` just now (`token: None`: anonymous).
+    pub fn new(token: Option<String>, principal: Principal) -> Self {
+        Self {
+            token,
+            last: tokio::sync::Mutex::new((principal, std::time::Instant::now())),
+        }
+    }
+
+    /// No credentials.
+    pub fn anonymous() -> Self {
+        Self::new(None, Principal::Anonymous)
+    }
+
+    /// The principal now, checking the token again if it was last checked
+    /// more than [`RECHECK_EVERY`] ago; `Err` once it is no longer valid.
+    pub async fn current(
+        &self,
+        db: &impl ConnectionTrait,
+        keys: &JwtKeys,
+    ) -> DomainResult<Result<Principal, Refused>> {
+        let Some(token) = &self.token else {
+            return Ok(Ok(Principal::Anonymous));
+        };
+        let mut last = self.last.lock().await;
+        if last.1.elapsed() < RECHECK_EVERY {
+            return Ok(Ok(last.0.clone()));
+        }
+        let checked = authenticate(db, keys, token).await?;
+        if let Ok(p) = &checked {
+            *last = (p.clone(), std::time::Instant::now());
+        }
+        Ok(checked)
+    }
+}
