@@ -46,9 +46,8 @@ pub enum Event {
 }
 
 impl Ws {
-    /// Connects to `app`'s `/graphql/ws` and sends `connection_init` with
-    /// `payload`; `Err` carries the close reason if the server refuses.
-    pub async fn connect_with(app: &TestApp, payload: Option<Value>) -> Result<Self, String> {
+    /// Opens a graphql-transport-ws socket to `app`, sending nothing yet.
+    async fn open(app: &TestApp) -> Self {
         let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
         let mut request = url
             .into_client_request()
@@ -60,7 +59,13 @@ impl Ws {
         let (socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .unwrap_or_else(|e| panic!("connect: {e}"));
-        let mut ws = Self { socket, next_id: 0 };
+        Self { socket, next_id: 0 }
+    }
+
+    /// Connects to `app`'s `/graphql/ws` and sends `connection_init` with
+    /// `payload`; `Err` carries the close reason if the server refuses.
+    pub async fn connect_with(app: &TestApp, payload: Option<Value>) -> Result<Self, String> {
+        let mut ws = Self::open(app).await;
         let mut init = json!({ "type": "connection_init" });
         if let Some(p) = payload {
             init["payload"] = p;
@@ -375,18 +380,7 @@ async fn bad_credentials_refuse_the_connection() {
 #[tokio::test]
 async fn a_connection_that_never_initialises_is_closed() {
     let app = shop().await;
-    let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
-    let mut request = url
-        .into_client_request()
-        .unwrap_or_else(|e| panic!("request: {e}"));
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    let mut ws = Ws { socket, next_id: 0 };
+    let mut ws = Ws::open(&app).await;
     // No connection_init: the server hangs up (bounded by the read's wait).
     assert!(ws.read().await.is_err());
 }
