@@ -6,6 +6,11 @@
 //! moves them to the event bus, at least once; each carries a unique id so
 //! consumers can drop duplicates.
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::outbox_event;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
@@ -162,8 +167,27 @@ pub struct Envelope {
 /// Rows per insert statement.
 const BATCH: usize = 500;
 
+tokio::task_local! {
+    /// Set when events are recorded inside a [`noting`] scope.
+    static RECORDED: Arc<AtomicBool>;
+}
+
+/// Runs `fut`, setting `flag` if it records any event, so a caller can wait
+/// for the relay only when there is something to relay.
+pub async fn noting<F: std::future::Future>(flag: Arc<AtomicBool>, fut: F) -> F::Output {
+    RECORDED.scope(flag, fut).await
+}
+
+/// The flag of the enclosing [`noting`] scope, to carry into a spawned task.
+pub fn current_note() -> Option<Arc<AtomicBool>> {
+    RECORDED.try_with(Arc::clone).ok()
+}
+
 /// Records events in the caller's transaction.
 pub async fn record(db: &impl ConnectionTrait, events: Vec<DomainEvent>) -> DomainResult<()> {
+    if !events.is_empty() {
+        let _ = RECORDED.try_with(|f| f.store(true, Ordering::Release));
+    }
     let at = Utc::now().trunc_subsecs(6);
     let rows: Vec<outbox_event::ActiveModel> = events
         .into_iter()

@@ -24,8 +24,8 @@
 //! - Anonymous queries whose resolvers allow it are answered from the
 //!   response cache (`x-emporium-cache: hit`) until a change to what they
 //!   show invalidates them; `Cache-Control: no-cache` skips it. A mutation
-//!   answers once the events it recorded have been relayed, so the caller's
-//!   next read is fresh on every node.
+//!   that recorded events answers once they have been relayed, so the
+//!   caller's next read is fresh on every node.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -421,9 +421,15 @@ pub async fn post_handler(
                 async move {
                     match prepare(r, max_aliases) {
                         Ok(p) => {
-                            let (writes, started) = (p.writes, Instant::now());
+                            let started = Instant::now();
                             let operation = p.request.operation_name.clone();
-                            let ran = run(state, caller, channel, p, None).await;
+                            let recorded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                            let ran = domain::events::noting(
+                                recorded.clone(),
+                                run(state, caller, channel, p, None),
+                            )
+                            .await;
+                            let writes = recorded.load(std::sync::atomic::Ordering::Acquire);
                             metrics::request(operation.as_deref(), started.elapsed(), "none");
                             let body =
                                 with_cost(render(ran.response).1, ran.cost, ran.decision.as_ref());
@@ -787,11 +793,11 @@ async fn execute_single(
         },
         None => None,
     };
-    let writes = p.writes;
-    let ran = run(state, caller, channel, p, rows).await;
+    let recorded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ran = domain::events::noting(recorded.clone(), run(state, caller, channel, p, rows)).await;
     // What a mutation recorded goes out before it answers, so the caller's
     // next read is fresh on every node.
-    if writes {
+    if recorded.load(std::sync::atomic::Ordering::Acquire) {
         state.app.relay.flush(FLUSH_LIMIT).await;
     }
     let storable = ran.response.errors.is_empty() && ran.cacheable;

@@ -515,7 +515,9 @@ impl CommerceMutation {
         // up or the request times out: dropped half-way, it would leave a
         // payment without an order and its idempotency key claimed for ever,
         // so the client's retry could never get an answer.
-        let done = tokio::spawn(async move {
+        // The events it records count as the request's (see `events::noting`).
+        let note = crate::domain::events::current_note().unwrap_or_default();
+        let done = tokio::spawn(crate::domain::events::noting(note, async move {
             let checkout = Checkout {
                 db: &db,
                 gateways: &gateways,
@@ -524,7 +526,7 @@ impl CommerceMutation {
             checkout
                 .complete(&cart, viewer, &scope, &payment, idempotency_key.as_deref())
                 .await
-        })
+        }))
         .await
         .map_err(|e| DomainError::Inconsistent(format!("the checkout task failed: {e}")))??;
         let order = match done.order_id {
