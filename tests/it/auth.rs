@@ -797,22 +797,19 @@ async fn the_cli_creates_the_first_admin_and_partner_tokens() {
         ..Default::default()
     })
     .await;
-    let bin = env!("CARGO_BIN_EXE_emporium");
-    let url = app.state.config.database_url.clone();
-    let out = std::process::Command::new(bin)
-        .args([
-            "staff",
-            "create",
-            "--email",
-            "root@example.com",
-            "--role",
-            "admin",
-        ])
-        .env("EMPORIUM_DATABASE_URL", &url)
-        .env("EMPORIUM_STAFF_PASSWORD", PASSWORD)
-        .env("EMPORIUM_LOG", "warn")
-        .output()
-        .unwrap_or_else(|e| panic!("run cli: {e}"));
+    let out = app
+        .cli(
+            &[
+                "staff",
+                "create",
+                "--email",
+                "root@example.com",
+                "--role",
+                "admin",
+            ],
+            &[("EMPORIUM_STAFF_PASSWORD", PASSWORD)],
+        )
+        .await;
     assert!(
         out.status.success(),
         "{}",
@@ -822,35 +819,35 @@ async fn the_cli_creates_the_first_admin_and_partner_tokens() {
     app.query_as(&admin.access, "{ staffUsers { email role } }", json!({}))
         .await;
 
-    let weak = std::process::Command::new(bin)
-        .args([
-            "staff",
-            "create",
-            "--email",
-            "weak@example.com",
-            "--role",
-            "support",
-        ])
-        .env("EMPORIUM_DATABASE_URL", &url)
-        .env("EMPORIUM_STAFF_PASSWORD", "123")
-        .output()
-        .unwrap_or_else(|e| panic!("run cli: {e}"));
+    let weak = app
+        .cli(
+            &[
+                "staff",
+                "create",
+                "--email",
+                "weak@example.com",
+                "--role",
+                "support",
+            ],
+            &[("EMPORIUM_STAFF_PASSWORD", "123")],
+        )
+        .await;
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("TooShort"));
 
-    let out = std::process::Command::new(bin)
-        .args([
-            "token",
-            "create",
-            "--name",
-            "PIM",
-            "--scopes",
-            "catalog:read,inventory:read",
-        ])
-        .env("EMPORIUM_DATABASE_URL", &url)
-        .env("EMPORIUM_LOG", "warn")
-        .output()
-        .unwrap_or_else(|e| panic!("run cli: {e}"));
+    let out = app
+        .cli(
+            &[
+                "token",
+                "create",
+                "--name",
+                "PIM",
+                "--scopes",
+                "catalog:read,inventory:read",
+            ],
+            &[],
+        )
+        .await;
     assert!(
         out.status.success(),
         "{}",

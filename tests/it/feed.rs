@@ -116,12 +116,7 @@ async fn feeds_list_every_priced_variant_of_active_products_as_csv_and_json() {
     assert_eq!(get(&app, "/feeds/default.xml").await.0, 404);
 
     // The CLI writes the same feed.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_emporium"))
-        .args(["export", "feed", "--format", "csv"])
-        .env("EMPORIUM_DATABASE_URL", &app.state.config.database_url)
-        .env("EMPORIUM_LOG", "warn")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = app.cli(&["export", "feed", "--format", "csv"], &[]).await;
     assert!(
         out.status.success(),
         "{}",

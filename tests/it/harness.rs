@@ -169,6 +169,25 @@ impl TestApp {
             .await
     }
 
+    /// Runs the `emporium` binary against this app's database with `env`
+    /// added. It is awaited, not waited for: the app's server and background
+    /// tasks share this test's runtime, and blocking it while one of them
+    /// holds SQLite's write lock would leave the command waiting on a lock
+    /// nothing can release.
+    pub async fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_emporium"));
+        cmd.args(args)
+            .env("EMPORIUM_DATABASE_URL", &self.state.config.database_url)
+            .env("EMPORIUM_LOG", "warn")
+            .stdin(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output()
+            .await
+            .unwrap_or_else(|e| panic!("run the CLI: {e}"))
+    }
+
     /// POSTs an operation as `token` that must succeed and returns its `data`.
     pub async fn query_as(&self, token: &str, query: &str, variables: Value) -> Value {
         let (status, body) = self.post_as(token, query, variables).await;

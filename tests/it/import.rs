@@ -429,6 +429,16 @@ async fn header_problems_and_permissions() {
     assert_eq!(res.status().as_u16(), 415);
 }
 
+/// What a CLI run printed, for a failed assertion.
+fn said(out: &std::process::Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 #[tokio::test]
 async fn the_cli_imports_reports_lines_and_dry_runs() {
     let app = app().await;
@@ -438,18 +448,14 @@ async fn the_cli_imports_reports_lines_and_dry_runs() {
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "handle,sku,price\nok,OK-1,1\nBad Handle,B-1,1\n")
         .unwrap_or_else(|e| panic!("{e}"));
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_emporium"))
-            .arg("import")
-            .args(args)
-            .env("EMPORIUM_DATABASE_URL", &app.state.config.database_url)
-            .env("EMPORIUM_LOG", "warn")
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
     let before = counts(&app).await;
-    let out = run(&["--dry-run", good.to_str().unwrap_or_default()]);
-    assert!(out.status.success());
+    let out = app
+        .cli(
+            &["import", "--dry-run", good.to_str().unwrap_or_default()],
+            &[],
+        )
+        .await;
+    assert!(out.status.success(), "{}", said(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("dry run, nothing written: 15 rows"),
@@ -458,20 +464,26 @@ async fn the_cli_imports_reports_lines_and_dry_runs() {
     assert!(stdout.contains("products 3 created"), "{stdout}");
     assert_eq!(counts(&app).await, before);
 
-    let out = run(&[bad.to_str().unwrap_or_default()]);
-    assert!(!out.status.success());
+    let out = app
+        .cli(&["import", bad.to_str().unwrap_or_default()], &[])
+        .await;
+    assert!(!out.status.success(), "{}", said(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("line 3: handle:"), "{stdout}");
     assert_eq!(counts(&app).await, before);
 
-    let out = run(&[good.to_str().unwrap_or_default()]);
-    assert!(out.status.success());
+    let out = app
+        .cli(&["import", good.to_str().unwrap_or_default()], &[])
+        .await;
+    assert!(out.status.success(), "{}", said(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("variants 15 created"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let out = run(&[good.to_str().unwrap_or_default()]);
+    let out = app
+        .cli(&["import", good.to_str().unwrap_or_default()], &[])
+        .await;
     assert!(
         String::from_utf8_lossy(&out.stdout)
             .contains("variants 0 created, 0 updated, 15 unchanged"),

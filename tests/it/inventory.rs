@@ -384,12 +384,7 @@ async fn the_audit_chain_survives_concurrent_writers_and_exposes_tampering() {
     assert_eq!(broken["auditVerify"]["firstBrokenSequence"], 4);
 
     // The CLI says so too, and fails.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_emporium"))
-        .args(["audit", "verify"])
-        .env("EMPORIUM_DATABASE_URL", &app.state.config.database_url)
-        .env("EMPORIUM_LOG", "warn")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = app.cli(&["audit", "verify"], &[]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken at entry 4"));
 
