@@ -28,6 +28,7 @@
 
 mod commerce;
 
+use crate::domain::tx::begin_write;
 use std::time::Instant;
 
 pub use commerce::DEMO_GIFT_CARD;
@@ -134,7 +135,9 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let started = Instant::now();
-    let txn = db.begin().await.context("starting the seed transaction")?;
+    let txn = begin_write(db)
+        .await
+        .context("starting the seed transaction")?;
     if !is_empty(&txn).await? {
         let channels = channel::Entity::find().count(&txn).await?;
         let products = product::Entity::find().count(&txn).await?;

@@ -149,7 +149,12 @@ pub async fn run(
 ) -> Vec<Step> {
     let mut steps = Vec::new();
     let pick = |k: u64| {
-        let i = (client_no * 7919 + n * 31 + k) as usize % catalog.variants.len();
+        // Wrapping: the preflight journey runs as client `u64::MAX / 2`.
+        let i = client_no
+            .wrapping_mul(7919)
+            .wrapping_add(n.wrapping_mul(31))
+            .wrapping_add(k) as usize
+            % catalog.variants.len();
         catalog.variants[i].clone()
     };
     match journey {

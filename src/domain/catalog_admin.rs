@@ -12,6 +12,7 @@
 //!   group, from one unit): it needs one in its channel, and a variant keeps
 //!   at least one base price.
 
+use crate::domain::tx::begin_write;
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
@@ -22,7 +23,7 @@ use entity::{
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter,
 };
 use serde_json::json;
 
@@ -957,7 +958,7 @@ pub async fn create_product(
         return Ok(Err(errors));
     }
 
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let now = Utc::now();
     let status = input.status.unwrap_or(ProductStatus::Draft);
@@ -1054,7 +1055,7 @@ pub async fn update_product(
     id: i64,
     input: ProductUpdate,
 ) -> DomainResult<Result<product::Model, Vec<UserError>>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = product::Entity::find_by_id(id).one(&tx).await? else {
         return Ok(Err(not_found(&["id"], "product")));
@@ -1151,7 +1152,7 @@ pub async fn delete_product(
     actor: &Actor,
     id: i64,
 ) -> DomainResult<Result<i64, Vec<UserError>>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = product::Entity::find_by_id(id).one(&tx).await? else {
         return Ok(Err(not_found(&["id"], "product")));
@@ -1236,7 +1237,7 @@ pub async fn set_prices(
     actor: &Actor,
     rows: &[SkuPrice],
 ) -> DomainResult<Result<usize, Vec<UserError>>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let targets = price_targets(&tx).await?;
     let mut errors = Vec::new();
@@ -1307,7 +1308,7 @@ pub async fn delete_prices(
     actor: &Actor,
     rows: &[SkuPriceKey],
 ) -> DomainResult<Result<usize, Vec<UserError>>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let targets = price_targets(&tx).await?;
     let mut errors = Vec::new();
@@ -1503,7 +1504,7 @@ async fn open_product(
     db: &DatabaseConnection,
     product_id: i64,
 ) -> DomainResult<Option<(DatabaseTransaction, audit::Head, product::Model, Shape)>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let head = audit::lock(&tx).await?;
     Ok(shape_of(&tx, product_id)
         .await?

@@ -17,6 +17,7 @@
 //! - Calls are serialized by the audit head lock, which is also what makes
 //!   compare-and-set exact.
 
+use crate::domain::tx::begin_write;
 use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -24,7 +25,7 @@ use entity::{inventory_movement, stock_level, stock_location, variant};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{CaseStatement, Expr},
 };
 use serde::{Deserialize, Serialize};
@@ -230,7 +231,7 @@ async fn apply(
     action: &'static str,
     rows: Vec<Request<'_>>,
 ) -> DomainResult<Vec<RowResult>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let (results, applied) = apply_in(&tx, &mut head, ctx, action, rows).await?;
     if applied {

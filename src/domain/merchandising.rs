@@ -18,6 +18,7 @@
 //! transaction, checked after the audit head is locked so concurrent
 //! writers see each other's results.
 
+use crate::domain::tx::begin_write;
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
@@ -27,7 +28,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde_json::json;
 
@@ -168,7 +169,7 @@ pub async fn create_collection(
     actor: &Actor,
     input: CollectionInput,
 ) -> Outcome<collection::Model> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let mut errors = Vec::new();
     let title = check_name(
@@ -213,7 +214,7 @@ pub async fn update_collection(
     id: i64,
     input: CollectionInput,
 ) -> Outcome<collection::Model> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = collection::Entity::find_by_id(id).one(&tx).await? else {
         return Ok(Err(not_found(&["id"], "collection")));
@@ -251,7 +252,7 @@ pub async fn update_collection(
 
 /// Deletes a collection; its products stay.
 pub async fn delete_collection(db: &DatabaseConnection, actor: &Actor, id: i64) -> Outcome<i64> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = collection::Entity::find_by_id(id).one(&tx).await? else {
         return Ok(Err(not_found(&["id"], "collection")));
@@ -311,7 +312,7 @@ async fn change_members(
     collection_id: i64,
     change: Membership,
 ) -> Outcome<collection::Model> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = collection::Entity::find_by_id(collection_id)
         .one(&tx)
@@ -520,7 +521,7 @@ async fn change_media(
     product_id: i64,
     change: MediaChange,
 ) -> Outcome<product::Model> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(product) = product::Entity::find_by_id(product_id).one(&tx).await? else {
         return Ok(Err(not_found(&["productId"], "product")));
@@ -703,7 +704,7 @@ pub async fn create_channel(
     actor: &Actor,
     input: ChannelInput,
 ) -> Outcome<Channel> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let mut errors = Vec::new();
     let code = check_code(
@@ -762,7 +763,7 @@ pub async fn update_channel(
     id: i64,
     input: ChannelInput,
 ) -> Outcome<Channel> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = channel_row::Entity::find_by_id(id).one(&tx).await? else {
         return Ok(Err(not_found(&["id"], "channel")));
@@ -844,7 +845,7 @@ pub async fn create_stock_location(
     code: &str,
     name: &str,
 ) -> Outcome<stock_location::Model> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let mut errors = Vec::new();
     let code = check_code(code, &["code"], &mut errors);
@@ -883,7 +884,7 @@ pub async fn update_stock_location(
     code: Option<&str>,
     name: Option<&str>,
 ) -> Outcome<stock_location::Model> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = stock_location::Entity::find_by_id(id).one(&tx).await? else {
         return Ok(Err(not_found(&["id"], "stock location")));
@@ -923,7 +924,7 @@ pub async fn delete_stock_location(
     actor: &Actor,
     id: i64,
 ) -> Outcome<i64> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = stock_location::Entity::find_by_id(id).one(&tx).await? else {
         return Ok(Err(not_found(&["id"], "stock location")));
@@ -974,7 +975,7 @@ pub async fn create_customer_group(
     code: &str,
     name: &str,
 ) -> Outcome<customer_group::Model> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let mut errors = Vec::new();
     let code = check_code(code, &["code"], &mut errors);
@@ -1017,7 +1018,7 @@ pub async fn assign_customer_group(
     customer_id: i64,
     group: Option<&str>,
 ) -> Outcome<customer::Model> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = customer::Entity::find_by_id(customer_id).one(&tx).await? else {
         return Ok(Err(not_found(&["customerId"], "customer")));

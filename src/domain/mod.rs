@@ -20,4 +20,5 @@ pub mod money;
 pub mod order_state;
 pub mod payments;
 pub mod pricing;
+pub mod tx;
 pub mod webhooks_out;

@@ -15,13 +15,14 @@
 //! and every event carries an id to drop duplicates by. Redis pub/sub keeps
 //! nothing: a node that is not connected when an event passes misses it.
 
+use crate::domain::tx::begin_write;
 use std::{sync::Arc, time::Duration};
 
 use chrono::{SubsecRound, Utc};
 use entity::outbox_event;
 use sea_orm::{
     ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
     sea_query::{Expr, LockBehavior, LockType},
 };
 use tokio::sync::broadcast;
@@ -283,7 +284,7 @@ pub async fn relay_once(
     cache: Option<&ResponseCache>,
     thorough: bool,
 ) -> DomainResult<usize> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut q = outbox_event::Entity::find()
         .filter(outbox_event::Column::PublishedAt.is_null())
         .order_by_asc(outbox_event::Column::Id)
@@ -364,6 +365,10 @@ pub async fn prune(db: &DatabaseConnection) -> DomainResult<u64> {
         .rows_affected)
 }
 
+/// The first pause after a failed relay round; it doubles up to the idle
+/// interval while rounds keep failing.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+
 /// Lets requests wait for the relay: a mutation that returns only once
 /// what it recorded has gone out (and the caches have forgotten what it
 /// changed) makes the caller's next read fresh on every node.
@@ -431,15 +436,29 @@ pub async fn run_relay(
     signal.running.store(true, Ordering::Release);
     let _stopped = Stopped(&signal);
     let mut last_prune = std::time::Instant::now();
+    let mut backoff = RETRY_FIRST;
     loop {
         let thorough = signal.wanted.swap(false, Ordering::AcqRel);
         let round = signal.started.fetch_add(1, Ordering::AcqRel) + 1;
-        let outcome = relay_once(&db, &bus, cache.as_ref(), thorough).await;
-        signal.done.send_replace(round);
-        match outcome {
-            Ok(n) if n as u64 == CLAIM => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "outbox relay failed; retrying"),
+        match relay_once(&db, &bus, cache.as_ref(), thorough).await {
+            Ok(n) => {
+                backoff = RETRY_FIRST;
+                signal.done.send_replace(round);
+                if n as u64 == CLAIM {
+                    continue;
+                }
+            }
+            Err(e) => {
+                // The round is not reported done: whoever waits for it
+                // waits (within their limit) for a round that gets through.
+                tracing::error!(error = %e, "outbox relay failed; retrying");
+                if thorough {
+                    signal.wanted.store(true, Ordering::Release);
+                }
+                tokio::time::sleep(backoff.min(idle)).await;
+                backoff = backoff.saturating_mul(2);
+                continue;
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(idle) => {}

@@ -231,3 +231,44 @@ async fn with_redis_an_event_raised_on_one_node_reaches_the_other() {
         assert!(rx.try_recv().is_err(), "the event came twice");
     }
 }
+
+/// The outbox relay, like every mutation, reads before it writes. On SQLite
+/// a transaction begun the default way then fails at its first write when
+/// another connection committed after its first read (under load the relay
+/// failed hundreds of times a second that way, and mutations answered
+/// before their events went out). `begin_write` takes the write lock up
+/// front, so the other writer waits instead.
+#[tokio::test]
+async fn a_write_transaction_survives_a_writer_committing_after_its_first_read() {
+    let app = app().await;
+    let backend = app.db.get_database_backend();
+    let tx = emporium::domain::tx::begin_write(&app.db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tx.query_one_raw(Statement::from_string(
+        backend,
+        "SELECT COUNT(*) AS n FROM product",
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let other = app.db.clone();
+    let writer = tokio::spawn(async move {
+        other
+            .execute_unprepared(
+                "UPDATE product SET title = title WHERE id IN (SELECT MIN(id) FROM product)",
+            )
+            .await
+    });
+    // Time for the other writer to commit, if nothing holds it back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tx.execute_unprepared(
+        "UPDATE product SET title = title WHERE id IN (SELECT MAX(id) FROM product)",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the transaction's own write failed: {e}"));
+    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    writer
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("the other writer failed: {e}"));
+}

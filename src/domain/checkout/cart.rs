@@ -19,6 +19,7 @@
 //!   deleted. Without an open cart of the customer, the guest cart simply
 //!   becomes theirs.
 
+use crate::domain::tx::begin_write;
 use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -26,7 +27,6 @@ use entity::{cart, cart_line, gift_card, promotion, variant};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
     sea_query::{Expr, OnConflict},
 };
 
@@ -252,7 +252,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let id = cart::Entity::insert(row).exec(&tx).await?.last_insert_id;
     add_lines(&tx, id, &checked).await?;
     if let Err(e) = rehold(&tx, id, hold).await? {
@@ -507,7 +507,7 @@ pub async fn lines_add(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     touch(&tx, cart.row.id).await?;
     add_lines(&tx, cart.row.id, &checked).await?;
     if let Err(e) = rehold(&tx, cart.row.id, hold).await? {
@@ -602,7 +602,7 @@ pub async fn lines_update(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     touch(&tx, cart.row.id).await?;
     for (_, line_id, quantity) in &sets {
         cart_line::Entity::update_many()
@@ -652,7 +652,7 @@ pub async fn lines_remove(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     touch(&tx, cart.row.id).await?;
     cart_line::Entity::delete_many()
         .filter(cart_line::Column::CartId.eq(cart.row.id))
@@ -771,7 +771,7 @@ pub async fn merge_into_customer(
         .order_by_desc(cart::Column::UpdatedAt)
         .one(db)
         .await?;
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let Some(target) = target else {
         let email = customer::get(&tx, customer_id).await?.map(|c| c.email);
         let mut row: cart::ActiveModel = guest.row.clone().into();

@@ -21,6 +21,7 @@
 //! idempotency key, the first answer is kept and returned to every retry,
 //! concurrent ones included; the same key with another request is refused.
 
+use crate::domain::tx::begin_write;
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{SubsecRound, Utc};
@@ -30,7 +31,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
@@ -274,7 +275,7 @@ impl Checkout<'_> {
         let expires_at = now
             + chrono::Duration::from_std(self.settings.hold)
                 .unwrap_or_else(|_| chrono::Duration::minutes(10));
-        let tx = self.db.begin().await?;
+        let tx = begin_write(self.db).await?;
         // The first statement writes: it claims the cart (and on SQLite takes
         // the write lock before anything is read).
         let claimed = cart_row::Entity::update_many()
@@ -365,7 +366,7 @@ impl Checkout<'_> {
     }
 
     async fn release(&self, cart_id: i64) -> DomainResult<()> {
-        let tx = self.db.begin().await?;
+        let tx = begin_write(self.db).await?;
         // Write first (SQLite lock order), then release.
         cart_row::Entity::update_many()
             .col_expr(
@@ -439,7 +440,7 @@ impl Checkout<'_> {
                 .or_else(|| cart.row.shipping_address.clone()),
             actor: actor.clone(),
         };
-        let tx = self.db.begin().await?;
+        let tx = begin_write(self.db).await?;
         let (order, created) = orders::insert(&tx, quote, &placement).await?;
         // `order.created` first (as placed, awaiting payment); the payment
         // events below follow it (`order.paid` when captured).

@@ -4,13 +4,14 @@
 //! awaiting its payment expires with the order: it is cancelled in the same
 //! transaction.
 
+use crate::domain::tx::begin_write;
 use std::collections::BTreeSet;
 
 use chrono::Utc;
 use entity::reservation;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait, sea_query::Expr,
+    QueryOrder, QuerySelect, Statement, sea_query::Expr,
 };
 
 use super::{orders, stock};
@@ -21,7 +22,7 @@ use crate::domain::{
 
 /// Releases up to `limit` expired reservations; returns how many.
 pub async fn sweep(db: &DatabaseConnection, limit: u64) -> DomainResult<usize> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let now = Utc::now();
     let backend = tx.get_database_backend();
     let rows: Vec<reservation::Model> = if backend == DatabaseBackend::Postgres {

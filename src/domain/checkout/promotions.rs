@@ -1,12 +1,13 @@
 //! Promotions as staff create them: checked field by field, stored with an
 //! upper-cased code unique per channel.
 
+use crate::domain::tx::begin_write;
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{collection, product, promotion, variant};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+    PaginatorTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 
 use super::setup::Targets;
@@ -242,7 +243,7 @@ pub async fn create(
         return Ok(Err(errors));
     }
     let whole_order = t.variants.is_empty() && t.products.is_empty() && t.collections.is_empty();
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let inserted = promotion::Entity::insert(promotion::ActiveModel {
         channel_id: Set(channel.id),
@@ -310,7 +311,7 @@ pub async fn set_active(
     id: i64,
     active: bool,
 ) -> DomainResult<Option<promotion::Model>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(before) = promotion::Entity::find_by_id(id).one(&tx).await? else {
         return Ok(None);

@@ -2,6 +2,7 @@
 //! methods, promotions, gift cards and store credit; read here, and created
 //! by staff (promotions, gift cards, store credit adjustments).
 
+use crate::domain::tx::begin_write;
 use std::collections::HashSet;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -12,7 +13,7 @@ use entity::{
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
@@ -203,7 +204,7 @@ pub async fn gift_card_create(
         None => generated_code(),
     };
     let now = Utc::now().trunc_subsecs(6);
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let inserted = gift_card::Entity::insert(gift_card::ActiveModel {
         code_hash: Set(secret::digest(&code)),
@@ -352,7 +353,7 @@ pub async fn store_credit_adjust(
             "the amount must not be zero",
         )]));
     }
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     // Create the account on first use (a no-op when it exists).
     store_credit_account::Entity::insert(store_credit_account::ActiveModel {

@@ -5,12 +5,13 @@
 //! unique index: a replayed delivery changes nothing, and a delivery that
 //! failed half-way leaves no record, so the gateway's retry is processed.
 
+use crate::domain::tx::begin_write;
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{payment, payment_transaction, payment_webhook_event, reservation};
 use http::HeaderMap;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    EntityTrait, QueryFilter, Statement, TransactionTrait, sea_query::Expr,
+    EntityTrait, QueryFilter, Statement, sea_query::Expr,
 };
 
 use super::{orders, stock};
@@ -100,7 +101,7 @@ async fn settle_late(
         ("void", "voided")
     };
     let now = Utc::now().trunc_subsecs(6);
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     if !first_delivery(&tx, gateway.code(), event, now).await? {
         return Ok(Handled::Duplicate);
     }
@@ -202,7 +203,7 @@ async fn apply(
 ) -> DomainResult<Applied> {
     use Applied::Done;
     let now = Utc::now().trunc_subsecs(6);
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     // First statement writes: the de-duplication record.
     if !first_delivery(&tx, gateway, event, now).await? {
         return Ok(Done(Handled::Duplicate));

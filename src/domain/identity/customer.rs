@@ -1,6 +1,7 @@
 //! Customer accounts: registration, credentials, profile, address book and
 //! password resets.
 
+use crate::domain::tx::begin_write;
 use std::str::FromStr;
 
 use chrono::{Duration, Utc};
@@ -9,7 +10,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -476,7 +477,7 @@ pub async fn create_address(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let count = customer_address::Entity::find()
         .filter(customer_address::Column::CustomerId.eq(customer_id))
         .count(&tx)
@@ -521,7 +522,7 @@ pub async fn delete_address(
     customer_id: i64,
     address_id: i64,
 ) -> DomainResult<Result<i64, Vec<UserError>>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let deleted = customer_address::Entity::delete_many()
         .filter(customer_address::Column::Id.eq(address_id))
         .filter(customer_address::Column::CustomerId.eq(customer_id))

@@ -2,6 +2,7 @@
 //! what is stored, and only the differences written, in batches, in one
 //! transaction with their audit entries.
 
+use crate::domain::tx::begin_write;
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
@@ -11,7 +12,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde_json::json;
 
@@ -643,7 +644,7 @@ pub(super) async fn run_rows(
             .map(|l| l.code)
             .collect(),
     };
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let stored = load(&tx, &handles, &skus).await?;
     let mut planned = Vec::with_capacity(groups.len());

@@ -14,12 +14,13 @@
 pub mod queue;
 pub mod worker;
 
+use crate::domain::tx::begin_write;
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{api_token, staff_user, webhook_delivery, webhook_subscription};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::{Expr, Query},
 };
 
@@ -260,7 +261,7 @@ pub async fn create(
         }
     };
     let secret = secret::random_token(SECRET_PREFIX);
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let id = webhook_subscription::Entity::insert(webhook_subscription::ActiveModel {
         url: Set(url),
@@ -322,7 +323,7 @@ pub async fn delete(
     actor: &Actor,
     id: i64,
 ) -> DomainResult<Result<i64, Vec<UserError>>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(before) = viewer
         .subscriptions()
@@ -394,7 +395,7 @@ pub async fn retry(
     actor: &Actor,
     id: i64,
 ) -> DomainResult<Result<webhook_delivery::Model, Vec<UserError>>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(before) = viewer
         .deliveries()

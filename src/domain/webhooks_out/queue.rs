@@ -9,6 +9,7 @@
 //! only if this one died mid-attempt; then the delivery is sent again
 //! (receivers de-duplicate by event id).
 
+use crate::domain::tx::begin_write;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
@@ -16,7 +17,7 @@ use entity::{webhook_delivery, webhook_subscription};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query},
 };
 use serde::Serialize;
@@ -134,7 +135,7 @@ pub async fn claim(
     limit: u64,
     lease: Duration,
 ) -> DomainResult<Vec<Claimed>> {
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let now = Utc::now();
     let backend = tx.get_database_backend();
     if backend != DatabaseBackend::Postgres {
