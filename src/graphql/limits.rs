@@ -80,25 +80,34 @@ pub fn check_aliases(doc: &ExecutableDocument, max: usize) -> Result<(), ServerE
     Ok(())
 }
 
-/// Whether the operation that would run writes (mutation or subscription).
-/// Without a name, a document with several operations counts as writing if
-/// any of them does, so an ambiguous request is never taken for a read.
-pub fn writes(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
-    let ty = match (&doc.operations, operation_name) {
+/// The type of the operation that would run, if the document says which.
+fn selected(doc: &ExecutableDocument, operation_name: Option<&str>) -> Option<OperationType> {
+    match (&doc.operations, operation_name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
             ops.values().next().map(|op| op.node.ty)
         }
         _ => None,
-    };
-    match ty {
+    }
+}
+
+/// Whether the operation that would run writes (mutation or subscription).
+/// Without a name, a document with several operations counts as writing if
+/// any of them does, so an ambiguous request is never taken for a read.
+pub fn writes(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    match selected(doc, operation_name) {
         Some(t) => t != OperationType::Query,
         None => doc
             .operations
             .iter()
             .any(|(_, op)| op.node.ty != OperationType::Query),
     }
+}
+
+/// Whether the operation that would run is a subscription.
+pub fn subscribes(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    selected(doc, operation_name) == Some(OperationType::Subscription)
 }
 
 /// Gives an error raised by async-graphql itself its code: without a path it
@@ -127,15 +136,17 @@ pub fn classify(e: &mut ServerError) {
 }
 
 /// Whether an error means the operation never executed (a request error).
-/// RATE_LIMITED is one when the whole operation was refused (no path), and a
-/// field error when one resolver throttled (a login).
+/// RATE_LIMITED and BAD_REQUEST are one when the whole operation was refused
+/// (no path), and field errors when one resolver raised them (a throttled
+/// login).
 pub fn is_request_error(e: &ServerError) -> bool {
     let code = e.extensions.as_ref().and_then(|x| x.get("code"));
     matches!(code, Some(async_graphql::Value::String(s))
         if s == ErrorCode::GraphqlParseFailed.as_str()
             || s == ErrorCode::GraphqlValidationFailed.as_str()
             || s == ErrorCode::TooComplex.as_str()
-            || (s == ErrorCode::RateLimited.as_str() && e.path.is_empty()))
+            || ((s == ErrorCode::RateLimited.as_str() || s == ErrorCode::BadRequest.as_str())
+                && e.path.is_empty()))
 }
 
 #[cfg(test)]

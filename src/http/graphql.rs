@@ -289,7 +289,7 @@ pub async fn get_handler(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
             ErrorCode::MethodNotAllowed,
-            "mutations and subscriptions must be sent with POST",
+            "mutations must be sent with POST",
         );
         res.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -598,6 +598,13 @@ fn prepare(
         }
     };
     if let Err(e) = limits::check_aliases(doc, max_aliases) {
+        return Err(Box::new(async_graphql::Response::from_errors(vec![e])));
+    }
+    if limits::subscribes(doc, operation.as_deref()) {
+        let e = ErrorCode::BadRequest.server_error(
+            "subscriptions are served over a WebSocket at /graphql/ws \
+             (the graphql-transport-ws protocol of the graphql-ws client)",
+        );
         return Err(Box::new(async_graphql::Response::from_errors(vec![e])));
     }
     let writes = limits::writes(doc, operation.as_deref());

@@ -269,6 +269,43 @@ async fn csrf_forms_and_plain_text_never_execute() {
 }
 
 #[tokio::test]
+async fn a_subscription_over_http_is_pointed_at_the_websocket() {
+    let app = small_app().await;
+    let sub = "subscription { ordersUpdated { id } }";
+    let (s, _, body) = raw_post(
+        &app,
+        "application/json",
+        Some(GQL),
+        json!({ "query": sub }).to_string(),
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("/graphql/ws"), "{body}");
+    let (s, _, text, _) = get(&app, &[("query", sub)], Some(GQL)).await;
+    assert_eq!(s, 400, "{text}");
+    assert!(text.contains("/graphql/ws"), "{text}");
+    // A document whose selected operation is a query still runs.
+    let (s, _, body) = raw_post(
+        &app,
+        "application/json",
+        Some(GQL),
+        json!({ "query": "subscription S { ordersUpdated { id } } query Q { __typename }", "operationName": "Q" })
+            .to_string(),
+    )
+    .await;
+    assert_eq!(
+        (s, &body["data"]["__typename"]),
+        (200, &json!("Query")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn get_runs_queries_but_never_mutations() {
     let app = small_app().await;
     let (s, ct, body, _) = get(
