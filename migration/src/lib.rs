@@ -14,6 +14,7 @@ mod m20261126_000006_outbox;
 mod m20261126_000007_price_slot;
 mod m20261126_000008_commerce;
 mod m20261126_000009_webhooks;
+mod m20261126_000010_stock_outside_catalog_version;
 
 /// The ordered list of migration steps.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_price_slot::Migration),
             Box::new(m20261126_000008_commerce::Migration),
             Box::new(m20261126_000009_webhooks::Migration),
+            Box::new(m20261126_000010_stock_outside_catalog_version::Migration),
         ]
     }
 }

@@ -297,8 +297,8 @@ fn relevance(backend: DbBackend, query: &str) -> Expr {
 }
 
 /// The current catalog version: it moves forward (by database trigger) with
-/// every change to catalog data, so a response built at version `v` is
-/// current exactly while this still returns `v`.
+/// every change to catalog data except stock levels, so rows read at version
+/// `v` are current exactly while this still returns `v`.
 pub async fn version(db: &impl ConnectionTrait) -> DomainResult<i64> {
     let row = entity::catalog_version::Entity::find_by_id(1)
         .one(db)

@@ -399,7 +399,6 @@ impl Shows<media::Model> for MediaId {
 // Reached only through a product or variant already noted; a collection's
 // own changes drop every cached response.
 impl Shows<collection::Model> for CollectionId {}
-impl Shows<StockSummary> for StockOf {}
 impl Shows<Arc<Vec<SelectedOption>>> for SelectedOptionsOf {}
 impl Shows<variant_price::Model> for PriceOf {}
 
@@ -496,10 +495,17 @@ loader!(CollectionsOf, Arc<Vec<collection::Model>>, |this, keys| {
         .collect())
 });
 
-loader!(StockOf, StockSummary, |this, keys| {
-    let rows = catalog::stock_of_variants(&this.db, &ids(keys, |k| k.0)).await?;
-    Ok(index(rows, |r| StockOf(r.variant_id)))
-});
+// Stock moves with every cart hold and order, so it is read fresh by each
+// request (in one statement) and never kept in the row cache: its changes do
+// not move the catalog version, and the cache stays warm through a sale.
+impl Loader<StockOf> for CatalogLoader {
+    type Value = StockSummary;
+    type Error = DomainError;
+    async fn load(&self, keys: &[StockOf]) -> Result<HashMap<StockOf, StockSummary>, DomainError> {
+        let rows = catalog::stock_of_variants(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(index(rows, |r| StockOf(r.variant_id)))
+    }
+}
 
 loader!(SelectedOptionsOf, Arc<Vec<SelectedOption>>, |this, keys| {
     let rows = catalog::selected_options(&this.db, &ids(keys, |k| k.0)).await?;

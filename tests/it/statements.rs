@@ -85,9 +85,40 @@ async fn the_row_cache_serves_what_another_request_read() {
     let (cold, _) = statements_for(&app, 50).await;
     let (warm, n) = statements_for(&app, 50).await;
     assert_eq!(n, 50);
-    // Catalog version, channel, page and count; every relation from the cache.
-    assert_eq!(warm.len(), 4, "a warm page read {:#?}", warm);
+    // Catalog version, channel, page, count and stock (always read fresh);
+    // every other relation from the cache.
+    assert_eq!(warm.len(), 5, "a warm page read {:#?}", warm);
+    assert!(warm.iter().any(|q| q.contains("stock_level")), "{warm:#?}");
     assert!(cold.len() > warm.len());
+
+    // A stock change (as every cart hold and order makes) leaves the cache
+    // warm, and the next page shows the new quantity.
+    let (token, _) = crate::accounts::partner_token(&app, &["inventory:write"], None).await;
+    let set = app
+        .query_as(
+            &token,
+            r#"mutation { inventorySetQuantities(input: { quantities: [{ sku: "EMP-00000-01", location: "warehouse", onHand: 0 }, { sku: "EMP-00000-01", location: "store", onHand: 0 }] }) { appliedCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(set["inventorySetQuantities"]["appliedCount"], 2);
+    let before = app.statement_count();
+    let data = app.query(PAGE, json!({ "first": 50 })).await;
+    let after_sale = app.statements_since(before);
+    assert_eq!(after_sale.len(), 5, "{after_sale:#?}");
+    let first = data["products"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| {
+            e["node"]["variants"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|v| v["sku"] == "EMP-00000-01")
+        .unwrap_or_else(|| panic!("EMP-00000-01 is not on the page"));
+    assert_eq!(first["quantityAvailable"], 0, "{first}");
 }
 
 #[tokio::test]
