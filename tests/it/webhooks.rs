@@ -36,13 +36,22 @@ const SET: &str = "mutation($i: InventorySetQuantitiesInput!) { inventorySetQuan
 /// How long any wait for a delivery may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Three attempts, 50 ms apart at first, polled every 50 ms.
+/// Three attempts, 50 ms apart at first, polled every 50 ms; the guard
+/// against private targets is off, since the receivers listen on
+/// 127.0.0.1.
 fn fast(c: &mut Config) {
+    guarded(c);
+    c.webhooks.allow_private = true;
+}
+
+/// As [`fast`] with the guard on (the default).
+fn guarded(c: &mut Config) {
     c.webhooks.max_attempts = 3;
     c.webhooks.retry_base_ms = 50;
     c.webhooks.retry_cap_secs = 1;
     c.webhooks.poll_ms = 50;
     c.webhooks.timeout_secs = 5;
+    c.webhooks.allow_private = false;
 }
 
 async fn app(products: usize) -> TestApp {
@@ -729,4 +738,153 @@ async fn a_catalog_change_is_delivered_to_a_catalog_subscription() {
         "{:?}",
         got[0].body
     );
+}
+
+/// The codes of a payload's user errors.
+fn codes(payload: &Value) -> Vec<String> {
+    payload["userErrors"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter_map(|e| e["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_guard_refuses_private_targets_when_a_url_is_set() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(0),
+        configure: Some(guarded),
+        ..Default::default()
+    })
+    .await;
+    let admin = accounts::staff_user(&app, "owner@example.com", Role::Admin).await;
+    for url in [
+        "http://127.0.0.1:9000/hooks",
+        "http://10.1.2.3/hooks",
+        "http://192.168.0.10/hooks",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/hooks",
+        "http://[::1]:8080/hooks",
+        "http://[fd00::1]/hooks",
+        "http://[::ffff:127.0.0.1]/hooks",
+        "http://localhost:8000/hooks",
+        "http://0.0.0.0/hooks",
+        "http://2130706433/hooks",
+    ] {
+        let data = app
+            .query_as(
+                &admin.access,
+                CREATE,
+                json!({ "i": { "url": url, "topics": ["order.paid"] } }),
+            )
+            .await;
+        let p = &data["webhookSubscriptionCreate"];
+        assert_eq!(codes(p), vec!["PRIVATE_URL"], "{url}: {p}");
+        assert_eq!(p["userErrors"][0]["field"], json!(["input", "url"]));
+        assert_eq!(p["webhookSubscription"], Value::Null);
+    }
+    let list = app.query_as(&admin.access, LIST, json!({})).await;
+    assert_eq!(list["webhookSubscriptions"], json!([]));
+
+    // A name is not resolved when it is set (it is at delivery).
+    subscribe(
+        &app,
+        &admin.access,
+        "https://partner.example.com/hooks",
+        &["order.paid"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_guard_refuses_at_delivery_a_host_that_resolves_to_loopback() {
+    use entity::webhook_subscription;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let app = TestApp::spawn_with(Options {
+        products: Some(3),
+        configure: Some(guarded),
+        ..Default::default()
+    })
+    .await;
+    let admin = accounts::staff_user(&app, "owner@example.com", Role::Admin).await;
+    // A live receiver on 127.0.0.1 that would accept these deliveries.
+    let (url, inbox) = receiver().await;
+    let port = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/hooks")
+        .to_owned();
+    let (owner, owner_id) =
+        accounts::partner_token(&app, &["webhooks:write", "inventory:read"], None).await;
+    // Rows as they would be if written before the guard, or by hand: the
+    // create check would refuse both URLs.
+    let secret = "whsec_guard_test_secret_0123456789abcdef0123456789";
+    inbox.trust(secret);
+    let mut ids = Vec::new();
+    for target in [
+        format!("http://localhost:{port}/hooks"),
+        format!("http://127.0.0.1:{port}/hooks"),
+    ] {
+        let row = webhook_subscription::Entity::insert(webhook_subscription::ActiveModel {
+            url: Set(target),
+            topics: Set("stock.changed".into()),
+            secret: Set(secret.into()),
+            created_by_staff_id: Set(None),
+            created_by_token_id: Set(Some(owner_id)),
+            active: Set(true),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        })
+        .exec(&app.db)
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+        ids.push(crate::authz::gid("WebhookSubscription", row.last_insert_id));
+    }
+    let (inventory, _) = accounts::partner_token(&app, &["inventory:write"], None).await;
+    set_stock(&app, &inventory, 41).await;
+
+    // Settled: failed for good, or (without the guard) delivered.
+    let settled = |log: &[Value]| log.len() == 1 && log[0]["status"] != "PENDING";
+    let by_name = log_until(
+        &app,
+        &admin.access,
+        Some(&ids[0]),
+        "refused by name",
+        settled,
+    )
+    .await;
+    let d = &by_name[0];
+    assert_eq!(
+        (&d["status"], &d["attempts"]),
+        (&json!("FAILED"), &json!(3)),
+        "{d}"
+    );
+    assert_eq!(d["lastResponseStatus"], Value::Null, "{d}");
+    let error = d["lastError"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("refused: localhost resolves to ")
+            && error.contains("a loopback address"),
+        "{d}"
+    );
+    let literal = log_until(
+        &app,
+        &admin.access,
+        Some(&ids[1]),
+        "refused literal",
+        settled,
+    )
+    .await;
+    assert_eq!(
+        literal[0]["lastError"], "refused: 127.0.0.1 is a loopback address, not a public one",
+        "{literal:?}"
+    );
+    // Nothing reached the receiver.
+    assert!(inbox.accepted().is_empty());
+    assert_eq!(inbox.refused.load(Ordering::SeqCst), 0);
+    assert_eq!(inbox.hits(d["eventId"].as_str().unwrap_or_default()), 0);
+    // The owner sees why in its own log.
+    let own = deliveries(&app, &owner, Some(&ids[0])).await;
+    assert_eq!(own[0]["lastError"], d["lastError"]);
 }

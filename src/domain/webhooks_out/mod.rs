@@ -5,6 +5,8 @@
 //!   created them: a partner token sees and manages only its own, staff see
 //!   all ([`Viewer`]). The signing secret is generated here and returned
 //!   once, at creation.
+//! - A URL must reach a public host unless private targets are allowed
+//!   ([`target`]): checked when it is set, and again at every delivery.
 //! - Deliveries are enqueued by the outbox relay in the transaction that
 //!   marks the events relayed ([`queue::enqueue`]), one row per event and
 //!   subscription: none is lost, none is enqueued twice.
@@ -12,6 +14,7 @@
 //!   records the outcome, retrying with exponential backoff.
 
 pub mod queue;
+pub mod target;
 pub mod worker;
 
 use crate::domain::tx::begin_write;
@@ -30,6 +33,7 @@ use super::{
     events::TOPICS,
     identity::{access::Principal, permission::Permission, secret},
 };
+use target::Targets;
 
 /// Prefix of signing secrets.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -176,7 +180,7 @@ pub fn topics_of(s: &webhook_subscription::Model) -> Vec<String> {
     s.topics.split_whitespace().map(str::to_owned).collect()
 }
 
-fn check_url(raw: &str) -> Result<String, UserError> {
+fn check_url(raw: &str, targets: Targets) -> Result<String, UserError> {
     let bad = |message: &str| UserError::new(&["input", "url"], UserErrorCode::InvalidUrl, message);
     let raw = raw.trim();
     if raw.len() > MAX_URL {
@@ -192,6 +196,13 @@ fn check_url(raw: &str) -> Result<String, UserError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("credentials in the URL are not allowed"));
     }
+    target::check_host(&url, targets).map_err(|refused| {
+        UserError::new(
+            &["input", "url"],
+            UserErrorCode::PrivateUrl,
+            format!("{refused}; webhooks go to public hosts only"),
+        )
+    })?;
     Ok(url.to_string())
 }
 
@@ -235,15 +246,18 @@ fn snapshot(s: &webhook_subscription::Model) -> serde_json::Value {
 }
 
 /// Creates a subscription owned by `principal` (a staff user or a partner
-/// token), audited as `actor`.
+/// token), audited as `actor`; its URL must be one of `targets`.
 pub async fn create(
     db: &DatabaseConnection,
     principal: &Principal,
     actor: &Actor,
+    targets: Targets,
     input: NewSubscription,
 ) -> DomainResult<Result<Created, Vec<UserError>>> {
     let mut errors = Vec::new();
-    let url = check_url(&input.url).map_err(|e| errors.push(e)).ok();
+    let url = check_url(&input.url, targets)
+        .map_err(|e| errors.push(e))
+        .ok();
     let topics = check_topics(&input.topics)
         .map_err(|e| errors.extend(e))
         .ok();
@@ -453,7 +467,7 @@ mod tests {
             "https://partner.example.com/hooks",
             "http://127.0.0.1:9000/x?y=1",
         ] {
-            assert!(check_url(ok).is_ok(), "{ok}");
+            assert!(check_url(ok, Targets::Any).is_ok(), "{ok}");
         }
         for bad in [
             "",
@@ -465,8 +479,29 @@ mod tests {
             "https://user:pw@partner.example.com/",
             "http://",
         ] {
-            let e = check_url(bad).err();
+            let e = check_url(bad, Targets::Any).err();
             assert_eq!(e.map(|e| e.code), Some(UserErrorCode::InvalidUrl), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_must_reach_public_hosts_unless_private_targets_are_allowed() {
+        let public = "https://partner.example.com/hooks";
+        assert!(check_url(public, Targets::Public).is_ok());
+        for private in [
+            "http://127.0.0.1:9000/x",
+            "http://10.0.0.8/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]/",
+            "http://localhost:8000/",
+        ] {
+            let e = check_url(private, Targets::Public).err();
+            assert_eq!(
+                e.as_ref().map(|e| (e.code, e.field.join("."))),
+                Some((UserErrorCode::PrivateUrl, "input.url".to_owned())),
+                "{private}"
+            );
+            assert!(check_url(private, Targets::Any).is_ok(), "{private}");
         }
     }
 

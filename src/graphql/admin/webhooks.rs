@@ -13,7 +13,7 @@ use super::actor;
 use crate::{
     domain::{
         identity::permission::Permission,
-        webhooks_out::{self as hooks, DeliveryFilter, Status, Viewer},
+        webhooks_out::{self as hooks, DeliveryFilter, Status, Viewer, target::Targets},
     },
     graphql::{
         ContextExt,
@@ -184,6 +184,24 @@ fn viewer(ctx: &Context<'_>) -> ApiResult<Viewer> {
     Ok(Viewer::of(ctx.principal()?))
 }
 
+/// Where this server lets deliveries go.
+fn targets(ctx: &Context<'_>) -> ApiResult<Targets> {
+    Ok(Targets::allowing_private(
+        ctx.state()?.config.webhooks.allow_private,
+    ))
+}
+
+/// A webhook carries its event's data: subscribing to a topic needs the
+/// permission to read that data.
+fn require_topics(ctx: &Context<'_>, topics: &[String]) -> ApiResult<()> {
+    for topic in topics {
+        if let Some(p) = hooks::permission_for(topic) {
+            ctx.require(p)?;
+        }
+    }
+    Ok(())
+}
+
 /// Webhook queries.
 #[derive(Default)]
 pub struct WebhookQuery;
@@ -266,17 +284,13 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: WebhookSubscriptionCreateInput,
     ) -> ApiResult<WebhookSubscriptionCreatePayload> {
-        // A webhook carries the event's data: reading it needs its permission.
-        for topic in &input.topics {
-            if let Some(p) = hooks::permission_for(topic) {
-                ctx.require(p)?;
-            }
-        }
+        require_topics(ctx, &input.topics)?;
         let actor = actor(ctx).await?;
         let created = hooks::create(
             &ctx.state()?.db,
             ctx.principal()?,
             &actor,
+            targets(ctx)?,
             hooks::NewSubscription {
                 url: input.url,
                 topics: input.topics,
