@@ -1,12 +1,15 @@
 //! Outbound webhooks: partner apps and staff subscribe a URL to event
 //! topics, and every matching event is POSTed to it, signed.
 //!
-//! - Subscriptions ([`create`], [`list`], [`delete`]) belong to whoever
-//!   created them: a partner token sees and manages only its own, staff see
-//!   all ([`Viewer`]). The signing secret is generated here and returned
-//!   once, at creation.
+//! - Subscriptions ([`create`], [`list`], [`update`], [`delete`]) belong to
+//!   whoever created them: a partner token sees and manages only its own,
+//!   staff see all ([`Viewer`]). The signing secret is generated here and
+//!   returned once, at creation.
 //! - A URL must reach a public host unless private targets are allowed
 //!   ([`target`]): checked when it is set, and again at every delivery.
+//! - A paused subscription (`active = false`) is not live: events raised
+//!   while it is paused are not enqueued for it, and its pending deliveries
+//!   are held (not claimed) until it is resumed, when the due ones go out.
 //! - Deliveries are enqueued by the outbox relay in the transaction that
 //!   marks the events relayed ([`queue::enqueue`]), one row per event and
 //!   subscription: none is lost, none is enqueued twice.
@@ -148,7 +151,7 @@ pub fn permission_for(topic: &str) -> Option<Permission> {
     }
 }
 
-/// Subscriptions that deliver: active, and whose owner still may (a token
+/// Subscriptions that deliver: active (not paused), and whose owner still may (a token
 /// neither revoked nor expired, a staff user still active).
 fn live(now: DateTime<Utc>) -> Condition {
     let tokens = Query::select()
@@ -327,6 +330,86 @@ fn not_found(field: &str, what: &str) -> Vec<UserError> {
         UserErrorCode::NotFound,
         format!("no such {what}"),
     )]
+}
+
+/// Changes to a subscription; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionChanges {
+    /// A new URL, checked as at creation.
+    pub url: Option<String>,
+    /// New topics (replacing the old ones), checked as at creation.
+    pub topics: Option<Vec<String>>,
+    /// `false` pauses the subscription, `true` resumes it.
+    pub active: Option<bool>,
+}
+
+/// Changes a subscription `viewer` sees, audited as `actor` (before and
+/// after, never the secret); a new URL must be one of `targets`. A change
+/// that changes nothing writes nothing. Returns the subscription as it is
+/// now.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: Viewer,
+    actor: &Actor,
+    targets: Targets,
+    id: i64,
+    changes: SubscriptionChanges,
+) -> DomainResult<Result<webhook_subscription::Model, Vec<UserError>>> {
+    let mut errors = Vec::new();
+    let url = match &changes.url {
+        Some(raw) => check_url(raw, targets).map_err(|e| errors.push(e)).ok(),
+        None => None,
+    };
+    let topics = match &changes.topics {
+        Some(t) => check_topics(t).map_err(|e| errors.extend(e)).ok(),
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let tx = begin_write(db).await?;
+    let mut head = audit::lock(&tx).await?;
+    let Some(before) = viewer
+        .subscriptions()
+        .filter(webhook_subscription::Column::Id.eq(id))
+        .one(&tx)
+        .await?
+    else {
+        return Ok(Err(not_found("id", "webhook subscription")));
+    };
+    let mut after = before.clone();
+    if let Some(url) = url {
+        after.url = url;
+    }
+    if let Some(topics) = topics {
+        after.topics = topics.join(" ");
+    }
+    if let Some(active) = changes.active {
+        after.active = active;
+    }
+    if after == before {
+        tx.commit().await?;
+        return Ok(Ok(before));
+    }
+    webhook_subscription::Entity::update(webhook_subscription::ActiveModel {
+        id: Set(id),
+        url: Set(after.url.clone()),
+        topics: Set(after.topics.clone()),
+        active: Set(after.active),
+        ..Default::default()
+    })
+    .exec(&tx)
+    .await?;
+    let change = Change {
+        action: "webhook_subscription.update",
+        entity_type: "webhook_subscription",
+        entity_id: id.to_string(),
+        before: Some(snapshot(&before)),
+        after: Some(snapshot(&after)),
+    };
+    audit::append(&tx, &mut head, actor, vec![change]).await?;
+    tx.commit().await?;
+    Ok(Ok(after))
 }
 
 /// Deletes a subscription `viewer` sees, with its delivery log; returns

@@ -20,6 +20,10 @@
 //! resolver that keeps only public answers, and system proxy settings are
 //! ignored (a proxy would resolve the name where the guard cannot see
 //! it). A refusal is a failed attempt whose `last_error` says why.
+//!
+//! Deliveries of a paused subscription are not claimed ([`queue::claim`]
+//! takes only live subscriptions'), so they wait, pending, until it is
+//! resumed; an attempt already in flight when it is paused completes.
 
 use std::{
     sync::{

@@ -57,7 +57,8 @@ impl WebhookSubscription {
     async fn topics(&self) -> Vec<String> {
         hooks::topics_of(&self.0)
     }
-    /// Whether new events are delivered.
+    /// Whether events are delivered: `false` while paused
+    /// (`webhookSubscriptionUpdate(input: { active: false })`).
     async fn active(&self) -> bool {
         self.0.active
     }
@@ -158,6 +159,30 @@ pub struct WebhookSubscriptionCreatePayload {
     pub webhook_subscription: Option<WebhookSubscription>,
     /// The signing secret, shown this once.
     pub secret: Option<String>,
+    /// What was wrong; nothing changed.
+    pub user_errors: Vec<UserError>,
+}
+
+/// Changes to a webhook subscription; a field left out (or null) stays as
+/// it is.
+#[derive(InputObject)]
+pub struct WebhookSubscriptionUpdateInput {
+    /// A new URL to POST to: an absolute http or https URL.
+    pub url: Option<String>,
+    /// New topics, replacing the old ones: `stock.changed`,
+    /// `order.created`, `order.paid`, `order.updated`, `catalog.changed`.
+    pub topics: Option<Vec<String>>,
+    /// `false` pauses the subscription: events raised meanwhile are not
+    /// delivered to it, and its pending deliveries wait. `true` resumes
+    /// it: the deliveries that waited go out.
+    pub active: Option<bool>,
+}
+
+/// `webhookSubscriptionUpdate`'s result.
+#[derive(SimpleObject)]
+pub struct WebhookSubscriptionUpdatePayload {
+    /// The subscription as it is now.
+    pub webhook_subscription: Option<WebhookSubscription>,
     /// What was wrong; nothing changed.
     pub user_errors: Vec<UserError>,
 }
@@ -309,6 +334,47 @@ impl WebhookMutation {
                 user_errors: user_errors(e),
             },
         })
+    }
+
+    /// Changes a webhook subscription's URL or topics, or pauses
+    /// (`active: false`) or resumes it. The same checks as at creation
+    /// apply to what changes, the topics' read permissions included.
+    #[graphql(guard = "Need(Permission::WebhooksWrite)")]
+    async fn webhook_subscription_update(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: WebhookSubscriptionUpdateInput,
+    ) -> ApiResult<WebhookSubscriptionUpdatePayload> {
+        let row = decode_as(Kind::WebhookSubscription, &id)?;
+        require_topics(ctx, input.topics.as_deref().unwrap_or_default())?;
+        let actor = actor(ctx).await?;
+        let changes = hooks::SubscriptionChanges {
+            url: input.url,
+            topics: input.topics,
+            active: input.active,
+        };
+        Ok(
+            match hooks::update(
+                &ctx.state()?.db,
+                viewer(ctx)?,
+                &actor,
+                targets(ctx)?,
+                row,
+                changes,
+            )
+            .await?
+            {
+                Ok(s) => WebhookSubscriptionUpdatePayload {
+                    webhook_subscription: Some(WebhookSubscription(s)),
+                    user_errors: Vec::new(),
+                },
+                Err(e) => WebhookSubscriptionUpdatePayload {
+                    webhook_subscription: None,
+                    user_errors: user_errors(e),
+                },
+            },
+        )
     }
 
     /// Deletes a webhook subscription and its delivery log.
