@@ -249,7 +249,7 @@ fn webhook_worker(
     state: &AppState,
     db: DatabaseConnection,
 ) -> anyhow::Result<domain::webhooks_out::worker::Worker> {
-    use domain::webhooks_out::{queue::Retry, worker};
+    use domain::webhooks_out::{queue::Retry, target::Targets, worker};
     let c = state.config.webhooks;
     let settings = worker::Settings {
         retry: Retry {
@@ -259,6 +259,7 @@ fn webhook_worker(
         },
         timeout: Duration::from_secs(c.timeout_secs),
         poll: Duration::from_millis(c.poll_ms),
+        targets: Targets::allowing_private(c.allow_private),
     };
     worker::Worker::new(db, settings, state.webhook_metrics.clone())
         .map_err(|e| anyhow::anyhow!("cannot build the webhook HTTP client: {e}"))

@@ -140,6 +140,10 @@ pub struct WebhookConfig {
     /// `EMPORIUM_WEBHOOK_POLL_MS`: how often the delivery worker looks for
     /// due deliveries when it has none left (default 1000).
     pub poll_ms: u64,
+    /// `EMPORIUM_WEBHOOK_ALLOW_PRIVATE`: let webhook URLs reach loopback,
+    /// private, link-local and other non-public addresses (default false;
+    /// for development and tests, whose receivers run on this machine).
+    pub allow_private: bool,
 }
 
 impl Default for WebhookConfig {
@@ -150,6 +154,7 @@ impl Default for WebhookConfig {
             retry_cap_secs: 3_600,
             timeout_secs: 10,
             poll_ms: 1_000,
+            allow_private: false,
         }
     }
 }
@@ -510,6 +515,7 @@ fn webhooks(env: &Env<'_>) -> Result<WebhookConfig, ConfigError> {
             .parse("EMPORIUM_WEBHOOK_TIMEOUT_SECS", d.timeout_secs)?
             .max(1),
         poll_ms: env.parse("EMPORIUM_WEBHOOK_POLL_MS", d.poll_ms)?.max(10),
+        allow_private: env.parse("EMPORIUM_WEBHOOK_ALLOW_PRIVATE", d.allow_private)?,
     })
 }
 
@@ -696,16 +702,19 @@ mod tests {
             ("EMPORIUM_WEBHOOK_MAX_ATTEMPTS", "3"),
             ("EMPORIUM_WEBHOOK_RETRY_BASE_MS", "20"),
             ("EMPORIUM_WEBHOOK_RETRY_CAP_SECS", "1"),
+            ("EMPORIUM_WEBHOOK_ALLOW_PRIVATE", "true"),
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (
                 c.webhooks.max_attempts,
                 c.webhooks.retry_base_ms,
-                c.webhooks.retry_cap_secs
+                c.webhooks.retry_cap_secs,
+                c.webhooks.allow_private
             ),
-            (3, 20, 1)
+            (3, 20, 1, true)
         );
+        assert!(!WebhookConfig::default().allow_private);
         let err = config(&[("EMPORIUM_WEBHOOK_MAX_ATTEMPTS", "many")])
             .err()
             .map(|e| e.to_string());

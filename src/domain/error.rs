@@ -88,6 +88,9 @@ pub enum UserErrorCode {
     RequestInProgress,
     /// A webhook URL is not an absolute http or https URL.
     InvalidUrl,
+    /// A webhook URL's host is not on the public internet (loopback,
+    /// private, link-local ... addresses, `localhost`).
+    PrivateUrl,
     /// A webhook topic is not one of the event topics.
     UnknownTopic,
 }

@@ -462,6 +462,11 @@ const OPS: &[Op] = &[
         Perm(WebhooksWrite),
     ),
     op(
+        "webhookSubscriptionUpdate",
+        "mutation { webhookSubscriptionUpdate(id: \"{missing_webhook_subscription}\", input: { active: false }) { userErrors { code } } }",
+        Perm(WebhooksWrite),
+    ),
+    op(
         "webhookSubscriptionDelete",
         "mutation { webhookSubscriptionDelete(id: \"{missing_webhook_subscription}\") { userErrors { code } } }",
         Perm(WebhooksWrite),

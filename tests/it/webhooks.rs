@@ -36,13 +36,22 @@ const SET: &str = "mutation($i: InventorySetQuantitiesInput!) { inventorySetQuan
 /// How long any wait for a delivery may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Three attempts, 50 ms apart at first, polled every 50 ms.
+/// Three attempts, 50 ms apart at first, polled every 50 ms; the guard
+/// against private targets is off, since the receivers listen on
+/// 127.0.0.1.
 fn fast(c: &mut Config) {
+    guarded(c);
+    c.webhooks.allow_private = true;
+}
+
+/// As [`fast`] with the guard on (the default).
+fn guarded(c: &mut Config) {
     c.webhooks.max_attempts = 3;
     c.webhooks.retry_base_ms = 50;
     c.webhooks.retry_cap_secs = 1;
     c.webhooks.poll_ms = 50;
     c.webhooks.timeout_secs = 5;
+    c.webhooks.allow_private = false;
 }
 
 async fn app(products: usize) -> TestApp {
@@ -729,4 +738,383 @@ async fn a_catalog_change_is_delivered_to_a_catalog_subscription() {
         "{:?}",
         got[0].body
     );
+}
+
+const UPDATE: &str = "mutation($id: ID!, $i: WebhookSubscriptionUpdateInput!) { webhookSubscriptionUpdate(id: $id, input: $i) { webhookSubscription { id url topics active } userErrors { field code message } } }";
+
+/// Runs `webhookSubscriptionUpdate` as `token`; returns its payload.
+async fn update(app: &TestApp, token: &str, id: &str, input: Value) -> Value {
+    let data = app
+        .query_as(token, UPDATE, json!({ "id": id, "i": input }))
+        .await;
+    data["webhookSubscriptionUpdate"].clone()
+}
+
+/// The codes of a payload's user errors.
+fn codes(payload: &Value) -> Vec<String> {
+    payload["userErrors"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter_map(|e| e["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_subscription_update_changes_url_and_topics_with_the_create_checks_and_is_audited() {
+    let app = app(3).await;
+    let admin = accounts::staff_user(&app, "owner@example.com", Role::Admin).await;
+    let (old_url, old_inbox) = receiver().await;
+    let (new_url, new_inbox) = receiver().await;
+    let scopes = ["webhooks:write", "inventory:read"];
+    let (a, _) = accounts::partner_token(&app, &scopes, None).await;
+    let (b, _) = accounts::partner_token(&app, &scopes, None).await;
+    let (sub, secret) = subscribe(&app, &a, &old_url, &["stock.changed"]).await;
+    old_inbox.trust(&secret);
+    new_inbox.trust(&secret);
+
+    // The checks of create, each with its code; nothing changes.
+    let p = update(
+        &app,
+        &a,
+        &sub,
+        json!({ "url": "ftp://partner.example.com/" }),
+    )
+    .await;
+    assert_eq!(p["userErrors"][0]["field"], json!(["input", "url"]), "{p}");
+    assert_eq!(codes(&p), vec!["INVALID_URL"]);
+    assert_eq!(p["webhookSubscription"], Value::Null);
+    let p = update(
+        &app,
+        &a,
+        &sub,
+        json!({ "topics": ["stock.changed", "stock.moved"] }),
+    )
+    .await;
+    assert_eq!(codes(&p), vec!["UNKNOWN_TOPIC"], "{p}");
+    assert_eq!(p["userErrors"][0]["field"], json!(["input", "topics", "1"]));
+    let p = update(&app, &a, &sub, json!({ "topics": [], "url": "nope" })).await;
+    assert_eq!(codes(&p), vec!["INVALID_URL", "BLANK"], "{p}");
+    // A topic needs the permission to read its data, as at creation.
+    let (_, body) = app
+        .post_as(
+            &a,
+            UPDATE,
+            json!({ "id": sub, "i": { "topics": ["order.paid"] } }),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN");
+    assert!(body.to_string().contains("orders:read"), "{body}");
+    // Another partner does not see it; a missing one is not found either.
+    let p = update(&app, &b, &sub, json!({ "active": false })).await;
+    assert_eq!(codes(&p), vec!["NOT_FOUND"], "{p}");
+    let missing = crate::authz::gid("WebhookSubscription", 999_999);
+    let p = update(&app, &a, &missing, json!({ "active": false })).await;
+    assert_eq!(codes(&p), vec!["NOT_FOUND"], "{p}");
+    // Without the scope it is refused outright; a malformed id is a bad request.
+    let (outsider, _) = accounts::partner_token(&app, &["inventory:read"], None).await;
+    let (_, body) = app
+        .post_as(
+            &outsider,
+            UPDATE,
+            json!({ "id": sub, "i": { "active": false } }),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN");
+    let (_, body) = app
+        .post_as(&a, UPDATE, json!({ "id": "nope", "i": {} }))
+        .await;
+    assert_eq!(first_code(&body), "BAD_USER_INPUT");
+    let list = app.query_as(&admin.access, LIST, json!({})).await;
+    assert_eq!(
+        list["webhookSubscriptions"],
+        json!([{ "id": sub, "url": old_url, "topics": ["stock.changed"] }])
+    );
+
+    // A valid change: the new URL and topics take effect for the next event.
+    let p = update(
+        &app,
+        &a,
+        &sub,
+        json!({ "url": new_url, "topics": ["stock.changed", "stock.changed"] }),
+    )
+    .await;
+    assert_eq!(
+        p,
+        json!({ "webhookSubscription": { "id": sub, "url": new_url, "topics": ["stock.changed"], "active": true }, "userErrors": [] })
+    );
+    let (inventory, _) = accounts::partner_token(&app, &["inventory:write"], None).await;
+    set_stock(&app, &inventory, 21).await;
+    let got = accepted(&new_inbox, 1).await;
+    assert_eq!(got[0].body["data"]["onHand"], 21);
+    assert!(old_inbox.accepted().is_empty());
+    assert_eq!(old_inbox.refused.load(Ordering::SeqCst), 0);
+    // Staff manage every subscription.
+    let p = update(&app, &admin.access, &sub, json!({ "active": false })).await;
+    assert_eq!(p["webhookSubscription"]["active"], false, "{p}");
+    // A change that changes nothing is not audited.
+    let p = update(&app, &a, &sub, json!({ "active": false })).await;
+    assert_eq!(p["userErrors"], json!([]), "{p}");
+
+    // Audited with before and after, never the secret.
+    let audit = app
+        .query_as(
+            &admin.access,
+            "{ auditEntries(first: 10, entityType: \"webhook_subscription\") { nodes { action actorKind before after } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = audit["auditEntries"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let updates: Vec<&Value> = nodes
+        .iter()
+        .filter(|n| n["action"] == "webhook_subscription.update")
+        .collect();
+    assert_eq!(updates.len(), 2, "{nodes:?}");
+    let snapshot = |entry: &Value, side: &str| -> Value {
+        serde_json::from_str(entry[side].as_str().unwrap_or("null"))
+            .unwrap_or_else(|e| panic!("{side}: {e}"))
+    };
+    let (paused, moved) = (updates[0], updates[1]);
+    assert_eq!(paused["actorKind"], "staff");
+    assert_eq!(moved["actorKind"], "partner");
+    assert_eq!(snapshot(moved, "before")["url"], json!(old_url), "{moved}");
+    assert_eq!(snapshot(moved, "after")["url"], json!(new_url), "{moved}");
+    assert_eq!(snapshot(paused, "before")["active"], true, "{paused}");
+    assert_eq!(snapshot(paused, "after")["active"], false, "{paused}");
+    assert!(
+        !audit.to_string().contains(&secret),
+        "the secret is audited"
+    );
+}
+
+#[tokio::test]
+async fn a_paused_subscription_gets_no_new_deliveries_and_its_pending_ones_wait_until_resumed() {
+    // Many attempts, soon after each other, so a failing delivery stays
+    // pending and would be retried several times a second if not held.
+    fn retrying(c: &mut Config) {
+        fast(c);
+        c.webhooks.max_attempts = 1_000;
+        c.webhooks.retry_cap_secs = 1;
+    }
+    let app = TestApp::spawn_with(Options {
+        products: Some(3),
+        configure: Some(retrying),
+        ..Default::default()
+    })
+    .await;
+    let admin = accounts::staff_user(&app, "owner@example.com", Role::Admin).await;
+    let (url, inbox) = receiver().await;
+    let (control_url, control) = receiver().await;
+    inbox.always_fail.store(true, Ordering::SeqCst);
+    let (sub, secret) = subscribe(&app, &admin.access, &url, &["stock.changed"]).await;
+    let (control_sub, control_secret) =
+        subscribe(&app, &admin.access, &control_url, &["stock.changed"]).await;
+    inbox.trust(&secret);
+    control.trust(&control_secret);
+    let (inventory, _) = accounts::partner_token(&app, &["inventory:write"], None).await;
+
+    // A first event: its delivery fails and stays pending, retried.
+    set_stock(&app, &inventory, 31).await;
+    let log = log_until(&app, &admin.access, Some(&sub), "retried", |log| {
+        log.len() == 1 && log[0]["attempts"].as_i64().unwrap_or(0) >= 2
+    })
+    .await;
+    let first_event = log[0]["eventId"].as_str().unwrap_or_default().to_owned();
+
+    // Paused: once an attempt in flight has been recorded, no further one.
+    let p = update(&app, &admin.access, &sub, json!({ "active": false })).await;
+    assert_eq!(p["webhookSubscription"]["active"], false, "{p}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = deliveries(&app, &admin.access, Some(&sub)).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let still = deliveries(&app, &admin.access, Some(&sub)).await;
+    assert_eq!(held[0]["status"], "PENDING", "{held:?}");
+    assert_eq!(
+        still[0]["attempts"], held[0]["attempts"],
+        "retried while paused"
+    );
+    let hits = inbox.hits(&first_event);
+    assert_eq!(
+        hits,
+        held[0]["attempts"].as_u64().map(|n| n as u32).unwrap_or(0)
+    );
+
+    // A second event while paused: the control subscription gets it, the
+    // paused one does not even get a delivery queued.
+    set_stock(&app, &inventory, 32).await;
+    accepted(&control, 2).await;
+    log_until(&app, &admin.access, Some(&control_sub), "control", |log| {
+        log.len() == 2 && log.iter().all(|d| d["status"] == "SUCCEEDED")
+    })
+    .await;
+    assert_eq!(deliveries(&app, &admin.access, Some(&sub)).await.len(), 1);
+
+    // Resumed (and the receiver fixed): the held delivery goes out, only it.
+    inbox.always_fail.store(false, Ordering::SeqCst);
+    let p = update(&app, &admin.access, &sub, json!({ "active": true })).await;
+    assert_eq!(p["webhookSubscription"]["active"], true, "{p}");
+    let got = accepted(&inbox, 1).await;
+    assert_eq!(got[0].event_id, first_event);
+    let log = log_until(&app, &admin.access, Some(&sub), "resumed", |log| {
+        log.len() == 1 && log[0]["status"] == "SUCCEEDED"
+    })
+    .await;
+    assert_eq!(log[0]["eventId"], json!(first_event));
+    assert_eq!(inbox.accepted().len(), 1);
+    assert_eq!(inbox.hits(&first_event), hits + 1);
+}
+
+#[tokio::test]
+async fn the_guard_refuses_private_targets_when_a_url_is_set() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(0),
+        configure: Some(guarded),
+        ..Default::default()
+    })
+    .await;
+    let admin = accounts::staff_user(&app, "owner@example.com", Role::Admin).await;
+    for url in [
+        "http://127.0.0.1:9000/hooks",
+        "http://10.1.2.3/hooks",
+        "http://192.168.0.10/hooks",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/hooks",
+        "http://[::1]:8080/hooks",
+        "http://[fd00::1]/hooks",
+        "http://[::ffff:127.0.0.1]/hooks",
+        "http://localhost:8000/hooks",
+        "http://0.0.0.0/hooks",
+        "http://2130706433/hooks",
+    ] {
+        let data = app
+            .query_as(
+                &admin.access,
+                CREATE,
+                json!({ "i": { "url": url, "topics": ["order.paid"] } }),
+            )
+            .await;
+        let p = &data["webhookSubscriptionCreate"];
+        assert_eq!(codes(p), vec!["PRIVATE_URL"], "{url}: {p}");
+        assert_eq!(p["userErrors"][0]["field"], json!(["input", "url"]));
+        assert_eq!(p["webhookSubscription"], Value::Null);
+    }
+    let list = app.query_as(&admin.access, LIST, json!({})).await;
+    assert_eq!(list["webhookSubscriptions"], json!([]));
+
+    // A name is not resolved when it is set (it is at delivery).
+    let (sub, _) = subscribe(
+        &app,
+        &admin.access,
+        "https://partner.example.com/hooks",
+        &["order.paid"],
+    )
+    .await;
+    for url in [
+        "http://169.254.169.254/",
+        "http://[::1]/",
+        "http://localhost./",
+    ] {
+        let p = update(&app, &admin.access, &sub, json!({ "url": url })).await;
+        assert_eq!(codes(&p), vec!["PRIVATE_URL"], "{url}: {p}");
+    }
+    let list = app.query_as(&admin.access, LIST, json!({})).await;
+    assert_eq!(
+        list["webhookSubscriptions"][0]["url"],
+        "https://partner.example.com/hooks"
+    );
+}
+
+#[tokio::test]
+async fn the_guard_refuses_at_delivery_a_host_that_resolves_to_loopback() {
+    use entity::webhook_subscription;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let app = TestApp::spawn_with(Options {
+        products: Some(3),
+        configure: Some(guarded),
+        ..Default::default()
+    })
+    .await;
+    let admin = accounts::staff_user(&app, "owner@example.com", Role::Admin).await;
+    // A live receiver on 127.0.0.1 that would accept these deliveries.
+    let (url, inbox) = receiver().await;
+    let port = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/hooks")
+        .to_owned();
+    let (owner, owner_id) =
+        accounts::partner_token(&app, &["webhooks:write", "inventory:read"], None).await;
+    // Rows as they would be if written before the guard, or by hand: the
+    // create check would refuse both URLs.
+    let secret = "whsec_guard_test_secret_0123456789abcdef0123456789";
+    inbox.trust(secret);
+    let mut ids = Vec::new();
+    for target in [
+        format!("http://localhost:{port}/hooks"),
+        format!("http://127.0.0.1:{port}/hooks"),
+    ] {
+        let row = webhook_subscription::Entity::insert(webhook_subscription::ActiveModel {
+            url: Set(target),
+            topics: Set("stock.changed".into()),
+            secret: Set(secret.into()),
+            created_by_staff_id: Set(None),
+            created_by_token_id: Set(Some(owner_id)),
+            active: Set(true),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        })
+        .exec(&app.db)
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+        ids.push(crate::authz::gid("WebhookSubscription", row.last_insert_id));
+    }
+    let (inventory, _) = accounts::partner_token(&app, &["inventory:write"], None).await;
+    set_stock(&app, &inventory, 41).await;
+
+    // Settled: failed for good, or (without the guard) delivered.
+    let settled = |log: &[Value]| log.len() == 1 && log[0]["status"] != "PENDING";
+    let by_name = log_until(
+        &app,
+        &admin.access,
+        Some(&ids[0]),
+        "refused by name",
+        settled,
+    )
+    .await;
+    let d = &by_name[0];
+    assert_eq!(
+        (&d["status"], &d["attempts"]),
+        (&json!("FAILED"), &json!(3)),
+        "{d}"
+    );
+    assert_eq!(d["lastResponseStatus"], Value::Null, "{d}");
+    let error = d["lastError"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("refused: localhost resolves to ")
+            && error.contains("a loopback address"),
+        "{d}"
+    );
+    let literal = log_until(
+        &app,
+        &admin.access,
+        Some(&ids[1]),
+        "refused literal",
+        settled,
+    )
+    .await;
+    assert_eq!(
+        literal[0]["lastError"], "refused: 127.0.0.1 is a loopback address, not a public one",
+        "{literal:?}"
+    );
+    // Nothing reached the receiver.
+    assert!(inbox.accepted().is_empty());
+    assert_eq!(inbox.refused.load(Ordering::SeqCst), 0);
+    assert_eq!(inbox.hits(d["eventId"].as_str().unwrap_or_default()), 0);
+    // The owner sees why in its own log.
+    let own = deliveries(&app, &owner, Some(&ids[0])).await;
+    assert_eq!(own[0]["lastError"], d["lastError"]);
 }

@@ -1,10 +1,15 @@
 //! Outbound webhooks: partner apps and staff subscribe a URL to event
 //! topics, and every matching event is POSTed to it, signed.
 //!
-//! - Subscriptions ([`create`], [`list`], [`delete`]) belong to whoever
-//!   created them: a partner token sees and manages only its own, staff see
-//!   all ([`Viewer`]). The signing secret is generated here and returned
-//!   once, at creation.
+//! - Subscriptions ([`create`], [`list`], [`update`], [`delete`]) belong to
+//!   whoever created them: a partner token sees and manages only its own,
+//!   staff see all ([`Viewer`]). The signing secret is generated here and
+//!   returned once, at creation.
+//! - A URL must reach a public host unless private targets are allowed
+//!   ([`target`]): checked when it is set, and again at every delivery.
+//! - A paused subscription (`active = false`) is not live: events raised
+//!   while it is paused are not enqueued for it, and its pending deliveries
+//!   are held (not claimed) until it is resumed, when the due ones go out.
 //! - Deliveries are enqueued by the outbox relay in the transaction that
 //!   marks the events relayed ([`queue::enqueue`]), one row per event and
 //!   subscription: none is lost, none is enqueued twice.
@@ -12,6 +17,7 @@
 //!   records the outcome, retrying with exponential backoff.
 
 pub mod queue;
+pub mod target;
 pub mod worker;
 
 use crate::domain::tx::begin_write;
@@ -30,6 +36,7 @@ use super::{
     events::TOPICS,
     identity::{access::Principal, permission::Permission, secret},
 };
+use target::Targets;
 
 /// Prefix of signing secrets.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -144,7 +151,7 @@ pub fn permission_for(topic: &str) -> Option<Permission> {
     }
 }
 
-/// Subscriptions that deliver: active, and whose owner still may (a token
+/// Subscriptions that deliver: active (not paused), and whose owner still may (a token
 /// neither revoked nor expired, a staff user still active).
 fn live(now: DateTime<Utc>) -> Condition {
     let tokens = Query::select()
@@ -176,7 +183,7 @@ pub fn topics_of(s: &webhook_subscription::Model) -> Vec<String> {
     s.topics.split_whitespace().map(str::to_owned).collect()
 }
 
-fn check_url(raw: &str) -> Result<String, UserError> {
+fn check_url(raw: &str, targets: Targets) -> Result<String, UserError> {
     let bad = |message: &str| UserError::new(&["input", "url"], UserErrorCode::InvalidUrl, message);
     let raw = raw.trim();
     if raw.len() > MAX_URL {
@@ -192,6 +199,13 @@ fn check_url(raw: &str) -> Result<String, UserError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("credentials in the URL are not allowed"));
     }
+    target::check_host(&url, targets).map_err(|refused| {
+        UserError::new(
+            &["input", "url"],
+            UserErrorCode::PrivateUrl,
+            format!("{refused}; webhooks go to public hosts only"),
+        )
+    })?;
     Ok(url.to_string())
 }
 
@@ -235,15 +249,18 @@ fn snapshot(s: &webhook_subscription::Model) -> serde_json::Value {
 }
 
 /// Creates a subscription owned by `principal` (a staff user or a partner
-/// token), audited as `actor`.
+/// token), audited as `actor`; its URL must be one of `targets`.
 pub async fn create(
     db: &DatabaseConnection,
     principal: &Principal,
     actor: &Actor,
+    targets: Targets,
     input: NewSubscription,
 ) -> DomainResult<Result<Created, Vec<UserError>>> {
     let mut errors = Vec::new();
-    let url = check_url(&input.url).map_err(|e| errors.push(e)).ok();
+    let url = check_url(&input.url, targets)
+        .map_err(|e| errors.push(e))
+        .ok();
     let topics = check_topics(&input.topics)
         .map_err(|e| errors.extend(e))
         .ok();
@@ -313,6 +330,86 @@ fn not_found(field: &str, what: &str) -> Vec<UserError> {
         UserErrorCode::NotFound,
         format!("no such {what}"),
     )]
+}
+
+/// Changes to a subscription; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionChanges {
+    /// A new URL, checked as at creation.
+    pub url: Option<String>,
+    /// New topics (replacing the old ones), checked as at creation.
+    pub topics: Option<Vec<String>>,
+    /// `false` pauses the subscription, `true` resumes it.
+    pub active: Option<bool>,
+}
+
+/// Changes a subscription `viewer` sees, audited as `actor` (before and
+/// after, never the secret); a new URL must be one of `targets`. A change
+/// that changes nothing writes nothing. Returns the subscription as it is
+/// now.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: Viewer,
+    actor: &Actor,
+    targets: Targets,
+    id: i64,
+    changes: SubscriptionChanges,
+) -> DomainResult<Result<webhook_subscription::Model, Vec<UserError>>> {
+    let mut errors = Vec::new();
+    let url = match &changes.url {
+        Some(raw) => check_url(raw, targets).map_err(|e| errors.push(e)).ok(),
+        None => None,
+    };
+    let topics = match &changes.topics {
+        Some(t) => check_topics(t).map_err(|e| errors.extend(e)).ok(),
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let tx = begin_write(db).await?;
+    let mut head = audit::lock(&tx).await?;
+    let Some(before) = viewer
+        .subscriptions()
+        .filter(webhook_subscription::Column::Id.eq(id))
+        .one(&tx)
+        .await?
+    else {
+        return Ok(Err(not_found("id", "webhook subscription")));
+    };
+    let mut after = before.clone();
+    if let Some(url) = url {
+        after.url = url;
+    }
+    if let Some(topics) = topics {
+        after.topics = topics.join(" ");
+    }
+    if let Some(active) = changes.active {
+        after.active = active;
+    }
+    if after == before {
+        tx.commit().await?;
+        return Ok(Ok(before));
+    }
+    webhook_subscription::Entity::update(webhook_subscription::ActiveModel {
+        id: Set(id),
+        url: Set(after.url.clone()),
+        topics: Set(after.topics.clone()),
+        active: Set(after.active),
+        ..Default::default()
+    })
+    .exec(&tx)
+    .await?;
+    let change = Change {
+        action: "webhook_subscription.update",
+        entity_type: "webhook_subscription",
+        entity_id: id.to_string(),
+        before: Some(snapshot(&before)),
+        after: Some(snapshot(&after)),
+    };
+    audit::append(&tx, &mut head, actor, vec![change]).await?;
+    tx.commit().await?;
+    Ok(Ok(after))
 }
 
 /// Deletes a subscription `viewer` sees, with its delivery log; returns
@@ -453,7 +550,7 @@ mod tests {
             "https://partner.example.com/hooks",
             "http://127.0.0.1:9000/x?y=1",
         ] {
-            assert!(check_url(ok).is_ok(), "{ok}");
+            assert!(check_url(ok, Targets::Any).is_ok(), "{ok}");
         }
         for bad in [
             "",
@@ -465,8 +562,29 @@ mod tests {
             "https://user:pw@partner.example.com/",
             "http://",
         ] {
-            let e = check_url(bad).err();
+            let e = check_url(bad, Targets::Any).err();
             assert_eq!(e.map(|e| e.code), Some(UserErrorCode::InvalidUrl), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_must_reach_public_hosts_unless_private_targets_are_allowed() {
+        let public = "https://partner.example.com/hooks";
+        assert!(check_url(public, Targets::Public).is_ok());
+        for private in [
+            "http://127.0.0.1:9000/x",
+            "http://10.0.0.8/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]/",
+            "http://localhost:8000/",
+        ] {
+            let e = check_url(private, Targets::Public).err();
+            assert_eq!(
+                e.as_ref().map(|e| (e.code, e.field.join("."))),
+                Some((UserErrorCode::PrivateUrl, "input.url".to_owned())),
+                "{private}"
+            );
+            assert!(check_url(private, Targets::Any).is_ok(), "{private}");
         }
     }
 

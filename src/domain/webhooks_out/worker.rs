@@ -13,6 +13,17 @@
 //!   and `Emporium-Topic`.
 //!
 //! Redirects are not followed: a 3xx answer is a failed attempt.
+//!
+//! Unless private targets are allowed ([`Targets::Any`]), a host that is
+//! not public is refused before anything is sent ([`super::target`]): an
+//! IP literal is checked before the request, a name is resolved by a
+//! resolver that keeps only public answers, and system proxy settings are
+//! ignored (a proxy would resolve the name where the guard cannot see
+//! it). A refusal is a failed attempt whose `last_error` says why.
+//!
+//! Deliveries of a paused subscription are not claimed ([`queue::claim`]
+//! takes only live subscriptions'), so they wait, pending, until it is
+//! resumed; an attempt already in flight when it is paused completes.
 
 use std::{
     sync::{
@@ -29,6 +40,7 @@ use sea_orm::DatabaseConnection;
 use super::{
     Status,
     queue::{self, Attempt, Claimed, Retry},
+    target::{self, GuardedResolver, Targets},
 };
 use crate::domain::{error::DomainResult, payments::signature};
 
@@ -57,6 +69,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Pause when nothing is due.
     pub poll: Duration,
+    /// Which hosts deliveries may reach.
+    pub targets: Targets,
 }
 
 impl Settings {
@@ -119,12 +133,15 @@ impl Worker {
         settings: Settings,
         metrics: Arc<Metrics>,
     ) -> reqwest::Result<Self> {
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("emporium-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("emporium-webhooks/", env!("CARGO_PKG_VERSION")));
+        if settings.targets == Targets::Public {
+            client = client.dns_resolver(Arc::new(GuardedResolver)).no_proxy();
+        }
+        let client = client.build()?;
         Ok(Self {
             db,
             client,
@@ -167,6 +184,18 @@ impl Worker {
     }
 
     async fn attempt(&self, c: &Claimed) -> Attempt {
+        // IP literals never reach the resolver: check them here.
+        let checked = reqwest::Url::parse(&c.subscription.url)
+            .map_err(|_| "the URL does not parse".to_owned())
+            .and_then(|url| {
+                target::check_literal(&url, self.settings.targets).map_err(|r| r.to_string())
+            });
+        if let Err(why) = checked {
+            return Attempt {
+                response_status: None,
+                error: Some(why),
+            };
+        }
         let body = c.delivery.payload.as_bytes();
         let timestamp = Utc::now().timestamp();
         let sent = self
@@ -185,7 +214,9 @@ impl Worker {
         let mut res = match sent {
             Ok(res) => res,
             Err(e) => {
-                let why = if e.is_timeout() {
+                let why = if let Some(refused) = target::refused_in(&e) {
+                    refused.to_string()
+                } else if e.is_timeout() {
                     format!("timed out after {} s", self.settings.timeout.as_secs())
                 } else if e.is_connect() {
                     "cannot connect".to_owned()

@@ -13,7 +13,7 @@ use super::actor;
 use crate::{
     domain::{
         identity::permission::Permission,
-        webhooks_out::{self as hooks, DeliveryFilter, Status, Viewer},
+        webhooks_out::{self as hooks, DeliveryFilter, Status, Viewer, target::Targets},
     },
     graphql::{
         ContextExt,
@@ -57,7 +57,8 @@ impl WebhookSubscription {
     async fn topics(&self) -> Vec<String> {
         hooks::topics_of(&self.0)
     }
-    /// Whether new events are delivered.
+    /// Whether events are delivered: `false` while paused
+    /// (`webhookSubscriptionUpdate(input: { active: false })`).
     async fn active(&self) -> bool {
         self.0.active
     }
@@ -162,6 +163,30 @@ pub struct WebhookSubscriptionCreatePayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// Changes to a webhook subscription; a field left out (or null) stays as
+/// it is.
+#[derive(InputObject)]
+pub struct WebhookSubscriptionUpdateInput {
+    /// A new URL to POST to: an absolute http or https URL.
+    pub url: Option<String>,
+    /// New topics, replacing the old ones: `stock.changed`,
+    /// `order.created`, `order.paid`, `order.updated`, `catalog.changed`.
+    pub topics: Option<Vec<String>>,
+    /// `false` pauses the subscription: events raised meanwhile are not
+    /// delivered to it, and its pending deliveries wait. `true` resumes
+    /// it: the deliveries that waited go out.
+    pub active: Option<bool>,
+}
+
+/// `webhookSubscriptionUpdate`'s result.
+#[derive(SimpleObject)]
+pub struct WebhookSubscriptionUpdatePayload {
+    /// The subscription as it is now.
+    pub webhook_subscription: Option<WebhookSubscription>,
+    /// What was wrong; nothing changed.
+    pub user_errors: Vec<UserError>,
+}
+
 /// `webhookSubscriptionDelete`'s result.
 #[derive(SimpleObject)]
 pub struct WebhookSubscriptionDeletePayload {
@@ -182,6 +207,24 @@ pub struct WebhookDeliveryRetryPayload {
 
 fn viewer(ctx: &Context<'_>) -> ApiResult<Viewer> {
     Ok(Viewer::of(ctx.principal()?))
+}
+
+/// Where this server lets deliveries go.
+fn targets(ctx: &Context<'_>) -> ApiResult<Targets> {
+    Ok(Targets::allowing_private(
+        ctx.state()?.config.webhooks.allow_private,
+    ))
+}
+
+/// A webhook carries its event's data: subscribing to a topic needs the
+/// permission to read that data.
+fn require_topics(ctx: &Context<'_>, topics: &[String]) -> ApiResult<()> {
+    for topic in topics {
+        if let Some(p) = hooks::permission_for(topic) {
+            ctx.require(p)?;
+        }
+    }
+    Ok(())
 }
 
 /// Webhook queries.
@@ -266,17 +309,13 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: WebhookSubscriptionCreateInput,
     ) -> ApiResult<WebhookSubscriptionCreatePayload> {
-        // A webhook carries the event's data: reading it needs its permission.
-        for topic in &input.topics {
-            if let Some(p) = hooks::permission_for(topic) {
-                ctx.require(p)?;
-            }
-        }
+        require_topics(ctx, &input.topics)?;
         let actor = actor(ctx).await?;
         let created = hooks::create(
             &ctx.state()?.db,
             ctx.principal()?,
             &actor,
+            targets(ctx)?,
             hooks::NewSubscription {
                 url: input.url,
                 topics: input.topics,
@@ -295,6 +334,47 @@ impl WebhookMutation {
                 user_errors: user_errors(e),
             },
         })
+    }
+
+    /// Changes a webhook subscription's URL or topics, or pauses
+    /// (`active: false`) or resumes it. The same checks as at creation
+    /// apply to what changes, the topics' read permissions included.
+    #[graphql(guard = "Need(Permission::WebhooksWrite)")]
+    async fn webhook_subscription_update(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: WebhookSubscriptionUpdateInput,
+    ) -> ApiResult<WebhookSubscriptionUpdatePayload> {
+        let row = decode_as(Kind::WebhookSubscription, &id)?;
+        require_topics(ctx, input.topics.as_deref().unwrap_or_default())?;
+        let actor = actor(ctx).await?;
+        let changes = hooks::SubscriptionChanges {
+            url: input.url,
+            topics: input.topics,
+            active: input.active,
+        };
+        Ok(
+            match hooks::update(
+                &ctx.state()?.db,
+                viewer(ctx)?,
+                &actor,
+                targets(ctx)?,
+                row,
+                changes,
+            )
+            .await?
+            {
+                Ok(s) => WebhookSubscriptionUpdatePayload {
+                    webhook_subscription: Some(WebhookSubscription(s)),
+                    user_errors: Vec::new(),
+                },
+                Err(e) => WebhookSubscriptionUpdatePayload {
+                    webhook_subscription: None,
+                    user_errors: user_errors(e),
+                },
+            },
+        )
     }
 
     /// Deletes a webhook subscription and its delivery log.

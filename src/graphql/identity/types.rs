@@ -71,6 +71,10 @@ pub enum UserErrorCode {
     RequestInProgress,
     /// A webhook URL is not an absolute http or https URL.
     InvalidUrl,
+    /// A webhook URL's host is not on the public internet: a loopback,
+    /// private, link-local, CGNAT, multicast or unspecified address, or
+    /// `localhost` (unless `EMPORIUM_WEBHOOK_ALLOW_PRIVATE` is set).
+    PrivateUrl,
     /// A webhook topic is not one of the event topics.
     UnknownTopic,
 }
