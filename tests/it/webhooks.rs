@@ -428,6 +428,16 @@ async fn a_delivery_failing_every_attempt_ends_failed_and_a_retry_sends_it_once_
     );
 }
 
+/// Asks to subscribe `url` to `order.paid` as `token`; the mutation's data.
+async fn create_for(app: &TestApp, token: &str, url: &str) -> Value {
+    app.query_as(
+        token,
+        CREATE,
+        json!({ "i": { "url": url, "topics": ["order.paid"] } }),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn bad_urls_and_unknown_topics_are_user_errors() {
     let app = app(0).await;
@@ -439,13 +449,7 @@ async fn bad_urls_and_unknown_topics_are_user_errors() {
         "not a url",
         "",
     ] {
-        let data = app
-            .query_as(
-                &admin.access,
-                CREATE,
-                json!({ "i": { "url": url, "topics": ["order.paid"] } }),
-            )
-            .await;
+        let data = create_for(&app, &admin.access, url).await;
         let p = &data["webhookSubscriptionCreate"];
         assert_eq!(
             p["userErrors"],
@@ -991,13 +995,7 @@ async fn the_guard_refuses_private_targets_when_a_url_is_set() {
         "http://0.0.0.0/hooks",
         "http://2130706433/hooks",
     ] {
-        let data = app
-            .query_as(
-                &admin.access,
-                CREATE,
-                json!({ "i": { "url": url, "topics": ["order.paid"] } }),
-            )
-            .await;
+        let data = create_for(&app, &admin.access, url).await;
         let p = &data["webhookSubscriptionCreate"];
         assert_eq!(codes(p), vec!["PRIVATE_URL"], "{url}: {p}");
         assert_eq!(p["userErrors"][0]["field"], json!(["input", "url"]));

@@ -103,6 +103,19 @@ impl Viewer {
         }
     }
 
+    /// Subscription `id`, if this viewer sees it.
+    async fn subscription(
+        self,
+        db: &impl ConnectionTrait,
+        id: i64,
+    ) -> DomainResult<Option<webhook_subscription::Model>> {
+        Ok(self
+            .subscriptions()
+            .filter(webhook_subscription::Column::Id.eq(id))
+            .one(db)
+            .await?)
+    }
+
     fn deliveries(self) -> Select<webhook_delivery::Entity> {
         let q = webhook_delivery::Entity::find();
         match self {
@@ -369,12 +382,7 @@ pub async fn update(
     }
     let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
-    let Some(before) = viewer
-        .subscriptions()
-        .filter(webhook_subscription::Column::Id.eq(id))
-        .one(&tx)
-        .await?
-    else {
+    let Some(before) = viewer.subscription(&tx, id).await? else {
         return Ok(Err(not_found("id", "webhook subscription")));
     };
     let mut after = before.clone();
@@ -422,12 +430,7 @@ pub async fn delete(
 ) -> DomainResult<Result<i64, Vec<UserError>>> {
     let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
-    let Some(before) = viewer
-        .subscriptions()
-        .filter(webhook_subscription::Column::Id.eq(id))
-        .one(&tx)
-        .await?
-    else {
+    let Some(before) = viewer.subscription(&tx, id).await? else {
         return Ok(Err(not_found("id", "webhook subscription")));
     };
     webhook_delivery::Entity::delete_many()
