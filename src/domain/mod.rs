@@ -11,6 +11,7 @@ pub mod checkout;
 pub mod error;
 pub mod events;
 pub mod feed;
+pub mod gid;
 pub mod idempotency;
 pub mod identity;
 pub mod import;

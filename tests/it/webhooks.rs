@@ -670,7 +670,15 @@ async fn a_checkout_delivers_order_created_and_order_paid() {
     topics.sort_unstable();
     assert_eq!(topics, vec!["order.created", "order.paid"], "{got:?}");
     for r in &got {
-        assert_eq!(r.body["data"]["orderId"], json!(order.id), "{:?}", r.body);
+        // The API's ID of the order, usable as is with `order(id:)`.
+        assert_eq!(r.body["data"]["orderId"], p["order"]["id"], "{:?}", r.body);
+        assert_eq!(
+            r.body["data"]["orderId"],
+            json!(emporium::domain::gid::encode(
+                emporium::domain::gid::Kind::Order,
+                order.id
+            ))
+        );
     }
     let created = got.iter().find(|r| r.topic == "order.created");
     assert_eq!(

@@ -26,6 +26,7 @@ use super::{Status, live, topics_of};
 use crate::domain::{
     error::DomainResult,
     events::{DomainEvent, Envelope},
+    gid::{self, Kind},
 };
 
 /// Rows per insert statement.
@@ -41,8 +42,43 @@ struct Body<'a> {
     topic: &'a str,
     /// When it happened.
     created_at: DateTime<Utc>,
-    /// The event itself.
-    data: &'a DomainEvent,
+    /// The event, its ids given as the API's IDs.
+    data: serde_json::Value,
+}
+
+/// The fields of an event that hold row ids, and the kind of object each
+/// names: receivers get the API's global IDs, which they can pass straight
+/// back to it (`order(id:)`, `node(id:)`).
+const ID_FIELDS: &[(&str, Kind)] = &[
+    ("variantId", Kind::ProductVariant),
+    ("locationId", Kind::StockLocation),
+    ("orderId", Kind::Order),
+    ("customerId", Kind::Customer),
+    ("productIds", Kind::Product),
+    ("variantIds", Kind::ProductVariant),
+];
+
+/// `event` as a receiver sees it: its row ids replaced by global IDs.
+fn with_api_ids(event: &DomainEvent) -> serde_json::Value {
+    fn api_ids(v: &serde_json::Value, kind: Kind) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::Number(n) => n
+                .as_i64()
+                .map_or(Value::Null, |id| Value::String(gid::encode(kind, id))),
+            Value::Array(items) => Value::Array(items.iter().map(|i| api_ids(i, kind)).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut data = serde_json::to_value(event).unwrap_or_default();
+    if let serde_json::Value::Object(fields) = &mut data {
+        for (name, kind) in ID_FIELDS {
+            if let Some(v) = fields.get_mut(*name) {
+                *v = api_ids(v, *kind);
+            }
+        }
+    }
+    data
 }
 
 /// The body delivered for `e`.
@@ -51,7 +87,7 @@ pub fn body_of(e: &Envelope) -> String {
         id: &e.id,
         topic: e.event.topic(),
         created_at: e.at,
-        data: &e.event,
+        data: with_api_ids(&e.event),
     })
     .unwrap_or_default()
 }
@@ -296,6 +332,89 @@ pub async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::order_state::{FulfillmentStatus, OrderStatus, PaymentStatus, Status};
+
+    /// One event of every kind. The match has no wildcard: a new kind does
+    /// not compile until it has a sample here, and the test below checks
+    /// its ids.
+    fn samples() -> Vec<DomainEvent> {
+        let status = Status {
+            order: OrderStatus::Open,
+            payment: PaymentStatus::Paid,
+            fulfillment: FulfillmentStatus::Unfulfilled,
+        };
+        let all = vec![
+            DomainEvent::StockChanged {
+                variant_id: 7,
+                location_id: 2,
+                on_hand_before: 5,
+                on_hand: 3,
+                reserved: 0,
+                reason: "sync".into(),
+            },
+            DomainEvent::OrderCreated {
+                order_id: 9,
+                customer_id: Some(4),
+                total_minor: 1250,
+                currency: "EUR".into(),
+                status,
+            },
+            DomainEvent::OrderPaid {
+                order_id: 9,
+                customer_id: None,
+                status,
+            },
+            DomainEvent::OrderUpdated {
+                order_id: 9,
+                customer_id: Some(4),
+                status,
+            },
+            DomainEvent::CatalogChanged {
+                product_ids: vec![1, 2],
+                variant_ids: vec![7],
+                everything: false,
+            },
+        ];
+        for e in &all {
+            match e {
+                DomainEvent::StockChanged { .. }
+                | DomainEvent::OrderCreated { .. }
+                | DomainEvent::OrderPaid { .. }
+                | DomainEvent::OrderUpdated { .. }
+                | DomainEvent::CatalogChanged { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn receivers_get_api_ids_never_row_ids() {
+        for e in samples() {
+            let data = with_api_ids(&e);
+            let fields = data.as_object().cloned().unwrap_or_default();
+            for (name, v) in &fields {
+                if name.ends_with("Id") || name.ends_with("Ids") {
+                    let numbers = match v {
+                        serde_json::Value::Number(_) => true,
+                        serde_json::Value::Array(items) => items.iter().any(|i| i.is_number()),
+                        _ => false,
+                    };
+                    assert!(!numbers, "{name} of {} is a row id: {data}", e.topic());
+                }
+            }
+        }
+        let order = with_api_ids(&samples()[1]);
+        assert_eq!(order["orderId"], gid::encode(Kind::Order, 9));
+        assert_eq!(order["customerId"], gid::encode(Kind::Customer, 4));
+        assert_eq!(order["totalMinor"], 1250);
+        let paid = with_api_ids(&samples()[2]);
+        assert_eq!(paid["customerId"], serde_json::Value::Null);
+        let catalog = with_api_ids(&samples()[4]);
+        assert_eq!(
+            catalog["productIds"],
+            serde_json::json!([gid::encode(Kind::Product, 1), gid::encode(Kind::Product, 2)])
+        );
+    }
 
     #[test]
     fn backoff_doubles_from_the_base_up_to_the_cap() {
