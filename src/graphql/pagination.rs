@@ -4,7 +4,10 @@
 //! `first`/`last` are bounded by [`MAX_PAGE`]; with neither, [`DEFAULT_PAGE`]
 //! rows are returned from the start.
 
-use async_graphql::connection::CursorType;
+use async_graphql::{
+    ObjectType, OutputType,
+    connection::{Connection, CursorType, Edge},
+};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::error::{ApiResult, ErrorCode};
@@ -98,7 +101,41 @@ fn cursor(name: &str, v: &Option<String>) -> ApiResult<Option<u64>> {
         .transpose()
 }
 
+impl Window {
+    /// The connection of `rows`, read for this window out of `total`: each
+    /// edge's cursor is its row's position in the listing.
+    pub fn connection<R, N: OutputType, C: ObjectType>(
+        &self,
+        rows: Vec<R>,
+        total: u64,
+        fields: C,
+        node: impl Fn(R) -> N,
+    ) -> Connection<OffsetCursor, N, C> {
+        let mut conn = Connection::with_additional_fields(
+            self.has_previous,
+            self.offset + self.wanted < total,
+            fields,
+        );
+        conn.edges.extend(
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, r)| Edge::new(OffsetCursor(self.offset + i as u64), node(r))),
+        );
+        conn
+    }
+}
+
 impl PageArgs {
+    /// Forward-only arguments: `first` rows `after` a cursor.
+    pub fn forward(first: Option<i32>, after: Option<String>) -> Self {
+        Self {
+            first,
+            after,
+            last: None,
+            before: None,
+        }
+    }
+
     /// Checks the arguments (sizes in range, cursors valid) before any query runs.
     pub fn validate(&self) -> ApiResult<Checked> {
         Ok(Checked {

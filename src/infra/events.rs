@@ -274,16 +274,18 @@ async fn invalidation_of(
     Ok(inv)
 }
 
-/// Relays one batch; how many events it published. With a `cache`, what
-/// the events make stale leaves the shared tier before they go out, and
-/// this node's tier with them (other nodes hear it through Redis).
+/// Relays one batch; how many events it published, or `None` when Redis
+/// could not take them (they wait in the outbox; this node's tier has
+/// forgotten what they change all the same). With a `cache`, what the events
+/// make stale leaves the shared tier before they go out, and this node's
+/// tier with them (other nodes hear it through Redis).
 /// `thorough`: wait for rows other nodes are relaying instead of skipping them.
 pub async fn relay_once(
     db: &DatabaseConnection,
     bus: &EventBus,
     cache: Option<&ResponseCache>,
     thorough: bool,
-) -> DomainResult<usize> {
+) -> DomainResult<Option<usize>> {
     let tx = begin_write(db).await?;
     let mut q = outbox_event::Entity::find()
         .filter(outbox_event::Column::PublishedAt.is_null())
@@ -302,7 +304,7 @@ pub async fn relay_once(
     let rows = q.all(&tx).await?;
     if rows.is_empty() {
         tx.commit().await?;
-        return Ok(0);
+        return Ok(Some(0));
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut batch = Vec::with_capacity(rows.len());
@@ -322,14 +324,19 @@ pub async fn relay_once(
         && !c.evict_shared(&invalidation).await
     {
         tx.rollback().await?;
+        // This node forgets at once: its own next read is fresh.
+        c.evict_local(&invalidation);
         tracing::warn!("cannot invalidate the shared cache; events wait in the outbox");
-        return Ok(0);
+        return Ok(None);
     }
     if let Err(e) = bus.publish_all(batch, &invalidation).await {
         // Nothing is marked: the rows go out on a later round.
         tx.rollback().await?;
+        if let Some(c) = cache {
+            c.evict_local(&invalidation);
+        }
         tracing::warn!(error = %e, "cannot publish events to Redis; they wait in the outbox");
-        return Ok(0);
+        return Ok(None);
     }
     if let Some(c) = cache {
         c.evict_local(&invalidation);
@@ -352,7 +359,7 @@ pub async fn relay_once(
         .exec(&tx)
         .await?;
     tx.commit().await?;
-    Ok(rows.len())
+    Ok(Some(rows.len()))
 }
 
 /// Deletes events relayed more than a day ago.
@@ -441,12 +448,22 @@ pub async fn run_relay(
         let thorough = signal.wanted.swap(false, Ordering::AcqRel);
         let round = signal.started.fetch_add(1, Ordering::AcqRel) + 1;
         match relay_once(&db, &bus, cache.as_ref(), thorough).await {
-            Ok(n) => {
+            Ok(Some(n)) => {
                 backoff = RETRY_FIRST;
                 signal.done.send_replace(round);
                 if n as u64 == CLAIM {
                     continue;
                 }
+            }
+            Ok(None) => {
+                // Redis did not take the events. Waiters go on (this node
+                // has forgotten what the events change; nodes that cannot
+                // hear Redis do not use their tier) and the events are
+                // offered again soon.
+                signal.done.send_replace(round);
+                tokio::time::sleep(backoff.min(idle)).await;
+                backoff = backoff.saturating_mul(2);
+                continue;
             }
             Err(e) => {
                 // The round is not reported done: whoever waits for it

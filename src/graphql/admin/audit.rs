@@ -3,7 +3,7 @@
 
 use async_graphql::{
     Context, ID, Object, SimpleObject,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, EmptyFields},
 };
 use chrono::{DateTime, Utc};
 use entity::audit_entry;
@@ -97,13 +97,7 @@ impl AuditQuery {
         #[graphql(desc = "A StaffUser or ApiToken ID, or a raw id with actorKind.")]
         actor_id: Option<ID>,
     ) -> ApiResult<Connection<OffsetCursor, AuditEntry, EmptyFields>> {
-        let window = PageArgs {
-            first,
-            after,
-            last: None,
-            before: None,
-        }
-        .window(None)?;
+        let window = PageArgs::forward(first, after).window(None)?;
         let actor_id = match actor_id {
             Some(raw) => Some(match crate::graphql::id::decode(&raw) {
                 Ok((_, row)) => row,
@@ -119,13 +113,7 @@ impl AuditQuery {
         };
         let (rows, total) =
             audit::list(&ctx.state()?.db, &filter, window.offset, window.wanted).await?;
-        let mut conn = Connection::new(window.has_previous, window.offset + window.wanted < total);
-        conn.edges.extend(
-            rows.into_iter().enumerate().map(|(i, e)| {
-                Edge::new(OffsetCursor(window.offset + i as u64), AuditEntry::from(e))
-            }),
-        );
-        Ok(conn)
+        Ok(window.connection(rows, total, EmptyFields, AuditEntry::from))
     }
 
     /// Recomputes the audit chain and names the first entry that does not match.

@@ -4,7 +4,7 @@
 
 use async_graphql::{
     Context, Enum, ID, InputObject, Object, SimpleObject,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, EmptyFields},
 };
 use chrono::{DateTime, Utc};
 use entity::{webhook_delivery, webhook_subscription};
@@ -262,13 +262,7 @@ impl WebhookQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<OffsetCursor, WebhookDelivery, EmptyFields>> {
         ctx.request()?.no_store();
-        let window = PageArgs {
-            first,
-            after,
-            last: None,
-            before: None,
-        }
-        .window(None)?;
+        let window = PageArgs::forward(first, after).window(None)?;
         let filter = DeliveryFilter {
             subscription: subscription_id
                 .map(|id| decode_as(Kind::WebhookSubscription, &id))
@@ -283,13 +277,7 @@ impl WebhookQuery {
             window.wanted,
         )
         .await?;
-        let mut conn = Connection::new(window.has_previous, window.offset + window.wanted < total);
-        conn.edges.extend(
-            rows.into_iter().enumerate().map(|(i, d)| {
-                Edge::new(OffsetCursor(window.offset + i as u64), WebhookDelivery(d))
-            }),
-        );
-        Ok(conn)
+        Ok(window.connection(rows, total, EmptyFields, WebhookDelivery))
     }
 }
 

@@ -4,10 +4,7 @@
 
 pub mod types;
 
-use async_graphql::{
-    Context, ID, InputObject, Object, SimpleObject,
-    connection::{Connection, Edge},
-};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, connection::Connection};
 
 use crate::{
     domain::{
@@ -290,26 +287,15 @@ pub async fn order_page(
     after: Option<String>,
 ) -> ApiResult<OrderConnection> {
     let db = &ctx.state()?.db;
-    let page = PageArgs {
-        first,
-        after,
-        last: None,
-        before: None,
-    };
     let total = orders::count(db, customer).await?;
-    let window = page.window(Some(total))?;
+    let window = PageArgs::forward(first, after).window(Some(total))?;
     let rows = orders::list(db, customer, window.offset, window.wanted).await?;
-    let mut conn = Connection::with_additional_fields(
-        window.has_previous,
-        window.offset + window.wanted < total,
+    Ok(window.connection(
+        rows,
+        total,
         OrderConnectionFields { total_count: total },
-    );
-    conn.edges.extend(
-        rows.into_iter()
-            .enumerate()
-            .map(|(i, row)| Edge::new(OffsetCursor(window.offset + i as u64), Order { row })),
-    );
-    Ok(conn)
+        |row| Order { row },
+    ))
 }
 
 /// Cart and checkout mutations.

@@ -6,7 +6,7 @@ pub mod types;
 
 use async_graphql::{
     Context, ID, InputObject, Object,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, EmptyFields},
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -234,13 +234,7 @@ impl IdentityQuery {
         after: Option<String>,
         query: Option<String>,
     ) -> ApiResult<Connection<OffsetCursor, Customer, EmptyFields>> {
-        let page = PageArgs {
-            first,
-            after,
-            last: None,
-            before: None,
-        };
-        let window = page.window(None)?;
+        let window = PageArgs::forward(first, after).window(None)?;
         let (rows, total) = customer::list(
             &ctx.state()?.db,
             query.as_deref(),
@@ -248,13 +242,7 @@ impl IdentityQuery {
             window.wanted,
         )
         .await?;
-        let mut conn = Connection::new(window.has_previous, window.offset + window.wanted < total);
-        conn.edges.extend(
-            rows.into_iter()
-                .enumerate()
-                .map(|(i, m)| Edge::new(OffsetCursor(window.offset + i as u64), Customer(m))),
-        );
-        Ok(conn)
+        Ok(window.connection(rows, total, EmptyFields, Customer))
     }
 
     /// One customer by ID.
