@@ -286,6 +286,19 @@ pub async fn relay_once(
     cache: Option<&ResponseCache>,
     thorough: bool,
 ) -> DomainResult<Option<usize>> {
+    // An idle round opens no transaction: on SQLite a relay transaction
+    // takes the write lock, which requests would wait for.
+    let waiting: Option<i64> = outbox_event::Entity::find()
+        .select_only()
+        .column(outbox_event::Column::Id)
+        .filter(outbox_event::Column::PublishedAt.is_null())
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    if waiting.is_none() {
+        return Ok(Some(0));
+    }
     let tx = begin_write(db).await?;
     let mut q = outbox_event::Entity::find()
         .filter(outbox_event::Column::PublishedAt.is_null())
