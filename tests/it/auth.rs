@@ -884,10 +884,8 @@ async fn logins_survive_a_restart_and_work_on_every_node() {
 /// A minimal SMTP server on a loopback port that records each message.
 async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let (listener, addr) = crate::harness::loopback().await;
+    let port = addr.port();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -954,10 +952,7 @@ async fn reset_mail_goes_through_smtp_when_configured() {
         state.mailer.outbox().is_none(),
         "an SMTP mailer, not the outbox"
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (listener, addr) = crate::harness::loopback().await;
     tokio::spawn(emporium::app::serve(
         state,
         listener,

@@ -127,9 +127,7 @@ async fn an_event_committed_while_no_relay_runs_is_delivered_after_a_restart() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut rx = state.events.subscribe();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (listener, _) = crate::harness::loopback().await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let node = tokio::spawn(emporium::app::serve(state, listener, async move {
         let _ = stopped.await;

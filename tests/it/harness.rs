@@ -100,12 +100,7 @@ impl TestApp {
         statements: Arc<Mutex<Vec<String>>>,
         handle: Option<DbHandle>,
     ) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let (listener, addr) = loopback().await;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app::serve(state.clone(), listener, async move {
             let _ = rx.await;
@@ -310,6 +305,17 @@ impl Drop for TestApp {
             .join();
         }
     }
+}
+
+/// A listener on a free loopback port, and its address.
+pub async fn loopback() -> (tokio::net::TcpListener, std::net::SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    (listener, addr)
 }
 
 /// Creates an empty database: a temporary SQLite file, or a new PostgreSQL

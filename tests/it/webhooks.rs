@@ -181,12 +181,7 @@ async fn receiver() -> (String, Arc<Inbox>) {
     let router = axum::Router::new()
         .route("/hooks", post(receive))
         .with_state(inbox.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
+    let (listener, addr) = crate::harness::loopback().await;
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
