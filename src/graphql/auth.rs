@@ -49,6 +49,34 @@ impl Guard for Need {
     }
 }
 
+/// Field guard of a customer's own data: the customer `owner` themself, or a
+/// caller holding the permission. Put it on every field of an object that
+/// belongs to a customer and leads to more protected data (their orders,
+/// addresses, balances), so the rule holds whichever root reached the object.
+pub struct OwnerOr {
+    /// The customer the data belongs to.
+    pub owner: i64,
+    /// What anyone else needs.
+    pub permission: Permission,
+}
+
+impl OwnerOr {
+    /// The customer `owner`, or holders of `permission`.
+    pub fn new(owner: i64, permission: Permission) -> Self {
+        Self { owner, permission }
+    }
+}
+
+impl Guard for OwnerOr {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let principal = ctx.principal()?;
+        if principal.customer_id() == Some(self.owner) {
+            return Ok(());
+        }
+        check(principal, self.permission).map_err(Into::into)
+    }
+}
+
 /// Field guard: the caller must be a signed-in customer.
 pub struct SignedInCustomer;
 

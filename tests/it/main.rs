@@ -7,6 +7,7 @@
 mod accounts;
 mod auth;
 mod authz;
+mod authz_paths;
 mod cache;
 mod cart;
 mod catalog;

@@ -8,10 +8,14 @@ use crate::{
     domain::{
         self,
         error::{UserError as DomainUserError, UserErrorCode as DomainCode},
-        identity::{api_token as tokens, permission::Role},
+        identity::{
+            api_token as tokens,
+            permission::{Permission, Role},
+        },
     },
     graphql::{
         ContextExt,
+        auth::OwnerOr,
         error::ApiResult,
         id::{self, Kind},
     },
@@ -260,12 +264,14 @@ impl Customer {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
-    /// The address book, oldest first.
+    /// The address book, oldest first. The customer, or `customers:read`.
+    #[graphql(guard = "OwnerOr::new(self.0.id, Permission::CustomersRead)")]
     async fn addresses(&self, ctx: &Context<'_>) -> ApiResult<Vec<MailingAddress>> {
         let rows = domain::identity::customer::addresses(&ctx.state()?.db, self.0.id).await?;
         Ok(rows.into_iter().map(MailingAddress).collect())
     }
-    /// The customer's orders, newest first.
+    /// The customer's orders, newest first. The customer, or `orders:read`.
+    #[graphql(guard = "OwnerOr::new(self.0.id, Permission::OrdersRead)")]
     async fn orders(
         &self,
         ctx: &Context<'_>,
@@ -275,7 +281,9 @@ impl Customer {
         ctx.request()?.no_store();
         crate::graphql::commerce::order_page(ctx, Some(self.0.id), first, after).await
     }
-    /// The customer's store credit balances, one per currency.
+    /// The customer's store credit balances, one per currency. The
+    /// customer, or `customers:read`.
+    #[graphql(guard = "OwnerOr::new(self.0.id, Permission::CustomersRead)")]
     async fn store_credit(
         &self,
         ctx: &Context<'_>,
@@ -293,7 +301,8 @@ impl Customer {
             })
             .collect())
     }
-    /// The default address, if any.
+    /// The default address, if any. The customer, or `customers:read`.
+    #[graphql(guard = "OwnerOr::new(self.0.id, Permission::CustomersRead)")]
     async fn default_address(&self, ctx: &Context<'_>) -> ApiResult<Option<MailingAddress>> {
         let Some(address_id) = self.0.default_address_id else {
             return Ok(None);
