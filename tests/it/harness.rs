@@ -59,11 +59,7 @@ impl TestApp {
     pub async fn spawn_with(opts: Options) -> Self {
         let (url, handle) = fresh_database().await;
         let mut config = Config::for_database(url.clone());
-        config.redis_url = opts.redis_url.clone().or_else(|| {
-            std::env::var("TEST_REDIS_URL")
-                .ok()
-                .filter(|s| !s.is_empty())
-        });
+        config.redis_url = opts.redis_url.clone().or_else(redis_url);
         config.db_max_connections = 8;
         // Tests share one Redis: each app keeps its keys apart.
         config.redis_prefix = format!("emporium-test:{}:", uuid::Uuid::new_v4().simple());
@@ -305,6 +301,24 @@ impl Drop for TestApp {
             .join();
         }
     }
+}
+
+/// The Redis the tests share: `TEST_REDIS_URL`, where an empty value counts
+/// as unset.
+pub fn redis_url() -> Option<String> {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// The shared Redis, for a test that means nothing without one. Such tests
+/// are `#[ignore]`d with the reason, so a run without Redis reports them as
+/// ignored rather than passed; `.ci/run` runs them in its PostgreSQL + Redis
+/// leg with `--include-ignored`, where a missing Redis fails them here.
+pub fn require_redis() -> String {
+    redis_url().unwrap_or_else(|| {
+        panic!("this test needs TEST_REDIS_URL (see .ci/run for the settings CI uses)")
+    })
 }
 
 /// A listener on a free loopback port, and its address.

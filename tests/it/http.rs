@@ -391,7 +391,7 @@ async fn health_readiness_and_request_ids() {
     assert_eq!(res.status().as_u16(), 200);
     let v: Value = res.json().await.unwrap_or(Value::Null);
     assert_eq!(v["database"], json!("ok"));
-    if std::env::var("TEST_REDIS_URL").is_ok_and(|s| !s.is_empty()) {
+    if crate::harness::redis_url().is_some() {
         assert_eq!(v["redis"], json!("ok"));
     }
     let res = app
