@@ -363,7 +363,7 @@ async fn reserved(app: &TestApp, sku: &str) -> (i64, i64) {
             .await
             .unwrap_or_else(|e| panic!("query: {e}"))
             .and_then(|r| r.try_get::<i64>("", "n").ok())
-            .unwrap_or(0)
+            .unwrap_or_else(|| panic!("no count"))
     };
     let levels = row(format!(
         "SELECT CAST(COALESCE(SUM(l.reserved), 0) AS BIGINT) AS n FROM stock_level l JOIN variant v ON v.id = l.variant_id WHERE v.sku = '{sku}'"

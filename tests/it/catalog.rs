@@ -98,7 +98,7 @@ async fn drafts_and_archived_products_are_invisible_everywhere() {
         .filter(entity::product::Column::Status.ne(entity::product_status::ProductStatus::Active))
         .all(&app.db)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("query: {e}"));
     assert!(
         hidden.len() >= 2,
         "the seed has drafts and archived products"

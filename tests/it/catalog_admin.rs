@@ -39,7 +39,7 @@ async fn products(app: &TestApp) -> u64 {
     entity::product::Entity::find()
         .count(&app.db)
         .await
-        .unwrap_or_default()
+        .unwrap_or_else(|e| panic!("query: {e}"))
 }
 
 #[tokio::test]

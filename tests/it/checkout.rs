@@ -405,7 +405,7 @@ async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
         .filter(stock_level::Column::VariantId.eq(item.id))
         .all(&app.db)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("query: {e}"));
     assert!(
         levels
             .iter()

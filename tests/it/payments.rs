@@ -138,7 +138,10 @@ fn stripe_event(secret: &str, id: &str, kind: WebhookEventKind) -> (http::Header
 /// Checks what the app sent Stripe to create PaymentIntents: a key per
 /// attempt, the payment method token, never card data.
 async fn assert_intents_carry_keys_and_no_card_data(stripe: &MockServer, token: &str) {
-    let requests = stripe.received_requests().await.unwrap_or_default();
+    let requests = stripe
+        .received_requests()
+        .await
+        .unwrap_or_else(|| panic!("the mock records no requests"));
     let intents: Vec<_> = requests
         .iter()
         .filter(|r| r.url.path() == "/v1/payment_intents")
@@ -649,7 +652,10 @@ async fn a_sale_that_cannot_become_an_order_is_refunded() {
     assert_eq!(order_count(&app).await, 1);
     assert_eq!(stock_of(&app, item.id).await, (1, 1));
     // The charge without an order went back.
-    let requests = stripe.received_requests().await.unwrap_or_default();
+    let requests = stripe
+        .received_requests()
+        .await
+        .unwrap_or_else(|| panic!("the mock records no requests"));
     let refunds: Vec<String> = requests
         .iter()
         .filter(|r| r.url.path() == "/v1/refunds")

@@ -16,7 +16,13 @@ where
     for key in E::PrimaryKey::iter() {
         query = query.order_by_asc(key.into_column());
     }
-    format!("{:?}", query.all(&app.db).await.unwrap_or_default())
+    format!(
+        "{:?}",
+        query
+            .all(&app.db)
+            .await
+            .unwrap_or_else(|e| panic!("query: {e}"))
+    )
 }
 
 /// Everything a storefront shows of the catalog, in a stable order.
@@ -60,7 +66,7 @@ async fn statuses_follow_the_documented_rule_and_a_second_seed_is_refused() {
         .order_by_asc(entity::product::Column::Id)
         .all(&app.db)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("query: {e}"));
     assert_eq!(products.len(), 100);
     for (i, p) in products.iter().enumerate() {
         assert_eq!(p.status, seed::product_status(i), "product {i}");
@@ -72,19 +78,19 @@ async fn statuses_follow_the_documented_rule_and_a_second_seed_is_refused() {
     let variants = entity::variant::Entity::find()
         .count(&app.db)
         .await
-        .unwrap_or(0);
+        .unwrap_or_else(|e| panic!("query: {e}"));
     let channels = entity::channel::Entity::find()
         .count(&app.db)
         .await
-        .unwrap_or(0);
+        .unwrap_or_else(|e| panic!("query: {e}"));
     let locations = entity::stock_location::Entity::find()
         .count(&app.db)
         .await
-        .unwrap_or(0);
+        .unwrap_or_else(|e| panic!("query: {e}"));
     let levels = entity::stock_level::Entity::find()
         .count(&app.db)
         .await
-        .unwrap_or(0);
+        .unwrap_or_else(|e| panic!("query: {e}"));
     assert_eq!((channels, locations), (2, 2));
     assert_eq!(levels, variants * 2);
 
@@ -93,6 +99,6 @@ async fn statuses_follow_the_documented_rule_and_a_second_seed_is_refused() {
     let after = entity::product::Entity::find()
         .count(&app.db)
         .await
-        .unwrap_or(0);
+        .unwrap_or_else(|e| panic!("query: {e}"));
     assert_eq!(after, 100, "a refused seed writes nothing");
 }
