@@ -25,6 +25,7 @@ mod payments;
 mod ratelimit;
 mod schema;
 mod seed;
+mod snapshots;
 mod statements;
 mod subscriptions;
 mod webhooks;
