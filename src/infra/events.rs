@@ -29,7 +29,7 @@ use tokio::sync::broadcast;
 
 use crate::{
     domain::{
-        error::DomainResult,
+        error::{DomainError, DomainResult},
         events::{self, DomainEvent, Envelope},
         webhooks_out,
     },
@@ -285,6 +285,7 @@ pub async fn relay_once(
     bus: &EventBus,
     cache: Option<&ResponseCache>,
     thorough: bool,
+    signal: &RelaySignal,
 ) -> DomainResult<Option<usize>> {
     // An idle round opens no transaction: on SQLite a relay transaction
     // takes the write lock, which requests would wait for.
@@ -354,6 +355,14 @@ pub async fn relay_once(
     if let Some(c) = cache {
         c.evict_local(&invalidation);
     }
+    if signal.crashing() {
+        // The events are out and nothing is marked: as after a crash, the
+        // transaction never commits and the rows go out again.
+        drop(tx);
+        return Err(DomainError::Inconsistent(
+            "failpoint: the relay crashed after publishing".into(),
+        ));
+    }
     let oldest = rows
         .iter()
         .map(|r| r.created_at)
@@ -399,6 +408,7 @@ pub struct RelaySignal {
     running: std::sync::atomic::AtomicBool,
     started: std::sync::atomic::AtomicU64,
     done: tokio::sync::watch::Sender<u64>,
+    crashes: std::sync::atomic::AtomicU32,
 }
 
 impl Default for RelaySignal {
@@ -409,11 +419,30 @@ impl Default for RelaySignal {
             running: std::sync::atomic::AtomicBool::new(false),
             started: std::sync::atomic::AtomicU64::new(0),
             done: tokio::sync::watch::Sender::new(0),
+            crashes: std::sync::atomic::AtomicU32::new(0),
         }
     }
 }
 
 impl RelaySignal {
+    /// Failpoint for crash tests: the next `rounds` relay rounds of this
+    /// node stop right after publishing their events and before marking
+    /// them published, dropping their transaction as a crash of the node
+    /// would. Nothing arms it outside tests.
+    pub fn crash_after_publish(&self, rounds: u32) {
+        self.crashes
+            .store(rounds, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the round now publishing must crash (see
+    /// [`Self::crash_after_publish`]).
+    fn crashing(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.crashes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     /// Waits (at most `limit`) until a relay round that started after this
     /// call has finished. Returns at once when no relay runs in this process.
     pub async fn flush(&self, limit: Duration) {
@@ -460,7 +489,7 @@ pub async fn run_relay(
     loop {
         let thorough = signal.wanted.swap(false, Ordering::AcqRel);
         let round = signal.started.fetch_add(1, Ordering::AcqRel) + 1;
-        match relay_once(&db, &bus, cache.as_ref(), thorough).await {
+        match relay_once(&db, &bus, cache.as_ref(), thorough, &signal).await {
             Ok(Some(n)) => {
                 backoff = RETRY_FIRST;
                 signal.done.send_replace(round);

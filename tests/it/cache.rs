@@ -6,11 +6,8 @@ use serde_json::{Value, json};
 
 use emporium::domain::identity::permission::Role;
 
-use std::time::Duration;
-
 use crate::{
     accounts,
-    checkout::eventually,
     harness::{Options, TestApp, header},
 };
 
@@ -145,7 +142,7 @@ async fn hits_cost_no_statement_and_changes_make_the_next_read_fresh() {
 }
 
 /// The handle of the product whose variant has `sku`.
-async fn handle_with(app: &TestApp, sku: &str) -> String {
+pub(crate) async fn handle_with(app: &TestApp, sku: &str) -> String {
     let data = app
         .query(
             "{ products(first: 10) { nodes { handle variants { sku } } } }",
@@ -261,7 +258,7 @@ const PRICE: &str =
     r#"query($h: String!) { product(handle: $h) { variants { sku price { amount } } } }"#;
 
 /// The product's first price and the cache header, read from `app`.
-async fn price_on(app: &TestApp, handle: &str) -> (String, Value) {
+pub(crate) async fn price_on(app: &TestApp, handle: &str) -> (String, Value) {
     let res = app
         .post_json(
             &json!({ "query": PRICE, "variables": { "h": handle } }),
@@ -277,7 +274,7 @@ async fn price_on(app: &TestApp, handle: &str) -> (String, Value) {
     )
 }
 
-async fn set_price(app: &TestApp, token: &str, amount: &str) {
+pub(crate) async fn set_price(app: &TestApp, token: &str, amount: &str) {
     staff(
         app,
         token,
@@ -314,106 +311,4 @@ async fn with_redis_a_change_on_one_node_is_fresh_in_the_next_read_on_the_other(
         assert_eq!(price_on(&a, handle).await.1, json!(amount));
         assert_eq!(price_on(&b, handle).await.0, "hit");
     }
-}
-
-/// A Redis server of the test's own, on a port of its own.
-struct Throwaway {
-    port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl Throwaway {
-    /// Starts one, or `None` where `redis-server` is not installed.
-    async fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .ok()?;
-        let mut r = Self { port, child: None };
-        r.up().await.then_some(r)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn up(&mut self) -> bool {
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
-        let Ok(child) = child else { return false };
-        self.child = Some(child);
-        for _ in 0..300 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("redis-server on port {} did not come up", self.port);
-    }
-
-    fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Throwaway {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
-
-#[tokio::test]
-#[ignore = "needs redis-server on the PATH for a Redis of its own to stop"]
-async fn reads_keep_answering_while_redis_is_down_and_the_cache_comes_back() {
-    let Some(mut redis) = Throwaway::start().await else {
-        panic!("this test needs redis-server on the PATH");
-    };
-    let app = TestApp::spawn_with(Options {
-        redis_url: Some(redis.url()),
-        ..Default::default()
-    })
-    .await;
-    let admin = accounts::staff_user(&app, "redis-down@example.com", Role::Admin).await;
-    let handle = &handle_with(&app, "EMP-00003-01").await;
-    assert_eq!(price_on(&app, handle).await.0, "miss");
-    assert_eq!(price_on(&app, handle).await.0, "hit");
-
-    redis.down();
-    // Every read answers, from the database once the node notices.
-    eventually(
-        Duration::from_secs(30),
-        "reads bypass the cache",
-        || async { price_on(&app, handle).await.0 == "none" },
-    )
-    .await;
-    // A change made meanwhile is seen at once.
-    set_price(&app, &admin.access, "55.50").await;
-    for _ in 0..5 {
-        assert_eq!(
-            price_on(&app, handle).await,
-            ("none".into(), json!("55.50"))
-        );
-    }
-
-    redis.up().await;
-    eventually(Duration::from_secs(30), "the cache is back", || async {
-        price_on(&app, handle).await.0 == "hit"
-    })
-    .await;
-    assert_eq!(price_on(&app, handle).await, ("hit".into(), json!("55.50")));
-    set_price(&app, &admin.access, "66.60").await;
-    assert_eq!(
-        price_on(&app, handle).await,
-        ("miss".into(), json!("66.60"))
-    );
 }

@@ -1119,3 +1119,75 @@ async fn the_guard_refuses_at_delivery_a_host_that_resolves_to_loopback() {
     let own = deliveries(&app, &owner, Some(&ids[0])).await;
     assert_eq!(own[0]["lastError"], d["lastError"]);
 }
+
+/// At least once, and seen once: the relay crashes after publishing a
+/// stock change and before marking it published (a failpoint the test
+/// arms), so the event goes out again with the same id. The bus carries it
+/// twice; a webhook receiver and a WebSocket subscriber each get it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_crash_after_publishing_sends_again_and_receivers_see_each_event_once() {
+    use crate::subscriptions::{STOCK, Ws, listening};
+    let app = app(3).await;
+    let admin = accounts::staff_user(&app, "crash@example.com", Role::Admin).await;
+    let (url, inbox) = receiver().await;
+    let (_, secret) = subscribe(&app, &admin.access, &url, &["stock.changed"]).await;
+    inbox.trust(&secret);
+    let (inventory, _) = accounts::partner_token(&app, &["inventory:write"], None).await;
+    let product = app
+        .query(
+            "{ product(handle: \"pocket-journal-0\") { variants { id sku } } }",
+            json!({}),
+        )
+        .await;
+    let variant = product["product"]["variants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["sku"] == "EMP-00000-01")
+        .map(|v| v["id"].clone())
+        .unwrap_or_else(|| panic!("no EMP-00000-01: {product}"));
+    let mut ws = Ws::connect(&app, None).await;
+    let live = ws.subscribe(STOCK, json!({ "ids": [variant] })).await;
+    listening(&app, 1).await;
+    let mut bus = app.state.events.subscribe();
+
+    app.state.relay.crash_after_publish(1);
+    set_stock(&app, &inventory, 41).await;
+    let mut next = async || {
+        tokio::time::timeout(PATIENCE, bus.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no event within {PATIENCE:?}"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (first, again) = (next().await, next().await);
+    assert_eq!(
+        first.id, again.id,
+        "the crashed round's event went out again with its id"
+    );
+    assert_eq!(first.event.topic(), "stock.changed");
+
+    // A later change is the next thing every receiver gets.
+    set_stock(&app, &inventory, 42).await;
+    let after = next().await;
+    assert_ne!(after.id, first.id);
+    let got = accepted(&inbox, 2).await;
+    assert_eq!(inbox.hits(&first.id), 1, "the webhook got the event twice");
+    assert_eq!(
+        got.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>(),
+        [first.id.as_str(), after.id.as_str()]
+    );
+    // Available counts every location: the warehouse's 41, then one more.
+    let seen: Vec<i64> = [ws.next_of(&live).await, ws.next_of(&live).await]
+        .iter()
+        .map(|p| {
+            p["data"]["stockUpdated"]["quantityAvailable"]
+                .as_i64()
+                .unwrap_or(-1)
+        })
+        .collect();
+    assert_eq!(
+        seen[1],
+        seen[0] + 1,
+        "the subscriber saw the event twice: {seen:?}"
+    );
+}
