@@ -38,6 +38,12 @@ pub struct TestApp {
     handle: Option<DbHandle>,
 }
 
+/// A node running as a process of its own ([`TestApp::spawn_process`]);
+/// killed by its PID when dropped.
+pub struct NodeProcess {
+    _child: tokio::process::Child,
+}
+
 /// Options for [`TestApp::spawn_with`].
 #[derive(Clone, Default)]
 pub struct Options {
@@ -121,6 +127,68 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("state: {e}"));
         Self::serve(state, self.statements.clone(), None).await
+    }
+
+    /// A second node in a process of its own: the built `emporium` binary
+    /// serving on a free loopback port, on this app's database and Redis
+    /// (with its key prefix), configured from the environment as an
+    /// operator would. Returns a client-side view of it (its `base` is the
+    /// process; `db` and `state` are this app's, for assertions) and the
+    /// process, which is killed when dropped.
+    pub async fn spawn_process(&self) -> (Self, NodeProcess) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("a free port: {e}"));
+        let config = &self.state.config;
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_emporium"));
+        cmd.arg("serve")
+            .env("EMPORIUM_DATABASE_URL", &config.database_url)
+            .env("EMPORIUM_REDIS_PREFIX", &config.redis_prefix)
+            .env("EMPORIUM_LISTEN", format!("127.0.0.1:{port}"))
+            .env("EMPORIUM_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true);
+        match &config.redis_url {
+            Some(url) => cmd.env("EMPORIUM_REDIS_URL", url),
+            None => cmd.env_remove("EMPORIUM_REDIS_URL"),
+        };
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start the emporium binary: {e}"));
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the node process exited at start: {status}");
+            }
+            if client
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the node process did not get ready"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let view = Self {
+            base,
+            db: self.db.clone(),
+            statements: self.statements.clone(),
+            client,
+            state: self.state.clone(),
+            shutdown: None,
+            server: None,
+            handle: None,
+        };
+        (view, NodeProcess { _child: child })
     }
 
     /// Mails the app has queued so far.

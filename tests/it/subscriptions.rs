@@ -474,3 +474,42 @@ async fn a_checkout_on_one_node_reaches_subscribers_on_another() {
         .await;
     assert_eq!(paid["data"]["orderUpdated"]["id"], json!(order));
 }
+
+/// The same across processes: the checkout happens on a node that is a
+/// process of its own (the built binary, with its own runtime, pools and
+/// caches), sharing only PostgreSQL and Redis with the subscribers' node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_REDIS_URL: nodes share nothing without Redis, by design"]
+async fn a_checkout_on_a_node_process_reaches_subscribers_on_another_node() {
+    crate::harness::require_redis();
+    let b = shop().await;
+    let (a, _process) = b.spawn_process().await;
+    let item = stocked_item(&b, 5).await;
+    let support = accounts::staff_user(&b, "support@example.com", Role::Support).await;
+    let mut on_b = Ws::connect(&b, None).await;
+    let stock = on_b.subscribe(STOCK, json!({ "ids": [item.gid] })).await;
+    let mut desk_b = Ws::connect(&b, Some(&support.access)).await;
+    let all = desk_b.subscribe(ORDERS, json!({})).await;
+    listening(&b, 2).await;
+
+    let cart = ready_cart(&a, None, &item, 2).await;
+    let (status, body) = checkout(&a, None, &cart, "test", "tok_visa", None).await;
+    let placed = payload(status, &body);
+    assert_eq!(placed["userErrors"], json!([]), "{placed}");
+    let order = placed["order"]["id"].clone();
+    on_b.until(&stock, |p| {
+        p["data"]["stockUpdated"]["quantityAvailable"] == json!(3)
+    })
+    .await;
+    let seen = desk_b
+        .until(&all, |p| {
+            p["data"]["ordersUpdated"]["id"] == order
+                && p["data"]["ordersUpdated"]["paymentStatus"] == json!("PAID")
+        })
+        .await;
+    assert_eq!(
+        seen["data"]["ordersUpdated"]["status"],
+        json!("OPEN"),
+        "{seen}"
+    );
+}
