@@ -314,11 +314,21 @@ pub async fn shop() -> TestApp {
     .await
 }
 
-#[tokio::test]
+/// [`shop`], served on a runtime of its own: for races.
+pub async fn shop_apart() -> TestApp {
+    TestApp::spawn_with(Options {
+        products: Some(20),
+        own_runtime: true,
+        ..Default::default()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
     const UNITS: i32 = 20;
     const BUYERS: usize = 200;
-    let app = shop().await;
+    let app = shop_apart().await;
     let item = stocked_item(&app, UNITS).await;
     let (on_hand, reserved) = stock_of(&app, item.id).await;
     assert_eq!((on_hand, reserved), (i64::from(UNITS), 0));
@@ -414,11 +424,11 @@ async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_with_one_idempotency_key_make_one_order_and_one_charge() {
     const RETRIES: usize = 50;
     const KEY: &str = "6a1f0c1e-retry-once";
-    let app = shop().await;
+    let app = shop_apart().await;
     let item = stocked_item(&app, 5).await;
     let cart = ready_cart(&app, None, &item, 1).await;
     let charged_before = authorizations(&app);
@@ -585,7 +595,7 @@ async fn the_sweeper_cancels_an_order_whose_payment_never_completes() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sweeps_release_each_expired_hold_once() {
     const ORDERS: usize = 4;
     let app = TestApp::spawn_with(Options {
@@ -595,6 +605,7 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
             // Only the sweeps this test runs.
             c.commerce.sweep_interval_secs = 3600;
         }),
+        own_runtime: true,
         ..Default::default()
     })
     .await;

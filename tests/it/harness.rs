@@ -36,6 +36,8 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     handle: Option<DbHandle>,
+    /// The server's own runtime ([`Options::own_runtime`]).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 /// A node running as a process of its own ([`TestApp::spawn_process`]);
@@ -53,6 +55,9 @@ pub struct Options {
     pub configure: Option<fn(&mut Config)>,
     /// A Redis of the test's own instead of `TEST_REDIS_URL`.
     pub redis_url: Option<String>,
+    /// Serve on a multi-threaded runtime of the server's own (for races;
+    /// see [`TestApp::serve_apart`]).
+    pub own_runtime: bool,
 }
 
 impl TestApp {
@@ -91,10 +96,66 @@ impl TestApp {
                 log.push(info.statement.sql.clone());
             }
         });
+        if opts.own_runtime {
+            return Self::serve_apart(db, config, statements, handle).await;
+        }
         let state = AppState::with_db(db.clone(), config)
             .await
             .unwrap_or_else(|e| panic!("state: {e}"));
         Self::serve(state, statements, Some(handle)).await
+    }
+
+    /// Serves on a multi-threaded runtime of the app's own, with a pool of
+    /// its own, so that a test's clients and the server never take turns on
+    /// one thread: races between requests are real races. `db` (the test's
+    /// pool, which counts statements) stays for the test's assertions.
+    async fn serve_apart(
+        db: DatabaseConnection,
+        config: Config,
+        statements: Arc<Mutex<Vec<String>>>,
+        handle: DbHandle,
+    ) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("server")
+            .build()
+            .unwrap_or_else(|e| panic!("a runtime for the server: {e}"));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<AppState>();
+        let server = runtime.spawn(async move {
+            let pool = infra::db::connect(&config.database_url, config.db_max_connections).await?;
+            let state = AppState::with_db(pool, config).await?;
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let _ = ready_tx.send(state.clone());
+            app::serve(state, listener, async move {
+                let _ = rx.await;
+            })
+            .await
+        });
+        let Ok(state) = ready_rx.await else {
+            match server.await {
+                Ok(Err(e)) => panic!("the server did not start: {e:#}"),
+                other => panic!("the server did not start: {other:?}"),
+            }
+        };
+        Self {
+            base: format!("http://{addr}"),
+            db,
+            statements,
+            client: reqwest::Client::new(),
+            state,
+            shutdown: Some(tx),
+            server: Some(server),
+            handle: Some(handle),
+            runtime: Some(runtime),
+        }
     }
 
     async fn serve(
@@ -116,6 +177,7 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             handle,
+            runtime: None,
         }
     }
 
@@ -187,6 +249,7 @@ impl TestApp {
             shutdown: None,
             server: None,
             handle: None,
+            runtime: None,
         };
         (view, NodeProcess { _child: child })
     }
@@ -346,6 +409,10 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(runtime) = self.runtime.take() {
+            // Dropping a runtime may not block inside the test's runtime.
+            runtime.shutdown_background();
         }
         if let Some(DbHandle::Postgres { admin_url, name }) = self.handle.take() {
             // Dropping runs outside the test's runtime, which may be shutting down.

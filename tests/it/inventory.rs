@@ -17,9 +17,20 @@ const ADJUST: &str = "mutation($i: InventoryAdjustQuantitiesInput!) { inventoryA
 const SKU: &str = "EMP-00000-01";
 
 async fn app_with_partner() -> (TestApp, String) {
+    partner_app(false).await
+}
+
+/// [`app_with_partner`] served on a runtime of its own, so concurrent
+/// writers race for real (its statements are not counted).
+async fn app_with_partner_apart() -> (TestApp, String) {
+    partner_app(true).await
+}
+
+async fn partner_app(own_runtime: bool) -> (TestApp, String) {
     let app = TestApp::spawn_with(Options {
         products: Some(20),
         configure: Some(|c| c.response_cache_mb = 0),
+        own_runtime,
         ..Default::default()
     })
     .await;
@@ -136,9 +147,9 @@ async fn quantities_set_by_sku_show_on_the_storefront_with_their_history() {
     assert_eq!(audit["auditVerify"], json!({ "ok": true, "checked": 2 }));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_and_set_lets_exactly_one_concurrent_writer_win() {
-    let (app, token) = app_with_partner().await;
+    let (app, token) = app_with_partner_apart().await;
     set(
         &app,
         &token,
@@ -278,9 +289,9 @@ async fn adjustments_carry_a_reason_and_never_go_below_zero() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_applies_a_call_once_even_for_concurrent_duplicates() {
-    let (app, token) = app_with_partner().await;
+    let (app, token) = app_with_partner_apart().await;
     set(
         &app,
         &token,
@@ -352,9 +363,9 @@ async fn a_bulk_sync_sets_every_stock_level_in_one_call() {
     assert_eq!(verify["auditVerify"]["ok"], true);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_chain_survives_concurrent_writers_and_exposes_tampering() {
-    let (app, token) = app_with_partner().await;
+    let (app, token) = app_with_partner_apart().await;
     let writers = (0..10).map(|i| {
         let (app, token) = (&app, &token);
         async move {
