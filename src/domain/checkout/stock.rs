@@ -9,7 +9,7 @@
 //!   available first.
 //! - Variants that do not track inventory are never held; variants that allow
 //!   backorder hold what there is and sell the rest as backordered.
-//! - A reservation with an expiry is released by [`sweep`], which several
+//! - A reservation with an expiry is released by [`super::expiry::sweep`], which several
 //!   nodes may run at once: on PostgreSQL each claims rows with
 //!   `FOR UPDATE SKIP LOCKED`, so none is released twice.
 
