@@ -96,6 +96,9 @@ pub struct CodeStatus {
     pub applicable: bool,
     /// Why not, for people.
     pub reason: Option<String>,
+    /// Not applicable because it was used as often as allowed (by everyone,
+    /// or by this customer): checkout refuses rather than charge without it.
+    pub used_up: bool,
 }
 
 /// A shipping method offered for the cart.
@@ -500,6 +503,7 @@ pub async fn quote(
                     code: code.clone(),
                     applicable: true,
                     reason: None,
+                    used_up: false,
                 },
             );
         }
@@ -510,6 +514,7 @@ pub async fn quote(
                 code,
                 applicable: false,
                 reason: Some(rejection_text(r.reason).to_owned()),
+                used_up: false,
             });
         }
     }
@@ -520,6 +525,7 @@ pub async fn quote(
                 code: c,
                 applicable: false,
                 reason: Some("this code is no longer valid".into()),
+                used_up: false,
             })
         })
         .collect();
@@ -663,6 +669,10 @@ fn not_applicable(code: &str, why: Ineligible) -> CodeStatus {
         code: code.to_owned(),
         applicable: false,
         reason: Some(why.to_string()),
+        used_up: matches!(
+            why,
+            Ineligible::UsageLimitReached | Ineligible::CustomerLimitReached
+        ),
     }
 }
 
