@@ -825,15 +825,31 @@ async fn refunds_after_failed_placements_use_short_keys_of_their_own_cart() {
         .await;
     let app = forgetful_stripe_shop(&stripe).await;
     let item = stocked_item(&app, 2).await;
-    let alice = ready_cart(&app, None, &item, 1).await;
-    let bob = ready_cart(&app, None, &item, 1).await;
+    let alice = accounts::customer(&app, "alice@example.com").await;
+    let bob = accounts::customer(&app, "bob@example.com").await;
+    let alices = ready_cart(&app, Some(&alice.access), &item, 1).await;
+    let bobs = ready_cart(&app, Some(&bob.access), &item, 1).await;
     let quick = ready_cart(&app, None, &item, 2).await;
-    // Two buyers send the same key, as long as a key may be.
+    // Two customers send the same key, as long as a key may be.
     let key = "k".repeat(255);
 
     // Both wait on Stripe; their holds expire and are swept ...
-    let first = checkout(&app, None, &alice, "stripe", "pm_card_visa", Some(&key));
-    let second = checkout(&app, None, &bob, "stripe", "pm_card_visa", Some(&key));
+    let first = checkout(
+        &app,
+        Some(&alice.access),
+        &alices,
+        "stripe",
+        "pm_card_visa",
+        Some(&key),
+    );
+    let second = checkout(
+        &app,
+        Some(&bob.access),
+        &bobs,
+        "stripe",
+        "pm_card_visa",
+        Some(&key),
+    );
     let rest = async {
         crate::checkout::eventually(Duration::from_secs(20), "both holds are taken", || async {
             stock_of(&app, item.id).await == (2, 2)
