@@ -886,18 +886,10 @@ fn check(
             }
         }
     }
-    // A code the buyer entered that is used up (by everyone, or by this
-    // customer) would silently leave the price higher than they chose.
-    for code in quote.codes.iter().filter(|c| c.used_up) {
-        errors.push(UserError::new(
-            &["discountCodes"],
-            UserErrorCode::InvalidCode,
-            format!(
-                "`{}` cannot be used: {}; remove it to check out",
-                code.code,
-                code.reason.as_deref().unwrap_or("it is used up")
-            ),
-        ));
+    // A code the customer has used up meanwhile (another checkout of
+    // theirs took it) would silently leave the price higher than they chose.
+    for code in quote.codes.iter().filter(|c| c.customer_limit_reached) {
+        errors.push(claims::used_up(&code.code));
     }
     let mut gateway = None;
     if quote.amount_due > 0 {

@@ -96,9 +96,10 @@ pub struct CodeStatus {
     pub applicable: bool,
     /// Why not, for people.
     pub reason: Option<String>,
-    /// Not applicable because it was used as often as allowed (by everyone,
-    /// or by this customer): checkout refuses rather than charge without it.
-    pub used_up: bool,
+    /// Not applicable because this customer used it as often as allowed:
+    /// checkout refuses rather than charge without it (a checkout of theirs
+    /// that raced this one took it).
+    pub customer_limit_reached: bool,
 }
 
 /// A shipping method offered for the cart.
@@ -503,7 +504,7 @@ pub async fn quote(
                     code: code.clone(),
                     applicable: true,
                     reason: None,
-                    used_up: false,
+                    customer_limit_reached: false,
                 },
             );
         }
@@ -514,7 +515,7 @@ pub async fn quote(
                 code,
                 applicable: false,
                 reason: Some(rejection_text(r.reason).to_owned()),
-                used_up: false,
+                customer_limit_reached: false,
             });
         }
     }
@@ -525,7 +526,7 @@ pub async fn quote(
                 code: c,
                 applicable: false,
                 reason: Some("this code is no longer valid".into()),
-                used_up: false,
+                customer_limit_reached: false,
             })
         })
         .collect();
@@ -669,10 +670,7 @@ fn not_applicable(code: &str, why: Ineligible) -> CodeStatus {
         code: code.to_owned(),
         applicable: false,
         reason: Some(why.to_string()),
-        used_up: matches!(
-            why,
-            Ineligible::UsageLimitReached | Ineligible::CustomerLimitReached
-        ),
+        customer_limit_reached: why == Ineligible::CustomerLimitReached,
     }
 }
 
