@@ -47,6 +47,9 @@ pub struct AppState {
     pub events: EventBus,
     /// Payment gateways checkout accepts.
     pub gateways: Arc<Gateways>,
+    /// The installation's checkout secret (gateway idempotency keys,
+    /// client address digests).
+    pub checkout_keys: domain::checkout::keys::CheckoutKeys,
     /// Outbound webhook delivery counters of this node (for metrics).
     pub webhook_metrics: Arc<domain::webhooks_out::worker::Metrics>,
     /// Wakes the outbox relay and waits for it (mutations, before answering).
@@ -112,6 +115,9 @@ impl AppState {
             ),
         };
         let gateways = Arc::new(gateways(&config.commerce)?);
+        let checkout_keys = domain::checkout::keys::CheckoutKeys::load(&db)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the checkout secret: {e}"))?;
         let events = match &redis {
             Some(client) => EventBus::shared(client.clone(), &config.redis_prefix),
             None => EventBus::default(),
@@ -119,6 +125,7 @@ impl AppState {
         Ok(Self {
             relay: Arc::new(RelaySignal::default()),
             gateways,
+            checkout_keys,
             db,
             config: Arc::new(config),
             redis,
@@ -196,6 +203,18 @@ pub async fn serve(
         Duration::from_secs(state.config.commerce.sweep_interval_secs),
     ));
     let _sweeper = AbortOnDrop(sweeper);
+    // Voids and refunds that failed at checkout, retried until they succeed.
+    let c = &state.config.commerce;
+    let undo = tokio::spawn(domain::checkout::undo::run_worker(
+        relay_db.clone(),
+        state.gateways.clone(),
+        domain::checkout::undo::Retry {
+            base: Duration::from_millis(c.payment_retry_base_ms),
+            cap: Duration::from_secs(c.payment_retry_cap_secs),
+            poll: Duration::from_secs(c.sweep_interval_secs),
+        },
+    ));
+    let _undo = AbortOnDrop(undo);
     // With Redis, this node hears every node's events: subscribed before
     // serving, so nothing published after start is missed.
     let _fanout = state

@@ -185,9 +185,30 @@ pub struct CommerceConfig {
     /// `EMPORIUM_CHECKOUT_HOLD_SECS`: how long a checkout in progress holds
     /// stock (default 600).
     pub checkout_hold_secs: u64,
-    /// `EMPORIUM_PAYMENT_PENDING_SECS`: how long an order awaiting an
-    /// asynchronous payment holds stock before it is cancelled (default 3600).
+    /// `EMPORIUM_PAYMENT_PENDING_SECS`: how long an order awaiting payment
+    /// (an asynchronous card payment, an offline payment) holds its stock
+    /// before it is cancelled (default 3600).
     pub payment_pending_secs: u64,
+    /// `EMPORIUM_PAYMENT_PENDING_SECS_<GATEWAY>` (`_MANUAL`, `_STRIPE`,
+    /// `_TEST`): the same for one gateway, e.g. a few days for bank
+    /// transfers.
+    pub payment_pending_secs_per_gateway: Vec<(String, u64)>,
+    /// `EMPORIUM_UNPAID_ORDERS_PER_EMAIL`: most orders awaiting payment one
+    /// buyer email may have open at once (default 3; 0: no cap).
+    pub unpaid_orders_per_email: u32,
+    /// `EMPORIUM_UNPAID_ORDERS_PER_CUSTOMER`: the same per signed-in
+    /// customer (default 3; 0: no cap).
+    pub unpaid_orders_per_customer: u32,
+    /// `EMPORIUM_UNPAID_ORDERS_PER_ADDRESS`: the same per client address
+    /// (an IPv4 address, an IPv6 /64 network; default 5; 0: no cap).
+    pub unpaid_orders_per_address: u32,
+    /// `EMPORIUM_PAYMENT_RETRY_BASE_MS`: delay before retrying a failed
+    /// automatic void or refund; it doubles after each further failure
+    /// (default 5000).
+    pub payment_retry_base_ms: u64,
+    /// `EMPORIUM_PAYMENT_RETRY_CAP_SECS`: the longest delay between two
+    /// such retries (default 3600).
+    pub payment_retry_cap_secs: u64,
     /// `EMPORIUM_CART_RESERVATION_SECS`: hold stock when it is added to a
     /// cart, for this long after the cart's last change (default 0: off).
     pub cart_reservation_secs: u64,
@@ -207,6 +228,12 @@ impl Default for CommerceConfig {
             capture_automatic: true,
             checkout_hold_secs: 600,
             payment_pending_secs: 3600,
+            payment_pending_secs_per_gateway: Vec::new(),
+            unpaid_orders_per_email: 3,
+            unpaid_orders_per_customer: 3,
+            unpaid_orders_per_address: 5,
+            payment_retry_base_ms: 5_000,
+            payment_retry_cap_secs: 3_600,
             cart_reservation_secs: 0,
             sweep_interval_secs: 10,
         }
@@ -569,6 +596,37 @@ fn commerce(env: &Env<'_>, mode: Mode) -> Result<CommerceConfig, ConfigError> {
         capture_automatic,
         checkout_hold_secs: env.parse("EMPORIUM_CHECKOUT_HOLD_SECS", d.checkout_hold_secs)?,
         payment_pending_secs: env.parse("EMPORIUM_PAYMENT_PENDING_SECS", d.payment_pending_secs)?,
+        payment_pending_secs_per_gateway: {
+            let mut per = Vec::new();
+            for (code, var) in [
+                ("manual", "EMPORIUM_PAYMENT_PENDING_SECS_MANUAL"),
+                ("stripe", "EMPORIUM_PAYMENT_PENDING_SECS_STRIPE"),
+                ("test", "EMPORIUM_PAYMENT_PENDING_SECS_TEST"),
+            ] {
+                if env.string(var).is_some() {
+                    per.push((code.to_owned(), env.parse(var, 0_u64)?));
+                }
+            }
+            per
+        },
+        unpaid_orders_per_email: env.parse(
+            "EMPORIUM_UNPAID_ORDERS_PER_EMAIL",
+            d.unpaid_orders_per_email,
+        )?,
+        unpaid_orders_per_customer: env.parse(
+            "EMPORIUM_UNPAID_ORDERS_PER_CUSTOMER",
+            d.unpaid_orders_per_customer,
+        )?,
+        unpaid_orders_per_address: env.parse(
+            "EMPORIUM_UNPAID_ORDERS_PER_ADDRESS",
+            d.unpaid_orders_per_address,
+        )?,
+        payment_retry_base_ms: env
+            .parse("EMPORIUM_PAYMENT_RETRY_BASE_MS", d.payment_retry_base_ms)?
+            .max(1),
+        payment_retry_cap_secs: env
+            .parse("EMPORIUM_PAYMENT_RETRY_CAP_SECS", d.payment_retry_cap_secs)?
+            .max(1),
         cart_reservation_secs: env
             .parse("EMPORIUM_CART_RESERVATION_SECS", d.cart_reservation_secs)?,
         sweep_interval_secs: env

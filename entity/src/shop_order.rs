@@ -71,6 +71,11 @@ pub struct Model {
     pub payment_mark: Option<String>,
     /// Bumped by every state change (compare-and-set).
     pub lock_version: i32,
+    /// While it awaits payment: when it is cancelled unless paid.
+    pub payment_due_at: Option<DateTimeUtc>,
+    /// A keyed digest of the network it was placed from (for the cap on
+    /// unpaid orders per client address).
+    pub client_address: Option<String>,
     /// Placed at.
     pub created_at: DateTimeUtc,
     /// Last change.

@@ -86,6 +86,10 @@ pub enum UserErrorCode {
     IdempotencyKeyReused,
     /// The first request with this idempotency key is still running.
     RequestInProgress,
+    /// The buyer (email, customer or client address) already has as many
+    /// orders awaiting payment as allowed; a payment secured at checkout
+    /// (a card) is not refused.
+    TooManyUnpaidOrders,
     /// A webhook URL is not an absolute http or https URL.
     InvalidUrl,
     /// A webhook URL's host is not on the public internet (loopback,

@@ -44,8 +44,9 @@ pub enum Node {
     StaffUser(StaffUser),
     /// A partner API token (`tokens:manage`).
     ApiToken(ApiToken),
-    /// An order (its owner, or `orders:read`).
-    Order(super::commerce::types::Order),
+    /// An order (its owner, or `orders:read`). Boxed: an order row is
+    /// several times larger than any other variant.
+    Order(Box<super::commerce::types::Order>),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
@@ -137,7 +138,9 @@ async fn fetch(
         | Kind::GiftCard
         | Kind::WebhookSubscription
         | Kind::WebhookDelivery => None,
-        Kind::Order => super::commerce::order_for(ctx, row).await?.map(Node::Order),
+        Kind::Order => super::commerce::order_for(ctx, row)
+            .await?
+            .map(|o| Node::Order(Box::new(o))),
     })
 }
 

@@ -604,6 +604,8 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
             c.commerce.payment_pending_secs = 1;
             // Only the sweeps this test runs.
             c.commerce.sweep_interval_secs = 3600;
+            // One buyer with more unpaid orders than the default cap.
+            c.commerce.unpaid_orders_per_email = 0;
         }),
         own_runtime: true,
         ..Default::default()

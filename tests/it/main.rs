@@ -13,6 +13,7 @@ mod cart;
 mod catalog;
 mod catalog_admin;
 mod checkout;
+mod checkout_limits;
 mod events;
 mod examples;
 mod feed;

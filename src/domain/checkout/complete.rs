@@ -6,23 +6,35 @@
 //! 2. Stock is reserved in a short transaction that first claims the cart;
 //!    the reservations carry an expiry, so a crash after this step holds no
 //!    stock for longer than [`CheckoutSettings::hold`].
+//!    The same transaction claims the once-per-customer promotions the
+//!    cart uses ([`super::claims`]), so concurrent checkouts of one customer
+//!    cannot both use one, and the loser is refused before it pays.
 //! 3. The payment gateway authorizes what gift cards and store credit do not
-//!    cover (outside any transaction: it is a network call). The gateway gets
-//!    an idempotency key derived from the client's, so a retried checkout
-//!    reaches the same authorization.
+//!    cover (outside any transaction: it is a network call). Every key the
+//!    gateway gets for the attempt is derived one way from the cart's row id
+//!    and the client's idempotency key ([`super::keys`]), so a retried
+//!    checkout reaches the same authorization; the gateway's metadata names
+//!    the cart by row id. The cart token, a bearer credential, never leaves
+//!    the server.
 //! 4. One transaction writes the order with its line snapshots, the payment
 //!    and its ledger entry, promotion usage, gift card and store credit
 //!    debits, hands the reservations to the order (holding again what
 //!    expired while the gateway answered) and raises `order.created` (and
-//!    `order.paid`). Any failed check rolls it back whole; the authorization
-//!    is then voided (a sale refunded) and the stock released.
+//!    `order.paid`). An order whose payment is not secured (an offline
+//!    payment, 3-D Secure) gets a payment deadline and counts against the
+//!    caps on unpaid orders ([`super::unpaid`]). Any failed check rolls it
+//!    back whole; the authorization is then voided (a sale refunded; queued
+//!    for retry when the gateway fails, see [`super::undo`]) and the stock
+//!    released.
 //!
 //! A declined payment creates no order and releases the stock. With an
 //! idempotency key, the first answer is kept and returned to every retry,
 //! concurrent ones included; the same key with another request is refused.
+//! Keys are the caller's (a customer's, a partner token's); an anonymous
+//! caller's are the cart's, so two guests' equal keys never meet.
 
-use crate::domain::tx::begin_write;
-use std::{collections::HashMap, time::Duration};
+use crate::domain::tx::{begin_write, lock_keys};
+use std::{collections::HashMap, net::IpAddr, time::Duration};
 
 use chrono::{SubsecRound, Utc};
 use entity::{
@@ -31,16 +43,20 @@ use entity::{
 };
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
     cart::{self, Cart, Viewer},
+    claims::{self, Limited},
+    keys::{CheckoutKeys, GatewayKeys},
     orders::{self, Placement},
     quote::{self, Quote},
     setup, stock,
+    undo::{self, Action, Undo},
+    unpaid::{self, UnpaidCaps},
 };
 use crate::domain::{
     error::{DomainError, DomainResult, UserError, UserErrorCode},
@@ -52,13 +68,18 @@ use crate::domain::{
 };
 
 /// How checkout holds stock and takes payment.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CheckoutSettings {
     /// How long stock stays reserved for a checkout in progress.
     pub hold: Duration,
-    /// How long an order awaiting an asynchronous payment (3-D Secure)
-    /// keeps its stock before it is cancelled.
+    /// How long an order awaiting payment (an offline payment, 3-D Secure)
+    /// keeps its stock before it is cancelled, unless its gateway has its
+    /// own in `pending_holds`.
     pub pending_payment_hold: Duration,
+    /// The same per gateway code.
+    pub pending_holds: Vec<(String, Duration)>,
+    /// Caps on orders awaiting payment.
+    pub unpaid_caps: UnpaidCaps,
     /// Capture at checkout (sale) or authorize only.
     pub capture: CaptureMode,
 }
@@ -68,9 +89,33 @@ impl Default for CheckoutSettings {
         Self {
             hold: Duration::from_secs(600),
             pending_payment_hold: Duration::from_secs(3600),
+            pending_holds: Vec::new(),
+            unpaid_caps: UnpaidCaps::default(),
             capture: CaptureMode::Automatic,
         }
     }
+}
+
+impl CheckoutSettings {
+    /// How long an order paid through `gateway` may await its payment.
+    pub fn pending_hold(&self, gateway: &str) -> Duration {
+        self.pending_holds
+            .iter()
+            .find(|(code, _)| code == gateway)
+            .map_or(self.pending_payment_hold, |(_, hold)| *hold)
+    }
+}
+
+/// Who is checking out.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The caller to the cart.
+    pub viewer: Viewer,
+    /// Whose idempotency keys these are (`customer:7`, `token:3`); `None`
+    /// for an anonymous caller, whose keys are the cart's.
+    pub scope: Option<String>,
+    /// The client's address, when known (for the caps on unpaid orders).
+    pub ip: Option<IpAddr>,
 }
 
 /// How the buyer pays what gift cards and store credit leave.
@@ -119,7 +164,9 @@ pub struct Checkout<'a> {
     pub db: &'a DatabaseConnection,
     /// Enabled payment gateways.
     pub gateways: &'a Gateways,
-    /// Holds and capture mode.
+    /// The installation's checkout secret (gateway keys, client digests).
+    pub keys: &'a CheckoutKeys,
+    /// Holds, caps and capture mode.
     pub settings: CheckoutSettings,
 }
 
@@ -132,13 +179,11 @@ struct KeyedRequest<'a> {
 }
 
 impl Checkout<'_> {
-    /// Completes the cart `token` for `viewer`. `scope` names the caller for
-    /// idempotency keys (`customer:7`, `guest`).
+    /// Completes the cart `token` for `caller`.
     pub async fn complete(
         &self,
         token: &str,
-        viewer: Viewer,
-        scope: &str,
+        caller: &Caller,
         payment: &PaymentInput,
         idempotency_key: Option<&str>,
     ) -> DomainResult<Completion> {
@@ -148,11 +193,20 @@ impl Checkout<'_> {
             token_digest: payment.token.as_deref().map(secret::digest),
         };
         let key = idempotency_key.map(str::trim).filter(|k| !k.is_empty());
-        let answer =
-            idempotency::once(self.db, &format!("checkout:{scope}"), key, &request, || {
-                self.run(token, viewer, payment, key)
-            })
-            .await?;
+        let scope = match (&caller.scope, key) {
+            (Some(scope), _) => format!("checkout:{scope}"),
+            (None, None) => String::new(),
+            // An anonymous caller's keys belong to the cart: two guests
+            // sending the same key never get each other's answer.
+            (None, Some(_)) => match cart_id_of(self.db, token).await? {
+                Some(id) => format!("checkout:cart:{id}"),
+                None => return Ok(Completion::failed(vec![not_found()])),
+            },
+        };
+        let answer = idempotency::once(self.db, &scope, key, &request, || {
+            self.run(token, caller, payment, key)
+        })
+        .await?;
         Ok(match answer {
             Ok(c) => c,
             Err(Refusal::DifferentRequest) => Completion::failed(vec![UserError::new(
@@ -171,16 +225,13 @@ impl Checkout<'_> {
     async fn run(
         &self,
         token: &str,
-        viewer: Viewer,
+        caller: &Caller,
         payment: &PaymentInput,
         key: Option<&str>,
     ) -> DomainResult<Completion> {
+        let viewer = caller.viewer;
         let Some(cart) = cart::get(self.db, token, viewer).await? else {
-            return Ok(Completion::failed(vec![UserError::new(
-                &["cartId"],
-                UserErrorCode::NotFound,
-                "no cart with this id",
-            )]));
+            return Ok(Completion::failed(vec![not_found()]));
         };
         if cart.is_completed() {
             return Ok(Completion::failed(vec![UserError::new(
@@ -198,11 +249,19 @@ impl Checkout<'_> {
             Ok(g) => g,
             Err(errors) => return Ok(Completion::failed(errors)),
         };
+        let limited = match customer_id {
+            Some(_) => claims::limited(self.db, &quote).await?,
+            None => Vec::new(),
+        };
 
-        if let Err(errors) = self.reserve(&cart, &quote).await? {
+        if let Err(errors) = self.reserve(&cart, &quote, customer_id, &limited).await? {
             return Ok(Completion::failed(errors));
         }
 
+        // Every gateway key of this attempt derives from the cart and the
+        // client's key (or a fresh one when the client sent none).
+        let attempt = key.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        let keys = self.keys.attempt(cart.row.id, &attempt);
         let auth = match &gateway {
             None => None,
             Some(g) => {
@@ -210,11 +269,8 @@ impl Checkout<'_> {
                     amount_minor: quote.amount_due,
                     currency: quote.channel.currency,
                     token: payment.token.clone().unwrap_or_default(),
-                    idempotency_key: match key {
-                        Some(k) => gateway_key(&cart.row.token, k),
-                        None => uuid::Uuid::new_v4().to_string(),
-                    },
-                    reference: cart.row.token.clone(),
+                    idempotency_key: keys.authorize.clone(),
+                    reference: gateway_reference(cart.row.id),
                     capture: self.settings.capture,
                 };
                 match g.authorize(&request).await {
@@ -241,7 +297,14 @@ impl Checkout<'_> {
         };
 
         let placed = self
-            .place(&cart, &quote, gateway.as_deref(), auth.as_ref(), viewer)
+            .place(
+                &cart,
+                &quote,
+                gateway.as_deref(),
+                auth.as_ref(),
+                caller,
+                &limited,
+            )
             .await;
         let currency = quote.channel.currency;
         if !matches!(placed, Ok(Ok(_))) {
@@ -249,7 +312,7 @@ impl Checkout<'_> {
                 cart.row.id,
                 gateway.as_deref(),
                 auth.as_ref(),
-                key,
+                &keys,
                 currency,
             )
             .await;
@@ -257,11 +320,14 @@ impl Checkout<'_> {
         placed.map(|p| p.unwrap_or_else(Completion::failed))
     }
 
-    /// Claims the cart and reserves its stock (expiring hold).
+    /// Claims the cart, reserves its stock (expiring hold) and claims the
+    /// once-per-customer promotions it uses (for as long).
     async fn reserve(
         &self,
         cart: &Cart,
         quote: &Quote,
+        customer_id: Option<i64>,
+        limited: &[Limited],
     ) -> DomainResult<Result<(), Vec<UserError>>> {
         let needs = quote.needs();
         let ids: Vec<i64> = needs.iter().map(|n| n.variant_id).collect();
@@ -290,6 +356,14 @@ impl Checkout<'_> {
                 UserErrorCode::CartCompleted,
                 "this cart was already checked out",
             )]));
+        }
+        if let (Some(customer), false) = (customer_id, limited.is_empty()) {
+            lock_keys(&tx, &[claims::lock_key(customer)]).await?;
+            let claimed = claims::claim(&tx, limited, customer, cart.row.id, expires_at).await?;
+            if let Err(errors) = claimed {
+                tx.rollback().await?;
+                return Ok(Err(errors));
+            }
         }
         stock::release_cart(&tx, cart.row.id).await?;
         let hold = stock::Hold::Cart {
@@ -377,37 +451,47 @@ impl Checkout<'_> {
             .exec(&tx)
             .await?;
         stock::release_cart(&tx, cart_id).await?;
+        claims::release(&tx, cart_id).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// After a failed placement: void the authorization (refund a sale,
-    /// which cannot be voided), release the stock.
+    /// which cannot be voided; either queued for retry if the gateway
+    /// fails), release the stock.
     async fn undo(
         &self,
         cart_id: i64,
         gateway: Option<&dyn PaymentGateway>,
         auth: Option<&Authorization>,
-        key: Option<&str>,
+        keys: &GatewayKeys,
         currency: Currency,
     ) {
         if let (Some(g), Some(a)) = (gateway, auth)
             && let Some(reference) = a.reference()
         {
-            let key = key.unwrap_or(reference);
-            let undone = match a {
+            let (action, key) = match a {
                 Authorization::Authorized {
                     captured: true,
                     amount_minor,
                     ..
-                } => g
-                    .refund(reference, *amount_minor, currency, &format!("refund:{key}"))
-                    .await
-                    .map(|_| ()),
-                _ => g.void(reference, &format!("void:{key}")).await,
+                } => (
+                    Action::Refund {
+                        amount_minor: *amount_minor,
+                        currency,
+                    },
+                    &keys.refund,
+                ),
+                _ => (Action::Void, &keys.void),
             };
-            if let Err(e) = undone {
-                tracing::error!(gateway = g.code(), error = %e, "could not void or refund a payment after a failed checkout");
+            let back = Undo {
+                gateway: g.code().to_owned(),
+                reference: reference.to_owned(),
+                action,
+                key: key.clone(),
+            };
+            if let Err(e) = undo::undo(self.db, g, &back).await {
+                tracing::error!(gateway = g.code(), cart_id, error = %e, "could not queue the void or refund of a payment after a failed checkout");
             }
         }
         if let Err(e) = self.release(cart_id).await {
@@ -422,12 +506,26 @@ impl Checkout<'_> {
         quote: &Quote,
         gateway: Option<&dyn PaymentGateway>,
         auth: Option<&Authorization>,
-        viewer: Viewer,
+        caller: &Caller,
+        limited: &[Limited],
     ) -> DomainResult<Result<Completion, Vec<UserError>>> {
-        let (customer_id, actor) = match viewer {
+        let (customer_id, actor) = match caller.viewer {
             Viewer::Customer(id) => (Some(id), format!("customer:{id}")),
             Viewer::Guest => (None, "guest".to_owned()),
         };
+        // Placed without its payment secured (offline, 3-D Secure): the
+        // order gets a deadline and counts against the unpaid caps.
+        let unpaid =
+            quote.amount_due > 0 && !matches!(auth, Some(Authorization::Authorized { .. }));
+        let payment_due_at = match (unpaid, gateway) {
+            (true, Some(g)) => Some(
+                Utc::now().trunc_subsecs(6)
+                    + chrono::Duration::from_std(self.settings.pending_hold(g.code()))
+                        .unwrap_or_else(|_| chrono::Duration::hours(1)),
+            ),
+            _ => None,
+        };
+        let client_address = caller.ip.map(|ip| self.keys.client_address(ip));
         let placement = Placement {
             cart_id: cart.row.id,
             customer_id,
@@ -439,6 +537,13 @@ impl Checkout<'_> {
                 .clone()
                 .or_else(|| cart.row.shipping_address.clone()),
             actor: actor.clone(),
+            payment_due_at,
+            client_address: client_address.clone(),
+        };
+        let buyer = unpaid::Buyer {
+            email: &placement.email,
+            customer_id,
+            client_address: client_address.as_deref(),
         };
         let tx = begin_write(self.db).await?;
         let (order, created) = orders::insert(&tx, quote, &placement).await?;
@@ -458,6 +563,32 @@ impl Checkout<'_> {
                 UserErrorCode::CartCompleted,
                 "this cart was already checked out",
             )]));
+        }
+        // The limits below are counted and written under the buyer's locks
+        // (taken after the cart's row, as when reserving).
+        let mut locks = Vec::new();
+        if let (Some(customer), false) = (customer_id, limited.is_empty()) {
+            locks.push(claims::lock_key(customer));
+        }
+        if unpaid {
+            locks.extend(unpaid::lock_keys(self.settings.unpaid_caps, buyer));
+        }
+        lock_keys(&tx, &locks).await?;
+        if let Some(customer) = customer_id
+            && !limited.is_empty()
+        {
+            if let Err(errors) = claims::check(&tx, limited, customer, cart.row.id).await? {
+                tx.rollback().await?;
+                return Ok(Err(errors));
+            }
+            claims::release(&tx, cart.row.id).await?;
+        }
+        if unpaid
+            && let Err(error) =
+                unpaid::check(&tx, self.settings.unpaid_caps, buyer, order.id).await?
+        {
+            tx.rollback().await?;
+            return Ok(Err(vec![error]));
         }
         if let Err(errors) = use_promotions(&tx, quote, order.id, customer_id).await? {
             tx.rollback().await?;
@@ -565,12 +696,10 @@ impl Checkout<'_> {
             tx.rollback().await?;
             return Ok(Err(errors));
         }
-        if !secured && matches!(auth, Some(Authorization::RequiresAction { .. })) {
-            // Awaiting the customer: the stock is held for a while, then the
-            // sweeper cancels the order if the payment never completes.
-            let until = Utc::now().trunc_subsecs(6)
-                + chrono::Duration::from_std(self.settings.pending_payment_hold)
-                    .unwrap_or_else(|_| chrono::Duration::hours(1));
+        if let (false, Some(until)) = (secured, payment_due_at) {
+            // Awaiting the payment (the customer's 3-D Secure step, a bank
+            // transfer): the stock is held until the deadline, then the
+            // sweeper cancels the order if the payment never came.
             reservation::Entity::update_many()
                 .col_expr(reservation::Column::ExpiresAt, Expr::value(until))
                 .filter(reservation::Column::OrderId.eq(order.id))
@@ -605,17 +734,25 @@ fn out_of_stock(quote: &Quote, shortages: &[stock::Shortage]) -> Vec<UserError> 
         .collect()
 }
 
-/// The gateway's idempotency key for a checkout keyed `key` by the client:
-/// the cart and the key, hashed when that is longer than gateways take
-/// (Stripe: 255 characters, which a client key alone may reach).
-fn gateway_key(cart: &str, key: &str) -> String {
-    const MAX: usize = 255;
-    let joined = format!("{cart}:{key}");
-    if joined.len() <= MAX {
-        joined
-    } else {
-        format!("checkout:{}", secret::digest(&joined))
-    }
+/// What the gateway's metadata calls the checkout of cart `cart_id` (the
+/// order is `shop_order.cart_id`): the row id, never the cart token.
+pub fn gateway_reference(cart_id: i64) -> String {
+    format!("cart:{cart_id}")
+}
+
+/// The row id of the cart named `token`, if there is one.
+async fn cart_id_of(db: &impl ConnectionTrait, token: &str) -> DomainResult<Option<i64>> {
+    Ok(cart_row::Entity::find()
+        .select_only()
+        .column(cart_row::Column::Id)
+        .filter(cart_row::Column::Token.eq(token.trim()))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?)
+}
+
+fn not_found() -> UserError {
+    UserError::new(&["cartId"], UserErrorCode::NotFound, "no cart with this id")
 }
 
 fn ledger(
@@ -748,6 +885,11 @@ fn check(
                 }
             }
         }
+    }
+    // A code the customer has used up meanwhile (another checkout of
+    // theirs took it) would silently leave the price higher than they chose.
+    for code in quote.codes.iter().filter(|c| c.customer_limit_reached) {
+        errors.push(claims::used_up(&code.code));
     }
     let mut gateway = None;
     if quote.amount_due > 0 {

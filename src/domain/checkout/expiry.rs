@@ -1,24 +1,32 @@
 //! Expired reservations: released by a sweeper that several nodes may run
 //! at once. On PostgreSQL each sweep claims its rows with `FOR UPDATE SKIP
 //! LOCKED`; SQLite has one writer at a time. A reservation of an order still
-//! awaiting its payment expires with the order: it is cancelled in the same
-//! transaction.
+//! awaiting its payment expires with the order (at its `payment_due_at`):
+//! the order is cancelled in the same transaction, through the order state
+//! machine as `system:expiry`, so the cancellation is recorded and its
+//! `order.updated` event leaves through the outbox. An order awaiting
+//! payment that holds no stock (its items are not tracked) is cancelled
+//! the same way once its deadline passes, claimed with `FOR UPDATE SKIP
+//! LOCKED` too. Expired promotion claims are deleted.
 
 use crate::domain::tx::begin_write;
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use entity::reservation;
+use entity::{reservation, shop_order};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement, sea_query::Expr,
 };
 
-use super::{orders, stock};
+use super::{claims, orders, stock};
 use crate::domain::{
     error::DomainResult,
     order_state::{OrderEvent, OrderStatus},
 };
+
+/// Who the sweeper's cancellations are recorded as.
+pub const ACTOR: &str = "system:expiry";
 
 /// Releases up to `limit` expired reservations; returns how many.
 pub async fn sweep(db: &DatabaseConnection, limit: u64) -> DomainResult<usize> {
@@ -57,24 +65,85 @@ pub async fn sweep(db: &DatabaseConnection, limit: u64) -> DomainResult<usize> {
     let released = stock::release(&tx, &rows).await?;
     let order_ids: BTreeSet<i64> = rows.iter().filter_map(|r| r.order_id).collect();
     for id in order_ids {
-        let Some(order) = orders::get(&tx, id).await? else {
-            continue;
-        };
-        if orders::state_of(&order)?.status().order != OrderStatus::Pending {
-            continue;
-        }
-        let events = [
-            OrderEvent::PaymentFailed,
-            OrderEvent::Cancelled {
-                reason: "payment not completed in time".into(),
-            },
-        ];
-        if let Err(e) = orders::apply(&tx, &order, &events, "system:expiry").await? {
-            tracing::warn!(order = id, error = %e, "an expired pending order could not be cancelled");
+        if let Some(order) = orders::get(&tx, id).await? {
+            cancel_unpaid(&tx, &order).await?;
         }
     }
     tx.commit().await?;
     Ok(released)
+}
+
+/// Cancels `order` if it still awaits its payment (in the caller's
+/// transaction); returns whether it did.
+async fn cancel_unpaid(tx: &impl ConnectionTrait, order: &shop_order::Model) -> DomainResult<bool> {
+    if orders::state_of(order)?.status().order != OrderStatus::Pending {
+        return Ok(false);
+    }
+    let events = [
+        OrderEvent::PaymentFailed,
+        OrderEvent::Cancelled {
+            reason: "payment not completed in time".into(),
+        },
+    ];
+    Ok(match orders::apply(tx, order, &events, ACTOR).await? {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(order = order.id, error = %e, "an expired pending order could not be cancelled");
+            false
+        }
+    })
+}
+
+/// Cancels up to `limit` orders awaiting payment past their deadline that
+/// hold no stock (those that do are cancelled with their expiring holds by
+/// [`sweep`]), and deletes expired promotion claims; returns how many
+/// orders were cancelled.
+pub async fn sweep_unpaid(db: &DatabaseConnection, limit: u64) -> DomainResult<usize> {
+    let tx = begin_write(db).await?;
+    let now = Utc::now();
+    let backend = tx.get_database_backend();
+    let orders: Vec<shop_order::Model> = if backend == DatabaseBackend::Postgres {
+        // Only the order rows are locked: a payment webhook locks an
+        // order's holds first, and these orders have none.
+        shop_order::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                backend,
+                "SELECT * FROM shop_order o WHERE o.status = 'pending' \
+                 AND o.payment_due_at IS NOT NULL AND o.payment_due_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM reservation r WHERE r.order_id = o.id) \
+                 ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED",
+                [now.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+            ))
+            .all(&tx)
+            .await?
+    } else {
+        shop_order::Entity::find()
+            .filter(shop_order::Column::Status.eq("pending"))
+            .filter(shop_order::Column::PaymentDueAt.is_not_null())
+            .filter(shop_order::Column::PaymentDueAt.lt(now))
+            .filter(
+                shop_order::Column::Id.not_in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(reservation::Column::OrderId)
+                        .from(reservation::Entity)
+                        .and_where(reservation::Column::OrderId.is_not_null())
+                        .to_owned(),
+                ),
+            )
+            .order_by_asc(shop_order::Column::Id)
+            .limit(limit)
+            .all(&tx)
+            .await?
+    };
+    let mut cancelled = 0;
+    for order in &orders {
+        if cancel_unpaid(&tx, order).await? {
+            cancelled += 1;
+        }
+    }
+    claims::prune(&tx, now).await?;
+    tx.commit().await?;
+    Ok(cancelled)
 }
 
 /// Runs [`sweep`] every `every` until the process ends.
@@ -94,6 +163,20 @@ pub async fn run_sweeper(db: DatabaseConnection, every: std::time::Duration) {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "reservation sweep failed");
+                    break;
+                }
+            }
+        }
+        loop {
+            match sweep_unpaid(&db, BATCH).await {
+                Ok(n) if n as u64 == BATCH => continue,
+                Ok(0) => break,
+                Ok(n) => {
+                    tracing::info!(cancelled = n, "unpaid orders past their deadline cancelled");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "unpaid order sweep failed");
                     break;
                 }
             }

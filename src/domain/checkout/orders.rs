@@ -112,6 +112,10 @@ pub struct Placement {
     pub billing_address: Option<String>,
     /// Who places it (`customer:7`, `guest`).
     pub actor: String,
+    /// When it is cancelled unless paid (placed awaiting payment).
+    pub payment_due_at: Option<DateTime<Utc>>,
+    /// Digest of the client's network.
+    pub client_address: Option<String>,
 }
 
 /// Inserts the order and its lines for `quote` in the caller's transaction,
@@ -149,6 +153,8 @@ pub async fn insert(
         store_credit_minor: Set(quote.store_credit.map_or(0, |(_, a)| a)),
         amount_due_minor: Set(quote.amount_due),
         lock_version: Set(0),
+        payment_due_at: Set(placement.payment_due_at),
+        client_address: Set(placement.client_address.clone()),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

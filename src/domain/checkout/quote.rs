@@ -96,6 +96,10 @@ pub struct CodeStatus {
     pub applicable: bool,
     /// Why not, for people.
     pub reason: Option<String>,
+    /// Not applicable because this customer used it as often as allowed:
+    /// checkout refuses rather than charge without it (a checkout of theirs
+    /// that raced this one took it).
+    pub customer_limit_reached: bool,
 }
 
 /// A shipping method offered for the cart.
@@ -500,6 +504,7 @@ pub async fn quote(
                     code: code.clone(),
                     applicable: true,
                     reason: None,
+                    customer_limit_reached: false,
                 },
             );
         }
@@ -510,6 +515,7 @@ pub async fn quote(
                 code,
                 applicable: false,
                 reason: Some(rejection_text(r.reason).to_owned()),
+                customer_limit_reached: false,
             });
         }
     }
@@ -520,6 +526,7 @@ pub async fn quote(
                 code: c,
                 applicable: false,
                 reason: Some("this code is no longer valid".into()),
+                customer_limit_reached: false,
             })
         })
         .collect();
@@ -663,6 +670,7 @@ fn not_applicable(code: &str, why: Ineligible) -> CodeStatus {
         code: code.to_owned(),
         applicable: false,
         reason: Some(why.to_string()),
+        customer_limit_reached: why == Ineligible::CustomerLimitReached,
     }
 }
 

@@ -10,8 +10,9 @@ use crate::{
     domain::{
         checkout::{
             cart::{self, BuyerIdentity, LineInput, LineUpdate, Viewer},
-            complete::{Checkout, CheckoutSettings, PaymentInput},
+            complete::{Caller, Checkout, CheckoutSettings, PaymentInput},
             orders, quote,
+            unpaid::UnpaidCaps,
         },
         error::DomainError,
         identity::{access::Principal, permission::Permission},
@@ -195,9 +196,20 @@ fn cart_hold(ctx: &Context<'_>) -> ApiResult<Option<std::time::Duration>> {
 
 /// The checkout settings of this node.
 pub fn checkout_settings(config: &crate::config::CommerceConfig) -> CheckoutSettings {
+    use std::time::Duration;
     CheckoutSettings {
-        hold: std::time::Duration::from_secs(config.checkout_hold_secs),
-        pending_payment_hold: std::time::Duration::from_secs(config.payment_pending_secs),
+        hold: Duration::from_secs(config.checkout_hold_secs),
+        pending_payment_hold: Duration::from_secs(config.payment_pending_secs),
+        pending_holds: config
+            .payment_pending_secs_per_gateway
+            .iter()
+            .map(|(code, secs)| (code.clone(), Duration::from_secs(*secs)))
+            .collect(),
+        unpaid_caps: UnpaidCaps {
+            per_email: config.unpaid_orders_per_email,
+            per_customer: config.unpaid_orders_per_customer,
+            per_address: config.unpaid_orders_per_address,
+        },
         capture: if config.capture_automatic {
             CaptureMode::Automatic
         } else {
@@ -490,9 +502,16 @@ impl CommerceMutation {
         }
         let principal = ctx.principal()?;
         let (db, gateways) = (state.db.clone(), state.gateways.clone());
+        let keys = state.checkout_keys.clone();
         let settings = checkout_settings(&state.config.commerce);
-        let (cart, viewer) = (token(&cart_id).to_owned(), viewer(principal));
-        let scope = crate::graphql::admin::idempotency_scope(principal);
+        let cart = token(&cart_id).to_owned();
+        let caller = Caller {
+            viewer: viewer(principal),
+            // An anonymous caller's keys are scoped to the cart.
+            scope: (!matches!(principal, Principal::Anonymous))
+                .then(|| crate::graphql::admin::idempotency_scope(principal)),
+            ip: ctx.request()?.client_ip,
+        };
         let payment = PaymentInput {
             gateway: payment.gateway,
             token: payment.token,
@@ -507,10 +526,11 @@ impl CommerceMutation {
             let checkout = Checkout {
                 db: &db,
                 gateways: &gateways,
+                keys: &keys,
                 settings,
             };
             checkout
-                .complete(&cart, viewer, &scope, &payment, idempotency_key.as_deref())
+                .complete(&cart, &caller, &payment, idempotency_key.as_deref())
                 .await
         }))
         .await

@@ -73,6 +73,11 @@ pub enum UserErrorCode {
     IdempotencyKeyReused,
     /// The first request with this idempotency key is still running; retry later.
     RequestInProgress,
+    /// The buyer (email, customer or client address) already has as many
+    /// orders awaiting payment as the shop allows
+    /// (`EMPORIUM_UNPAID_ORDERS_PER_*`); pay for one, or wait until it
+    /// expires. A payment secured at checkout (a card) is not refused.
+    TooManyUnpaidOrders,
     /// A webhook URL is not an absolute http or https URL.
     InvalidUrl,
     /// A webhook URL's host is not on the public internet: a loopback,
