@@ -59,7 +59,7 @@ pub struct AppState {
 impl AppState {
     /// Connects to the configured database (applying pending migrations) and Redis.
     pub async fn connect(config: Config) -> anyhow::Result<Self> {
-        let db = infra::db::connect(&config.database_url, config.db_max_connections)
+        let db = infra::db::connect(config.database_url.expose(), config.db_max_connections)
             .await
             .map_err(|e| anyhow::anyhow!("EMPORIUM_DATABASE_URL: cannot connect: {e}"))?;
         let applied = infra::db::migrate(&db).await?;
@@ -74,7 +74,7 @@ impl AppState {
         infra::metrics::init();
         let redis = match &config.redis_url {
             Some(url) => Some(
-                redis::Client::open(url.as_str())
+                redis::Client::open(url.expose())
                     .map_err(|e| anyhow::anyhow!("EMPORIUM_REDIS_URL: {e}"))?,
             ),
             None => None,
@@ -89,7 +89,7 @@ impl AppState {
         let rows = (config.row_cache_entries > 0)
             .then(|| Arc::new(RowCache::new(config.row_cache_entries)));
         let secret = match &config.auth.jwt_secret {
-            Some(s) => s.as_bytes().to_vec(),
+            Some(s) => s.expose().as_bytes().to_vec(),
             None => secret::get_or_create(&db, "jwt")
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?,
@@ -103,7 +103,7 @@ impl AppState {
         });
         let mailer: Arc<dyn Mailer> = match &config.auth.smtp_url {
             Some(url) => Arc::new(
-                SmtpMailer::new(url, &config.auth.mail_from)
+                SmtpMailer::new(url.expose(), &config.auth.mail_from)
                     .map_err(|e| anyhow::anyhow!("EMPORIUM_SMTP_URL / EMPORIUM_MAIL_FROM: {e}"))?,
             ),
             None => Arc::new(
@@ -135,7 +135,7 @@ impl AppState {
 
     /// Whether the database is the embedded SQLite one.
     pub fn is_embedded(&self) -> bool {
-        self.config.database_url.starts_with("sqlite:")
+        self.config.database_url.expose().starts_with("sqlite:")
     }
 }
 
@@ -145,8 +145,12 @@ fn gateways(config: &crate::config::CommerceConfig) -> anyhow::Result<Gateways> 
     let stripe = match (&config.stripe_secret_key, enabled("stripe")) {
         (Some(key), true) => {
             let mut stripe = StripeConfig::new(
-                key.clone(),
-                config.stripe_webhook_secret.clone().unwrap_or_default(),
+                key.expose().to_owned(),
+                config
+                    .stripe_webhook_secret
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+                    .unwrap_or_default(),
             );
             stripe.base_url = config
                 .stripe_api_base
@@ -158,7 +162,8 @@ fn gateways(config: &crate::config::CommerceConfig) -> anyhow::Result<Gateways> 
     };
     Gateways::from_settings(&GatewaySettings {
         manual: enabled("manual"),
-        test_webhook_secret: enabled("test").then(|| config.test_webhook_secret.clone()),
+        test_webhook_secret: enabled("test")
+            .then(|| config.test_webhook_secret.expose().to_owned()),
         stripe,
     })
     .map_err(|e| anyhow::anyhow!("payment gateways: {e}"))
@@ -184,7 +189,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     // The relay has connections of its own, apart from the request pool.
-    let relay_db = infra::db::connect(&state.config.database_url, 3)
+    let relay_db = infra::db::connect(state.config.database_url.expose(), 3)
         .await
         .map_err(|e| {
             anyhow::anyhow!("EMPORIUM_DATABASE_URL: cannot connect the outbox relay: {e}")

@@ -4,9 +4,113 @@
 //! file in the working directory, no Redis, listening on loopback. A value that
 //! does not parse stops the server at start with a message naming the variable.
 
-use std::{net::SocketAddr, path::PathBuf, str::FromStr};
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
 
 use crate::infra::ratelimit::Budget;
+
+/// A secret setting (a key, a token). `Debug` never shows it, so a logged or
+/// printed configuration does not leak it; [`Secret::expose`] is the one
+/// way to read it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the code that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+/// A URL that may carry credentials (database, Redis, SMTP). `Debug` and
+/// [`SecretUrl::redacted`] show it with its password replaced by `***`;
+/// [`SecretUrl::expose`] gives it whole, for connecting.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// The whole URL, password included.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password hidden, for messages and logs.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl From<String> for SecretUrl {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for SecretUrl {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+/// `url` with the password of its user info and the values of `password`
+/// query parameters replaced by `***`. Works on text that is not a valid
+/// URL too: whatever sits between `://` and the last `@` of the authority
+/// after a `:` is hidden.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let (user_info, host) = authority.split_at(at);
+            match user_info.split_once(':') {
+                Some((user, _)) => format!("{user}:***{host}"),
+                None => authority.to_owned(),
+            }
+        }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.to_ascii_lowercase().contains("pass") => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}{authority}{tail}")
+}
 
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +169,13 @@ pub struct QueryLimits {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `EMPORIUM_DATABASE_URL`: `sqlite://...` or `postgres://...`.
-    pub database_url: String,
+    pub database_url: SecretUrl,
     /// `EMPORIUM_DB_MAX_CONNECTIONS`: size of the connection pool (default:
     /// 4 for SQLite, whose connections each hold a thread and a page cache
     /// and gain nothing past the core count; 16 for PostgreSQL).
     pub db_max_connections: u32,
     /// `EMPORIUM_REDIS_URL`: shared cache and event bus; none means in-process.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretUrl>,
     /// `EMPORIUM_LISTEN`: the address the HTTP server binds.
     pub listen: SocketAddr,
     /// `EMPORIUM_LOG`: a tracing filter such as `info` or `emporium=debug,info`.
@@ -172,11 +276,11 @@ pub struct CommerceConfig {
     /// `stripe` needs `EMPORIUM_STRIPE_SECRET_KEY`).
     pub gateways: Vec<String>,
     /// `EMPORIUM_TEST_WEBHOOK_SECRET`: signs the `test` gateway's webhooks.
-    pub test_webhook_secret: String,
+    pub test_webhook_secret: Secret,
     /// `EMPORIUM_STRIPE_SECRET_KEY`: Stripe API key (enables `stripe`).
-    pub stripe_secret_key: Option<String>,
+    pub stripe_secret_key: Option<Secret>,
     /// `EMPORIUM_STRIPE_WEBHOOK_SECRET`: verifies `Stripe-Signature`.
-    pub stripe_webhook_secret: Option<String>,
+    pub stripe_webhook_secret: Option<Secret>,
     /// `EMPORIUM_STRIPE_API_BASE`: Stripe API base URL (a local mock in tests).
     pub stripe_api_base: Option<String>,
     /// `EMPORIUM_PAYMENT_CAPTURE`: `automatic` (charge at checkout, default)
@@ -200,7 +304,7 @@ impl Default for CommerceConfig {
     fn default() -> Self {
         Self {
             gateways: vec!["test".into(), "manual".into()],
-            test_webhook_secret: DEFAULT_TEST_WEBHOOK_SECRET.into(),
+            test_webhook_secret: Secret::from(DEFAULT_TEST_WEBHOOK_SECRET),
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_api_base: None,
@@ -238,7 +342,7 @@ impl FromStr for Mode {
 pub struct AuthConfig {
     /// `EMPORIUM_JWT_SECRET`: key signing access tokens (at least 32 bytes).
     /// Unset: a random key generated once and kept in the database.
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// `EMPORIUM_ACCESS_TOKEN_TTL_SECS`: lifetime of access tokens (default 900).
     pub access_token_ttl_secs: u64,
     /// `EMPORIUM_SESSION_TTL_DAYS`: how long a login can be refreshed (default 30).
@@ -250,7 +354,7 @@ pub struct AuthConfig {
     pub password_reset_url: Option<String>,
     /// `EMPORIUM_SMTP_URL`: `smtp://user:pass@host:587?tls=required` or
     /// `smtps://...`; unset: mail stays in the in-process outbox.
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SecretUrl>,
     /// `EMPORIUM_MAIL_FROM`: sender of outgoing mail.
     pub mail_from: String,
     /// `EMPORIUM_MAIL_DIR`: without SMTP, also write each mail here as `.eml`.
@@ -347,7 +451,7 @@ impl Config {
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
             return Err(ConfigError::Invalid {
                 var: "EMPORIUM_DATABASE_URL",
-                value: database_url,
+                value: redact_url(&database_url),
                 reason: "expected a sqlite:// or postgres:// URL".into(),
             });
         }
@@ -362,14 +466,14 @@ impl Config {
         {
             return Err(ConfigError::Invalid {
                 var: "EMPORIUM_REDIS_URL",
-                value: url.clone(),
+                value: redact_url(url),
                 reason: "expected a redis:// or rediss:// URL".into(),
             });
         }
         Ok(Self {
-            database_url,
+            database_url: database_url.into(),
             db_max_connections: env.parse("EMPORIUM_DB_MAX_CONNECTIONS", default_pool)?,
-            redis_url,
+            redis_url: redis_url.map(SecretUrl::from),
             listen: env.parse("EMPORIUM_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             log: env.string("EMPORIUM_LOG").unwrap_or_else(|| "info".into()),
             log_format: env.parse("EMPORIUM_LOG_FORMAT", LogFormat::Text)?,
@@ -422,7 +526,7 @@ impl Config {
                     });
                 }
                 AuthConfig {
-                    jwt_secret,
+                    jwt_secret: jwt_secret.map(Secret::from),
                     access_token_ttl_secs: env
                         .parse("EMPORIUM_ACCESS_TOKEN_TTL_SECS", d.access_token_ttl_secs)?,
                     session_ttl_days: env.parse("EMPORIUM_SESSION_TTL_DAYS", d.session_ttl_days)?,
@@ -431,7 +535,7 @@ impl Config {
                         d.password_reset_ttl_mins,
                     )?,
                     password_reset_url,
-                    smtp_url,
+                    smtp_url: smtp_url.map(SecretUrl::from),
                     mail_from: env.string("EMPORIUM_MAIL_FROM").unwrap_or(d.mail_from),
                     mail_dir: env.string("EMPORIUM_MAIL_DIR").map(PathBuf::from),
                 }
@@ -465,7 +569,7 @@ impl Config {
         Self::from_lookup(|k| (k == "EMPORIUM_DATABASE_URL").then(|| url.clone())).unwrap_or_else(
             |_| {
                 let mut config = unreachable_defaults();
-                config.database_url = url.clone();
+                config.database_url = url.clone().into();
                 config
             },
         )
@@ -530,7 +634,7 @@ fn commerce(env: &Env<'_>, mode: Mode) -> Result<CommerceConfig, ConfigError> {
         None if mode == Mode::Production => vec!["manual".into()],
         None => d.gateways.clone(),
     };
-    let stripe_secret_key = env.string("EMPORIUM_STRIPE_SECRET_KEY");
+    let stripe_secret_key = env.string("EMPORIUM_STRIPE_SECRET_KEY").map(Secret::from);
     for g in &gateways {
         let reason = match g.as_str() {
             "test" if mode == Mode::Production => "the test gateway is refused in production",
@@ -562,9 +666,11 @@ fn commerce(env: &Env<'_>, mode: Mode) -> Result<CommerceConfig, ConfigError> {
         gateways,
         test_webhook_secret: env
             .string("EMPORIUM_TEST_WEBHOOK_SECRET")
-            .unwrap_or(d.test_webhook_secret),
+            .map_or(d.test_webhook_secret, Secret::from),
         stripe_secret_key,
-        stripe_webhook_secret: env.string("EMPORIUM_STRIPE_WEBHOOK_SECRET"),
+        stripe_webhook_secret: env
+            .string("EMPORIUM_STRIPE_WEBHOOK_SECRET")
+            .map(Secret::from),
         stripe_api_base: env.string("EMPORIUM_STRIPE_API_BASE"),
         capture_automatic,
         checkout_hold_secs: env.parse("EMPORIUM_CHECKOUT_HOLD_SECS", d.checkout_hold_secs)?,
@@ -634,7 +740,7 @@ mod tests {
     #[test]
     fn defaults_work_with_nothing_set() {
         let c = config(&[]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
         assert_eq!(c.listen.to_string(), "127.0.0.1:8000");
         assert!(c.redis_url.is_none());
     }
@@ -676,6 +782,71 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_RATE_ANONYMOUS:")));
+    }
+
+    #[test]
+    fn debug_output_and_errors_never_show_secrets() {
+        let c = config(&[
+            (
+                "EMPORIUM_DATABASE_URL",
+                "postgres://shop:db-hunter2@db.internal/shop",
+            ),
+            ("EMPORIUM_REDIS_URL", "redis://:redis-hunter2@cache:6379/0"),
+            ("EMPORIUM_JWT_SECRET", "jwt-hunter2-jwt-hunter2-jwt-hunter2"),
+            ("EMPORIUM_SMTP_URL", "smtp://mailer:smtp-hunter2@mail:587"),
+            ("EMPORIUM_TEST_WEBHOOK_SECRET", "whsec_test-hunter2"),
+            ("EMPORIUM_STRIPE_SECRET_KEY", "sk_live_stripe-hunter2"),
+            ("EMPORIUM_STRIPE_WEBHOOK_SECRET", "whsec_stripe-hunter2"),
+            ("EMPORIUM_PAYMENT_GATEWAYS", "manual,stripe"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("postgres://shop:***@db.internal/shop"),
+            "{shown}"
+        );
+        // The values themselves are intact for the code that uses them.
+        assert_eq!(
+            c.database_url.expose(),
+            "postgres://shop:db-hunter2@db.internal/shop"
+        );
+        assert_eq!(
+            c.auth.jwt_secret.as_ref().map(Secret::expose),
+            Some("jwt-hunter2-jwt-hunter2-jwt-hunter2")
+        );
+        for (var, value) in [
+            ("EMPORIUM_DATABASE_URL", "mysql://shop:db-hunter2@db/shop"),
+            ("EMPORIUM_REDIS_URL", "http://:redis-hunter2@cache:6379"),
+        ] {
+            let err = config(&[(var, value)]).err().map(|e| e.to_string());
+            assert!(
+                err.as_ref()
+                    .is_some_and(|e| e.starts_with(var) && !e.contains("hunter2")),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_are_redacted_whatever_their_shape() {
+        for (url, shown) in [
+            ("postgres://u:p@h:5432/db", "postgres://u:***@h:5432/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("redis://:secret@h:6379/2", "redis://:***@h:6379/2"),
+            ("rediss://u:a:b@c@h", "rediss://u:***@h"),
+            (
+                "postgres://h/db?user=u&password=p&sslmode=require",
+                "postgres://h/db?user=u&password=***&sslmode=require",
+            ),
+            (
+                "sqlite://emporium.db?mode=rwc",
+                "sqlite://emporium.db?mode=rwc",
+            ),
+            ("u:p@h", "u:***@h"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -194,7 +194,7 @@ async fn run() -> anyhow::Result<()> {
     match command {
         Command::Schema => Ok(()),
         Command::Migrate => {
-            let db = infra::db::connect(&config.database_url, 1)
+            let db = infra::db::connect(config.database_url.expose(), 1)
                 .await
                 .map_err(|e| anyhow::anyhow!("EMPORIUM_DATABASE_URL: cannot connect: {e}"))?;
             let applied = infra::db::migrate(&db).await?;

@@ -59,11 +59,15 @@ impl TestApp {
     pub async fn spawn_with(opts: Options) -> Self {
         let (url, handle) = fresh_database().await;
         let mut config = Config::for_database(url.clone());
-        config.redis_url = opts.redis_url.clone().or_else(|| {
-            std::env::var("TEST_REDIS_URL")
-                .ok()
-                .filter(|s| !s.is_empty())
-        });
+        config.redis_url = opts
+            .redis_url
+            .clone()
+            .or_else(|| {
+                std::env::var("TEST_REDIS_URL")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
+            .map(Into::into);
         config.db_max_connections = 8;
         // Tests share one Redis: each app keeps its keys apart.
         config.redis_prefix = format!("emporium-test:{}:", uuid::Uuid::new_v4().simple());
@@ -172,7 +176,10 @@ impl TestApp {
     pub async fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_emporium"));
         cmd.args(args)
-            .env("EMPORIUM_DATABASE_URL", &self.state.config.database_url)
+            .env(
+                "EMPORIUM_DATABASE_URL",
+                self.state.config.database_url.expose(),
+            )
             .env("EMPORIUM_LOG", "warn")
             .stdin(std::process::Stdio::null());
         for (k, v) in env {
