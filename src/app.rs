@@ -7,11 +7,12 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::{
-    config::Config,
+    config::{Config, Mode},
     domain::{
         self,
         identity::{jwt::JwtKeys, secret},
         payments::{GatewaySettings, Gateways, STRIPE_API_BASE, StripeConfig},
+        sealing::MasterKey,
     },
     graphql, http, infra,
     infra::{
@@ -39,6 +40,8 @@ pub struct AppState {
     pub rows: Option<Arc<RowCache>>,
     /// Keys of access tokens.
     pub jwt: Arc<JwtKeys>,
+    /// The master key sealing stored secrets (webhook signing secrets).
+    pub secrets: Arc<MasterKey>,
     /// Rate limiter (Redis-backed when Redis is configured).
     pub limiter: Arc<RateLimiter>,
     /// Outgoing mail.
@@ -88,12 +91,23 @@ impl AppState {
         });
         let rows = (config.row_cache_entries > 0)
             .then(|| Arc::new(RowCache::new(config.row_cache_entries)));
-        let secret = match &config.auth.jwt_secret {
-            Some(s) => s.expose().as_bytes().to_vec(),
-            None => secret::get_or_create(&db, "jwt")
+        let secrets = Arc::new(infra::keys::master_key(&config)?);
+        let secret = match (&config.auth.jwt_secret, config.mode) {
+            (Some(s), _) => s.expose().as_bytes().to_vec(),
+            (None, Mode::Production) => anyhow::bail!(
+                "production mode needs EMPORIUM_JWT_SECRET, the key signing access tokens (at \
+                 least 32 bytes, the same on every node); it is never generated into the database"
+            ),
+            (None, Mode::Development) => secret::get_or_create(&db, "jwt", &secrets)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?,
         };
+        let sealed = domain::webhooks_out::seal_stored_secrets(&db, &secrets)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot seal stored webhook secrets: {e}"))?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed webhook signing secrets stored in clear");
+        }
         let ttl = i64::try_from(config.auth.access_token_ttl_secs)
             .map_err(|_| anyhow::anyhow!("EMPORIUM_ACCESS_TOKEN_TTL_SECS: too large"))?;
         let jwt = Arc::new(JwtKeys::new(&secret, chrono::Duration::seconds(ttl)));
@@ -125,6 +139,7 @@ impl AppState {
             cache,
             rows,
             jwt,
+            secrets,
             limiter,
             mailer,
             events,
@@ -266,8 +281,13 @@ fn webhook_worker(
         poll: Duration::from_millis(c.poll_ms),
         targets: Targets::allowing_private(c.allow_private),
     };
-    worker::Worker::new(db, settings, state.webhook_metrics.clone())
-        .map_err(|e| anyhow::anyhow!("cannot build the webhook HTTP client: {e}"))
+    worker::Worker::new(
+        db,
+        settings,
+        state.webhook_metrics.clone(),
+        state.secrets.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot build the webhook HTTP client: {e}"))
 }
 
 /// Stops a background task when the server stops.

@@ -6,7 +6,7 @@
 
 use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
 
-use crate::infra::ratelimit::Budget;
+use crate::{domain::sealing::MIN_KEY_BYTES, infra::ratelimit::Budget};
 
 /// A secret setting (a key, a token). `Debug` never shows it, so a logged or
 /// printed configuration does not leak it; [`Secret::expose`] is the one
@@ -207,6 +207,17 @@ pub struct Config {
     /// GraphiQL and refuses introspection to callers without a staff or
     /// partner token.
     pub mode: Mode,
+    /// Whether `EMPORIUM_MODE` was set (development by default listens on
+    /// loopback only).
+    pub mode_explicit: bool,
+    /// `EMPORIUM_SECRET_KEY`: the master key (at least 32 bytes) sealing the
+    /// secrets the server stores and reads back. Unset: read from
+    /// `secret_key_file`.
+    pub secret_key: Option<Secret>,
+    /// `EMPORIUM_SECRET_KEY_FILE`: a file holding the master key. Unset, in
+    /// development: beside the SQLite database (`<file>.key`), or
+    /// `emporium.key` in the working directory; generated when missing.
+    pub secret_key_file: Option<PathBuf>,
     /// Tokens, sessions and mail.
     pub auth: AuthConfig,
     /// Rate budgets in query-cost points.
@@ -493,6 +504,20 @@ impl Config {
                     .parse("EMPORIUM_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)?,
             },
             mode: env.parse("EMPORIUM_MODE", Mode::Development)?,
+            mode_explicit: env.string("EMPORIUM_MODE").is_some(),
+            secret_key: match env.string("EMPORIUM_SECRET_KEY") {
+                Some(k) if k.len() < MIN_KEY_BYTES => {
+                    return Err(ConfigError::Invalid {
+                        var: "EMPORIUM_SECRET_KEY",
+                        value: "(hidden)".into(),
+                        reason: format!(
+                            "must be at least {MIN_KEY_BYTES} bytes (e.g. `openssl rand -base64 32`)"
+                        ),
+                    });
+                }
+                k => k.map(Secret::from),
+            },
+            secret_key_file: env.string("EMPORIUM_SECRET_KEY_FILE").map(PathBuf::from),
             auth: {
                 let d = AuthConfig::default();
                 let jwt_secret = env.string("EMPORIUM_JWT_SECRET");
@@ -593,6 +618,9 @@ fn unreachable_defaults() -> Config {
         outbox_poll_ms: 100,
         limits: QueryLimits::default(),
         mode: Mode::Development,
+        mode_explicit: false,
+        secret_key: None,
+        secret_key_file: None,
         auth: AuthConfig::default(),
         rate: RateLimits::default(),
         trust_forwarded_for: false,

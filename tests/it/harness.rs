@@ -15,10 +15,23 @@ use serde_json::{Value, json};
 /// Products in the default test catalog (enough for several pages).
 pub const TEST_PRODUCTS: usize = 120;
 
-/// Where a test's database lives, and how to remove it afterwards.
-enum DbHandle {
+/// Where a test's database lives; dropping it removes the database.
+pub enum DbHandle {
+    /// The temporary directory of the SQLite file.
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    /// A database of its own next to `TEST_DATABASE_URL`'s.
+    Postgres {
+        /// Where to connect to drop it.
+        admin_url: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl DbHandle {
+    fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres { .. })
+    }
 }
 
 /// A running app on a fresh database.
@@ -69,6 +82,12 @@ impl TestApp {
             })
             .map(Into::into);
         config.db_max_connections = 8;
+        if handle.is_postgres() {
+            // SQLite tests keep the development key file beside their
+            // database; a PostgreSQL one gets a key of its own.
+            config.secret_key =
+                Some(emporium::domain::sealing::MasterKey::generate_material().into());
+        }
         // Tests share one Redis: each app keeps its keys apart.
         config.redis_prefix = format!("emporium-test:{}:", uuid::Uuid::new_v4().simple());
         if let Some(f) = opts.configure {
@@ -181,7 +200,13 @@ impl TestApp {
                 self.state.config.database_url.expose(),
             )
             .env("EMPORIUM_LOG", "warn")
-            .stdin(std::process::Stdio::null());
+            .stdin(std::process::Stdio::null())
+            // A command that should have exited but did not is stopped
+            // when the test gives up on it.
+            .kill_on_drop(true);
+        if let Some(key) = &self.state.config.secret_key {
+            cmd.env("EMPORIUM_SECRET_KEY", key.expose());
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -290,27 +315,35 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(DbHandle::Postgres { admin_url, name }) = self.handle.take() {
-            // Dropping runs outside the test's runtime, which may be shutting down.
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async move {
-                    if let Ok(admin) = Database::connect(&admin_url).await {
-                        let _ = admin
-                            .execute_unprepared(&format!(
-                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                            ))
-                            .await;
-                    }
-                });
-            })
-            .join();
-        }
+        drop(self.handle.take());
+    }
+}
+
+impl Drop for DbHandle {
+    fn drop(&mut self) {
+        let Self::Postgres { admin_url, name } = self else {
+            return;
+        };
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        // Dropping runs outside the test's runtime, which may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -326,8 +359,8 @@ pub async fn loopback() -> (tokio::net::TcpListener, std::net::SocketAddr) {
 }
 
 /// Creates an empty database: a temporary SQLite file, or a new PostgreSQL
-/// database next to `TEST_DATABASE_URL`.
-async fn fresh_database() -> (String, DbHandle) {
+/// database next to `TEST_DATABASE_URL`. It lives as long as the handle.
+pub async fn fresh_database() -> (String, DbHandle) {
     match std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|s| !s.is_empty())

@@ -23,6 +23,7 @@ mod merchandising;
 mod payments;
 mod ratelimit;
 mod schema;
+mod secrets;
 mod seed;
 mod statements;
 mod subscriptions;

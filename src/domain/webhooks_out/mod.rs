@@ -4,7 +4,8 @@
 //! - Subscriptions ([`create`], [`list`], [`update`], [`delete`]) belong to
 //!   whoever created them: a partner token sees and manages only its own,
 //!   staff see all ([`Viewer`]). The signing secret is generated here and
-//!   returned once, at creation.
+//!   returned once, at creation; it is stored sealed with the master key
+//!   ([`SECRET_CONTEXT`]) and opened only to sign a delivery.
 //! - A URL must reach a public host unless private targets are allowed
 //!   ([`target`]): checked when it is set, and again at every delivery.
 //! - A paused subscription (`active = false`) is not live: events raised
@@ -35,11 +36,15 @@ use super::{
     error::{DomainError, DomainResult, UserError, UserErrorCode},
     events::TOPICS,
     identity::{access::Principal, permission::Permission, secret},
+    sealing::{self, MasterKey},
 };
 use target::Targets;
 
 /// Prefix of signing secrets.
 pub const SECRET_PREFIX: &str = "whsec_";
+
+/// What a stored signing secret is sealed for.
+pub const SECRET_CONTEXT: &str = "webhook_subscription.secret";
 
 /// Longest URL accepted.
 const MAX_URL: usize = 2048;
@@ -262,9 +267,11 @@ fn snapshot(s: &webhook_subscription::Model) -> serde_json::Value {
 }
 
 /// Creates a subscription owned by `principal` (a staff user or a partner
-/// token), audited as `actor`; its URL must be one of `targets`.
+/// token), audited as `actor`; its URL must be one of `targets`. The secret
+/// is stored sealed with `master`.
 pub async fn create(
     db: &DatabaseConnection,
+    master: &MasterKey,
     principal: &Principal,
     actor: &Actor,
     targets: Targets,
@@ -296,7 +303,7 @@ pub async fn create(
     let id = webhook_subscription::Entity::insert(webhook_subscription::ActiveModel {
         url: Set(url),
         topics: Set(topics.join(" ")),
-        secret: Set(secret.clone()),
+        secret: Set(master.seal(SECRET_CONTEXT, secret.as_bytes())),
         created_by_staff_id: Set(staff),
         created_by_token_id: Set(token),
         active: Set(true),
@@ -323,6 +330,45 @@ pub async fn create(
         subscription,
         secret,
     }))
+}
+
+/// The signing secret of a subscription, opened with `master` (a secret
+/// stored in clear by an older version, not yet sealed, as it is).
+pub fn signing_secret(
+    s: &webhook_subscription::Model,
+    master: &MasterKey,
+) -> Result<String, sealing::Unopenable> {
+    if sealing::is_sealed(&s.secret) {
+        master.open_str(SECRET_CONTEXT, &s.secret)
+    } else {
+        Ok(s.secret.clone())
+    }
+}
+
+/// Seals the signing secrets stored in clear (by a version before they were
+/// sealed); returns how many it sealed. Run at start.
+pub async fn seal_stored_secrets(
+    db: &impl ConnectionTrait,
+    master: &MasterKey,
+) -> DomainResult<u64> {
+    let clear = webhook_subscription::Entity::find()
+        .filter(webhook_subscription::Column::Secret.starts_with(SECRET_PREFIX))
+        .all(db)
+        .await?;
+    let mut sealed = 0;
+    for s in clear {
+        sealed += webhook_subscription::Entity::update_many()
+            .col_expr(
+                webhook_subscription::Column::Secret,
+                Expr::value(master.seal(SECRET_CONTEXT, s.secret.as_bytes())),
+            )
+            .filter(webhook_subscription::Column::Id.eq(s.id))
+            .filter(webhook_subscription::Column::Secret.eq(s.secret))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(sealed)
 }
 
 /// The subscriptions `viewer` sees, newest first.

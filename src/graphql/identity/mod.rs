@@ -48,7 +48,7 @@ fn sign(
 ) -> ApiResult<AuthTokens> {
     let (access_token, expires) = state
         .jwt
-        .issue(kind, subject, &issued.session.id, role)
+        .issue(kind, subject, &issued.session_id, role)
         .map_err(internal)?;
     Ok(AuthTokens {
         access_token,
