@@ -588,6 +588,33 @@ impl Config {
         })
     }
 
+    /// Checks the listen address against the mode: development mode (the
+    /// default) serves GraphiQL and introspection to everyone and offers
+    /// the `test` gateway, whose orders are paid for free, so unless
+    /// `EMPORIUM_MODE` was set on purpose it serves on loopback only.
+    pub fn check_listen(&self) -> Result<(), ConfigError> {
+        if self.mode == Mode::Production || self.listen.ip().is_loopback() {
+            return Ok(());
+        }
+        if self.mode_explicit {
+            tracing::warn!(
+                listen = %self.listen,
+                "development mode on a non-loopback address: GraphiQL, introspection and the \
+                 test payment gateway are open to whoever reaches it"
+            );
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            var: "EMPORIUM_LISTEN",
+            value: self.listen.to_string(),
+            reason: "development mode (the default) serves only on loopback: it opens GraphiQL \
+                     and introspection to everyone and takes test payments that mark orders \
+                     paid for free. Set EMPORIUM_MODE=production to serve on this address (or \
+                     EMPORIUM_MODE=development to accept that on purpose)"
+                .into(),
+        })
+    }
+
     /// A configuration for tests and tools: the defaults with another database.
     pub fn for_database(database_url: impl Into<String>) -> Self {
         let url = database_url.into();
@@ -874,6 +901,31 @@ mod tests {
             ("u:p@h", "u:***@h"),
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn development_mode_serves_on_loopback_unless_set_on_purpose() {
+        let check = |vars: &[(&str, &str)]| {
+            config(vars)
+                .and_then(|c| c.check_listen())
+                .map_err(|e| e.to_string())
+        };
+        assert!(check(&[]).is_ok());
+        assert!(check(&[("EMPORIUM_LISTEN", "[::1]:8000")]).is_ok());
+        let refused = check(&[("EMPORIUM_LISTEN", "0.0.0.0:8000")]).err();
+        assert!(
+            refused
+                .as_ref()
+                .is_some_and(|e| e.starts_with("EMPORIUM_LISTEN:") && e.contains("EMPORIUM_MODE")),
+            "{refused:?}"
+        );
+        assert!(check(&[("EMPORIUM_LISTEN", "192.0.2.10:80")]).is_err());
+        for mode in ["production", "development"] {
+            assert!(
+                check(&[("EMPORIUM_LISTEN", "0.0.0.0:8000"), ("EMPORIUM_MODE", mode)]).is_ok(),
+                "{mode}"
+            );
         }
     }
 

@@ -101,9 +101,15 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("migrate: {e}"));
         let products = opts.products.unwrap_or(TEST_PRODUCTS);
         if products > 0 {
-            seed::seed(&db, &SeedOptions { products })
-                .await
-                .unwrap_or_else(|e| panic!("seed: {e:#}"));
+            seed::seed(
+                &db,
+                &SeedOptions {
+                    products,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("seed: {e:#}"));
         }
         let statements = Arc::new(Mutex::new(Vec::new()));
         let log = statements.clone();
