@@ -10,7 +10,7 @@ use crate::{
     config::{Config, Mode},
     domain::{
         self,
-        identity::{jwt::JwtKeys, secret},
+        identity::{jwt::JwtKeys, password::Hashing, secret},
         payments::{GatewaySettings, Gateways, STRIPE_API_BASE, StripeConfig},
         sealing::MasterKey,
     },
@@ -42,6 +42,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// The master key sealing stored secrets (webhook signing secrets).
     pub secrets: Arc<MasterKey>,
+    /// The password hashing pool (bounded: see `EMPORIUM_PASSWORD_HASH_*`).
+    pub hashing: Hashing,
     /// Rate limiter (Redis-backed when Redis is configured).
     pub limiter: Arc<RateLimiter>,
     /// Outgoing mail.
@@ -126,6 +128,10 @@ impl AppState {
             ),
         };
         let gateways = Arc::new(gateways(&config.commerce)?);
+        let hashing = Hashing::new(
+            config.password_hashing.concurrency,
+            Duration::from_millis(config.password_hashing.wait_ms),
+        );
         let events = match &redis {
             Some(client) => EventBus::shared(client.clone(), &config.redis_prefix),
             None => EventBus::default(),
@@ -140,6 +146,7 @@ impl AppState {
             rows,
             jwt,
             secrets,
+            hashing,
             limiter,
             mailer,
             events,

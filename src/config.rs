@@ -235,6 +235,31 @@ pub struct Config {
     pub commerce: CommerceConfig,
     /// Outbound webhooks: retries and timeouts.
     pub webhooks: WebhookConfig,
+    /// How many password hashes may run at once.
+    pub password_hashing: PasswordHashing,
+}
+
+/// The bound on password hashing (each argon2id run holds about 19 MiB and
+/// a blocking thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordHashing {
+    /// `EMPORIUM_PASSWORD_HASH_CONCURRENCY`: hashes and checks at once
+    /// (default: the number of CPUs, at most 8).
+    pub concurrency: usize,
+    /// `EMPORIUM_PASSWORD_HASH_WAIT_MS`: how long a login or registration
+    /// waits for a turn before it is refused with RATE_LIMITED (default 2000).
+    pub wait_ms: u64,
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        Self {
+            concurrency: std::thread::available_parallelism()
+                .map_or(2, std::num::NonZeroUsize::get)
+                .clamp(1, 8),
+            wait_ms: 2_000,
+        }
+    }
 }
 
 /// Outbound webhook delivery settings.
@@ -400,8 +425,9 @@ pub struct RateLimits {
     pub staff: Option<Budget>,
     /// `EMPORIUM_RATE_PARTNER`: per partner token without its own budget (default 100000,10000).
     pub partner: Option<Budget>,
-    /// `EMPORIUM_LOGIN_THROTTLE_EMAIL`: failed logins per email (default 5,0.05:
-    /// five tries, then one every 20 s).
+    /// `EMPORIUM_LOGIN_THROTTLE_EMAIL`: failed logins per email and client
+    /// IP, and reset mails per email (default 5,0.05: five tries, then one
+    /// every 20 s).
     pub login_email: Option<Budget>,
     /// `EMPORIUM_LOGIN_THROTTLE_IP`: login attempts per client IP (default 30,0.5).
     pub login_ip: Option<Budget>,
@@ -585,6 +611,15 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_STOREFRONT_URL.into()),
             commerce: commerce(&env, env.parse("EMPORIUM_MODE", Mode::Development)?)?,
             webhooks: webhooks(&env)?,
+            password_hashing: {
+                let d = PasswordHashing::default();
+                PasswordHashing {
+                    concurrency: env
+                        .parse("EMPORIUM_PASSWORD_HASH_CONCURRENCY", d.concurrency)?
+                        .max(1),
+                    wait_ms: env.parse("EMPORIUM_PASSWORD_HASH_WAIT_MS", d.wait_ms)?,
+                }
+            },
         })
     }
 
@@ -655,6 +690,7 @@ fn unreachable_defaults() -> Config {
         storefront_url: DEFAULT_STOREFRONT_URL.into(),
         commerce: CommerceConfig::default(),
         webhooks: WebhookConfig::default(),
+        password_hashing: PasswordHashing::default(),
     }
 }
 

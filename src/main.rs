@@ -225,7 +225,7 @@ async fn run() -> anyhow::Result<()> {
                 password,
                 role,
             };
-            let user = domain::identity::staff::create(&state.db, new)
+            let user = domain::identity::staff::create(&state.db, &state.hashing, new)
                 .await?
                 .map_err(|e| report_user_errors(&e))?;
             println!(

@@ -21,6 +21,7 @@ mod http;
 mod import;
 mod inventory;
 mod merchandising;
+mod passwords;
 mod payments;
 mod ratelimit;
 mod schema;
