@@ -431,6 +431,12 @@ pub struct RateLimits {
     pub login_email: Option<Budget>,
     /// `EMPORIUM_LOGIN_THROTTLE_IP`: login attempts per client IP (default 30,0.5).
     pub login_ip: Option<Budget>,
+    /// `EMPORIUM_CODE_THROTTLE_CART`: wrong discount and gift card codes per
+    /// cart (default 10,0.01: ten, then one every 100 s).
+    pub code_cart: Option<Budget>,
+    /// `EMPORIUM_CODE_THROTTLE_IP`: wrong discount and gift card codes per
+    /// client IP (default 30,0.05: thirty, then one every 20 s).
+    pub code_ip: Option<Budget>,
 }
 
 const fn budget(capacity: u32, restore_per_second: f64) -> Option<Budget> {
@@ -449,6 +455,8 @@ impl Default for RateLimits {
             partner: budget(100_000, 10_000.0),
             login_email: budget(5, 0.05),
             login_ip: budget(30, 0.5),
+            code_cart: budget(10, 0.01),
+            code_ip: budget(30, 0.05),
         }
     }
 }
@@ -600,6 +608,8 @@ impl Config {
                     partner: env.budget("EMPORIUM_RATE_PARTNER", d.partner)?,
                     login_email: env.budget("EMPORIUM_LOGIN_THROTTLE_EMAIL", d.login_email)?,
                     login_ip: env.budget("EMPORIUM_LOGIN_THROTTLE_IP", d.login_ip)?,
+                    code_cart: env.budget("EMPORIUM_CODE_THROTTLE_CART", d.code_cart)?,
+                    code_ip: env.budget("EMPORIUM_CODE_THROTTLE_IP", d.code_ip)?,
                 }
             },
             trust_forwarded_for: env.parse("EMPORIUM_TRUST_FORWARDED_FOR", false)?,
