@@ -11,6 +11,11 @@
 //! - A paused subscription (`active = false`) is not live: events raised
 //!   while it is paused are not enqueued for it, and its pending deliveries
 //!   are held (not claimed) until it is resumed, when the due ones go out.
+//! - A subscription delivers only while its creator still holds
+//!   `webhooks:write` and the read permission of the topic ([`refusal`]):
+//!   a staff user's role as it is now, a token's scopes. Events are not
+//!   enqueued for it meanwhile, and a delivery that falls due meanwhile is
+//!   refused (failed, saying why); it delivers again once the rights are.
 //! - Deliveries are enqueued by the outbox relay in the transaction that
 //!   marks the events relayed ([`queue::enqueue`]), one row per event and
 //!   subscription: none is lost, none is enqueued twice.
@@ -35,7 +40,12 @@ use super::{
     audit::{self, Actor, Change},
     error::{DomainError, DomainResult, UserError, UserErrorCode},
     events::TOPICS,
-    identity::{access::Principal, permission::Permission, secret},
+    identity::{
+        access::Principal,
+        api_token as tokens,
+        permission::{Permission, PermissionSet, Role},
+        secret,
+    },
     sealing::{self, MasterKey},
 };
 use target::Targets;
@@ -167,6 +177,73 @@ pub fn permission_for(topic: &str) -> Option<Permission> {
         t if t.starts_with("order.") => Some(Permission::OrdersRead),
         _ => None,
     }
+}
+
+/// What the creators of `subscriptions` may do now, by subscription id: a
+/// staff user's role's permissions, a token's scopes (nothing for a creator
+/// gone or unknown).
+pub async fn owner_rights(
+    db: &impl ConnectionTrait,
+    subscriptions: &[webhook_subscription::Model],
+) -> DomainResult<std::collections::HashMap<i64, PermissionSet>> {
+    let staff_ids: Vec<i64> = subscriptions
+        .iter()
+        .filter_map(|s| s.created_by_staff_id)
+        .collect();
+    let token_ids: Vec<i64> = subscriptions
+        .iter()
+        .filter_map(|s| s.created_by_token_id)
+        .collect();
+    let staff: std::collections::HashMap<i64, PermissionSet> = if staff_ids.is_empty() {
+        Default::default()
+    } else {
+        staff_user::Entity::find()
+            .filter(staff_user::Column::Id.is_in(staff_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|u| {
+                let rights = u
+                    .role
+                    .parse::<Role>()
+                    .map(Role::permissions)
+                    .unwrap_or(PermissionSet::EMPTY);
+                (u.id, rights)
+            })
+            .collect()
+    };
+    let tokens: std::collections::HashMap<i64, PermissionSet> = if token_ids.is_empty() {
+        Default::default()
+    } else {
+        api_token::Entity::find()
+            .filter(api_token::Column::Id.is_in(token_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, tokens::scopes_of(&t)))
+            .collect()
+    };
+    Ok(subscriptions
+        .iter()
+        .map(|s| {
+            let rights = s
+                .created_by_staff_id
+                .and_then(|id| staff.get(&id))
+                .or_else(|| s.created_by_token_id.and_then(|id| tokens.get(&id)))
+                .copied()
+                .unwrap_or(PermissionSet::EMPTY);
+            (s.id, rights)
+        })
+        .collect())
+}
+
+/// The permission a creator with `rights` lacks to receive `topic`, if any:
+/// `webhooks:write`, then the topic's read permission.
+pub fn refusal(rights: PermissionSet, topic: &str) -> Option<Permission> {
+    [Some(Permission::WebhooksWrite), permission_for(topic)]
+        .into_iter()
+        .flatten()
+        .find(|p| !rights.contains(*p))
 }
 
 /// Subscriptions that deliver: active (not paused), and whose owner still may (a token
