@@ -223,6 +223,13 @@ pub async fn serve(
         Duration::from_secs(state.config.commerce.sweep_interval_secs),
     ));
     let _sweeper = AbortOnDrop(sweeper);
+    let _retention = retention_policy(&state.config.retention).map(|(policy, every)| {
+        AbortOnDrop(tokio::spawn(domain::retention::run(
+            relay_db.clone(),
+            policy,
+            every,
+        )))
+    });
     // With Redis, this node hears every node's events: subscribed before
     // serving, so nothing published after start is missed.
     let _fanout = state
@@ -269,6 +276,31 @@ pub async fn serve(
         } => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections"),
     }
     Ok(())
+}
+
+/// The retention policy and interval `config` asks for (`None`: off).
+fn retention_policy(
+    config: &crate::config::RetentionConfig,
+) -> Option<(domain::retention::Policy, Duration)> {
+    let span = |units: u64, per: i64| {
+        chrono::TimeDelta::try_seconds(
+            i64::try_from(units)
+                .unwrap_or(i64::MAX / per)
+                .saturating_mul(per),
+        )
+        .unwrap_or(chrono::TimeDelta::MAX)
+    };
+    (config.interval_secs > 0).then(|| {
+        (
+            domain::retention::Policy {
+                carts: span(config.cart_days, 86_400),
+                idempotency_keys: span(config.idempotency_hours, 3_600),
+                sessions: span(config.session_days, 86_400),
+                reset_tokens: span(config.reset_days, 86_400),
+            },
+            Duration::from_secs(config.interval_secs),
+        )
+    })
 }
 
 /// The outbound webhook worker `state`'s configuration asks for.

@@ -237,6 +237,41 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// How many password hashes may run at once.
     pub password_hashing: PasswordHashing,
+    /// How long carts, idempotency keys, sessions and reset tokens are kept.
+    pub retention: RetentionConfig,
+}
+
+/// Retention periods of the background purge (see `domain::retention`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// `EMPORIUM_RETENTION_INTERVAL_SECS`: how often a purge round runs
+    /// (one node of all sharing the database runs each; default 3600, 0
+    /// turns purging off).
+    pub interval_secs: u64,
+    /// `EMPORIUM_RETENTION_CART_DAYS`: carts unchanged this long are purged
+    /// (default 60).
+    pub cart_days: u64,
+    /// `EMPORIUM_RETENTION_IDEMPOTENCY_HOURS`: idempotency keys are kept this
+    /// long after their first use (default 168).
+    pub idempotency_hours: u64,
+    /// `EMPORIUM_RETENTION_SESSION_DAYS`: ended (expired or revoked) login
+    /// sessions and their refresh tokens are kept this long (default 30).
+    pub session_days: u64,
+    /// `EMPORIUM_RETENTION_RESET_DAYS`: expired password reset tokens are
+    /// kept this long (default 7).
+    pub reset_days: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 3_600,
+            cart_days: 60,
+            idempotency_hours: 168,
+            session_days: 30,
+            reset_days: 7,
+        }
+    }
 }
 
 /// The bound on password hashing (each argon2id run holds about 19 MiB and
@@ -630,6 +665,18 @@ impl Config {
                     wait_ms: env.parse("EMPORIUM_PASSWORD_HASH_WAIT_MS", d.wait_ms)?,
                 }
             },
+            retention: {
+                let d = RetentionConfig::default();
+                RetentionConfig {
+                    interval_secs: env
+                        .parse("EMPORIUM_RETENTION_INTERVAL_SECS", d.interval_secs)?,
+                    cart_days: env.parse("EMPORIUM_RETENTION_CART_DAYS", d.cart_days)?,
+                    idempotency_hours: env
+                        .parse("EMPORIUM_RETENTION_IDEMPOTENCY_HOURS", d.idempotency_hours)?,
+                    session_days: env.parse("EMPORIUM_RETENTION_SESSION_DAYS", d.session_days)?,
+                    reset_days: env.parse("EMPORIUM_RETENTION_RESET_DAYS", d.reset_days)?,
+                }
+            },
         })
     }
 
@@ -701,6 +748,7 @@ fn unreachable_defaults() -> Config {
         commerce: CommerceConfig::default(),
         webhooks: WebhookConfig::default(),
         password_hashing: PasswordHashing::default(),
+        retention: RetentionConfig::default(),
     }
 }
 

@@ -25,6 +25,7 @@ mod merchandising;
 mod passwords;
 mod payments;
 mod ratelimit;
+mod retention;
 mod schema;
 mod secrets;
 mod seed;
