@@ -7,11 +7,12 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::{
-    config::Config,
+    config::{Config, Mode},
     domain::{
         self,
-        identity::{jwt::JwtKeys, secret},
+        identity::{jwt::JwtKeys, password::Hashing, secret},
         payments::{GatewaySettings, Gateways, STRIPE_API_BASE, StripeConfig},
+        sealing::MasterKey,
     },
     graphql, http, infra,
     infra::{
@@ -39,6 +40,10 @@ pub struct AppState {
     pub rows: Option<Arc<RowCache>>,
     /// Keys of access tokens.
     pub jwt: Arc<JwtKeys>,
+    /// The master key sealing stored secrets (webhook signing secrets).
+    pub secrets: Arc<MasterKey>,
+    /// The password hashing pool (bounded: see `EMPORIUM_PASSWORD_HASH_*`).
+    pub hashing: Hashing,
     /// Rate limiter (Redis-backed when Redis is configured).
     pub limiter: Arc<RateLimiter>,
     /// Outgoing mail.
@@ -62,7 +67,7 @@ pub struct AppState {
 impl AppState {
     /// Connects to the configured database (applying pending migrations) and Redis.
     pub async fn connect(config: Config) -> anyhow::Result<Self> {
-        let db = infra::db::connect(&config.database_url, config.db_max_connections)
+        let db = infra::db::connect(config.database_url.expose(), config.db_max_connections)
             .await
             .map_err(|e| anyhow::anyhow!("EMPORIUM_DATABASE_URL: cannot connect: {e}"))?;
         let applied = infra::db::migrate(&db).await?;
@@ -77,7 +82,7 @@ impl AppState {
         infra::metrics::init();
         let redis = match &config.redis_url {
             Some(url) => Some(
-                redis::Client::open(url.as_str())
+                redis::Client::open(url.expose())
                     .map_err(|e| anyhow::anyhow!("EMPORIUM_REDIS_URL: {e}"))?,
             ),
             None => None,
@@ -91,12 +96,23 @@ impl AppState {
         });
         let rows = (config.row_cache_entries > 0)
             .then(|| Arc::new(RowCache::new(config.row_cache_entries)));
-        let secret = match &config.auth.jwt_secret {
-            Some(s) => s.as_bytes().to_vec(),
-            None => secret::get_or_create(&db, "jwt")
+        let secrets = Arc::new(infra::keys::master_key(&config)?);
+        let secret = match (&config.auth.jwt_secret, config.mode) {
+            (Some(s), _) => s.expose().as_bytes().to_vec(),
+            (None, Mode::Production) => anyhow::bail!(
+                "production mode needs EMPORIUM_JWT_SECRET, the key signing access tokens (at \
+                 least 32 bytes, the same on every node); it is never generated into the database"
+            ),
+            (None, Mode::Development) => secret::get_or_create(&db, "jwt", &secrets)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot load the token signing key: {e}"))?,
         };
+        let sealed = domain::webhooks_out::seal_stored_secrets(&db, &secrets)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot seal stored webhook secrets: {e}"))?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed webhook signing secrets stored in clear");
+        }
         let ttl = i64::try_from(config.auth.access_token_ttl_secs)
             .map_err(|_| anyhow::anyhow!("EMPORIUM_ACCESS_TOKEN_TTL_SECS: too large"))?;
         let jwt = Arc::new(JwtKeys::new(&secret, chrono::Duration::seconds(ttl)));
@@ -106,7 +122,7 @@ impl AppState {
         });
         let mailer: Arc<dyn Mailer> = match &config.auth.smtp_url {
             Some(url) => Arc::new(
-                SmtpMailer::new(url, &config.auth.mail_from)
+                SmtpMailer::new(url.expose(), &config.auth.mail_from)
                     .map_err(|e| anyhow::anyhow!("EMPORIUM_SMTP_URL / EMPORIUM_MAIL_FROM: {e}"))?,
             ),
             None => Arc::new(
@@ -115,9 +131,13 @@ impl AppState {
             ),
         };
         let gateways = Arc::new(gateways(&config.commerce)?);
-        let checkout_keys = domain::checkout::keys::CheckoutKeys::load(&db)
+        let checkout_keys = domain::checkout::keys::CheckoutKeys::load(&db, &secrets)
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the checkout secret: {e}"))?;
+        let hashing = Hashing::new(
+            config.password_hashing.concurrency,
+            Duration::from_millis(config.password_hashing.wait_ms),
+        );
         let events = match &redis {
             Some(client) => EventBus::shared(client.clone(), &config.redis_prefix),
             None => EventBus::default(),
@@ -132,6 +152,8 @@ impl AppState {
             cache,
             rows,
             jwt,
+            secrets,
+            hashing,
             limiter,
             mailer,
             events,
@@ -142,7 +164,7 @@ impl AppState {
 
     /// Whether the database is the embedded SQLite one.
     pub fn is_embedded(&self) -> bool {
-        self.config.database_url.starts_with("sqlite:")
+        self.config.database_url.expose().starts_with("sqlite:")
     }
 }
 
@@ -152,8 +174,12 @@ fn gateways(config: &crate::config::CommerceConfig) -> anyhow::Result<Gateways> 
     let stripe = match (&config.stripe_secret_key, enabled("stripe")) {
         (Some(key), true) => {
             let mut stripe = StripeConfig::new(
-                key.clone(),
-                config.stripe_webhook_secret.clone().unwrap_or_default(),
+                key.expose().to_owned(),
+                config
+                    .stripe_webhook_secret
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+                    .unwrap_or_default(),
             );
             stripe.base_url = config
                 .stripe_api_base
@@ -165,7 +191,8 @@ fn gateways(config: &crate::config::CommerceConfig) -> anyhow::Result<Gateways> 
     };
     Gateways::from_settings(&GatewaySettings {
         manual: enabled("manual"),
-        test_webhook_secret: enabled("test").then(|| config.test_webhook_secret.clone()),
+        test_webhook_secret: enabled("test")
+            .then(|| config.test_webhook_secret.expose().to_owned()),
         stripe,
     })
     .map_err(|e| anyhow::anyhow!("payment gateways: {e}"))
@@ -191,7 +218,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     // The relay has connections of its own, apart from the request pool.
-    let relay_db = infra::db::connect(&state.config.database_url, 3)
+    let relay_db = infra::db::connect(state.config.database_url.expose(), 3)
         .await
         .map_err(|e| {
             anyhow::anyhow!("EMPORIUM_DATABASE_URL: cannot connect the outbox relay: {e}")
@@ -215,6 +242,13 @@ pub async fn serve(
         },
     ));
     let _undo = AbortOnDrop(undo);
+    let _retention = retention_policy(&state.config.retention).map(|(policy, every)| {
+        AbortOnDrop(tokio::spawn(domain::retention::run(
+            relay_db.clone(),
+            policy,
+            every,
+        )))
+    });
     // With Redis, this node hears every node's events: subscribed before
     // serving, so nothing published after start is missed.
     let _fanout = state
@@ -263,6 +297,31 @@ pub async fn serve(
     Ok(())
 }
 
+/// The retention policy and interval `config` asks for (`None`: off).
+fn retention_policy(
+    config: &crate::config::RetentionConfig,
+) -> Option<(domain::retention::Policy, Duration)> {
+    let span = |units: u64, per: i64| {
+        chrono::TimeDelta::try_seconds(
+            i64::try_from(units)
+                .unwrap_or(i64::MAX / per)
+                .saturating_mul(per),
+        )
+        .unwrap_or(chrono::TimeDelta::MAX)
+    };
+    (config.interval_secs > 0).then(|| {
+        (
+            domain::retention::Policy {
+                carts: span(config.cart_days, 86_400),
+                idempotency_keys: span(config.idempotency_hours, 3_600),
+                sessions: span(config.session_days, 86_400),
+                reset_tokens: span(config.reset_days, 86_400),
+            },
+            Duration::from_secs(config.interval_secs),
+        )
+    })
+}
+
 /// The outbound webhook worker `state`'s configuration asks for.
 fn webhook_worker(
     state: &AppState,
@@ -280,8 +339,13 @@ fn webhook_worker(
         poll: Duration::from_millis(c.poll_ms),
         targets: Targets::allowing_private(c.allow_private),
     };
-    worker::Worker::new(db, settings, state.webhook_metrics.clone())
-        .map_err(|e| anyhow::anyhow!("cannot build the webhook HTTP client: {e}"))
+    worker::Worker::new(
+        db,
+        settings,
+        state.webhook_metrics.clone(),
+        state.secrets.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot build the webhook HTTP client: {e}"))
 }
 
 /// Stops a background task when the server stops.

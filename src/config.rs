@@ -4,9 +4,113 @@
 //! file in the working directory, no Redis, listening on loopback. A value that
 //! does not parse stops the server at start with a message naming the variable.
 
-use std::{net::SocketAddr, path::PathBuf, str::FromStr};
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
 
-use crate::infra::ratelimit::Budget;
+use crate::{domain::sealing::MIN_KEY_BYTES, infra::ratelimit::Budget};
+
+/// A secret setting (a key, a token). `Debug` never shows it, so a logged or
+/// printed configuration does not leak it; [`Secret::expose`] is the one
+/// way to read it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the code that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+/// A URL that may carry credentials (database, Redis, SMTP). `Debug` and
+/// [`SecretUrl::redacted`] show it with its password replaced by `***`;
+/// [`SecretUrl::expose`] gives it whole, for connecting.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// The whole URL, password included.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password hidden, for messages and logs.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl From<String> for SecretUrl {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for SecretUrl {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+/// `url` with the password of its user info and the values of `password`
+/// query parameters replaced by `***`. Works on text that is not a valid
+/// URL too: whatever sits between `://` and the last `@` of the authority
+/// after a `:` is hidden.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let (user_info, host) = authority.split_at(at);
+            match user_info.split_once(':') {
+                Some((user, _)) => format!("{user}:***{host}"),
+                None => authority.to_owned(),
+            }
+        }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.to_ascii_lowercase().contains("pass") => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}{authority}{tail}")
+}
 
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +169,13 @@ pub struct QueryLimits {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `EMPORIUM_DATABASE_URL`: `sqlite://...` or `postgres://...`.
-    pub database_url: String,
+    pub database_url: SecretUrl,
     /// `EMPORIUM_DB_MAX_CONNECTIONS`: size of the connection pool (default:
     /// 4 for SQLite, whose connections each hold a thread and a page cache
     /// and gain nothing past the core count; 16 for PostgreSQL).
     pub db_max_connections: u32,
     /// `EMPORIUM_REDIS_URL`: shared cache and event bus; none means in-process.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretUrl>,
     /// `EMPORIUM_LISTEN`: the address the HTTP server binds.
     pub listen: SocketAddr,
     /// `EMPORIUM_LOG`: a tracing filter such as `info` or `emporium=debug,info`.
@@ -103,6 +207,17 @@ pub struct Config {
     /// GraphiQL and refuses introspection to callers without a staff or
     /// partner token.
     pub mode: Mode,
+    /// Whether `EMPORIUM_MODE` was set (development by default listens on
+    /// loopback only).
+    pub mode_explicit: bool,
+    /// `EMPORIUM_SECRET_KEY`: the master key (at least 32 bytes) sealing the
+    /// secrets the server stores and reads back. Unset: read from
+    /// `secret_key_file`.
+    pub secret_key: Option<Secret>,
+    /// `EMPORIUM_SECRET_KEY_FILE`: a file holding the master key. Unset, in
+    /// development: beside the SQLite database (`<file>.key`), or
+    /// `emporium.key` in the working directory; generated when missing.
+    pub secret_key_file: Option<PathBuf>,
     /// Tokens, sessions and mail.
     pub auth: AuthConfig,
     /// Rate budgets in query-cost points.
@@ -120,6 +235,66 @@ pub struct Config {
     pub commerce: CommerceConfig,
     /// Outbound webhooks: retries and timeouts.
     pub webhooks: WebhookConfig,
+    /// How many password hashes may run at once.
+    pub password_hashing: PasswordHashing,
+    /// How long carts, idempotency keys, sessions and reset tokens are kept.
+    pub retention: RetentionConfig,
+}
+
+/// Retention periods of the background purge (see `domain::retention`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// `EMPORIUM_RETENTION_INTERVAL_SECS`: how often a purge round runs
+    /// (one node of all sharing the database runs each; default 3600, 0
+    /// turns purging off).
+    pub interval_secs: u64,
+    /// `EMPORIUM_RETENTION_CART_DAYS`: carts unchanged this long are purged
+    /// (default 60).
+    pub cart_days: u64,
+    /// `EMPORIUM_RETENTION_IDEMPOTENCY_HOURS`: idempotency keys are kept this
+    /// long after their first use (default 168).
+    pub idempotency_hours: u64,
+    /// `EMPORIUM_RETENTION_SESSION_DAYS`: ended (expired or revoked) login
+    /// sessions and their refresh tokens are kept this long (default 30).
+    pub session_days: u64,
+    /// `EMPORIUM_RETENTION_RESET_DAYS`: expired password reset tokens are
+    /// kept this long (default 7).
+    pub reset_days: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 3_600,
+            cart_days: 60,
+            idempotency_hours: 168,
+            session_days: 30,
+            reset_days: 7,
+        }
+    }
+}
+
+/// The bound on password hashing (each argon2id run holds about 19 MiB and
+/// a blocking thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordHashing {
+    /// `EMPORIUM_PASSWORD_HASH_CONCURRENCY`: hashes and checks at once
+    /// (default: the number of CPUs, at most 8).
+    pub concurrency: usize,
+    /// `EMPORIUM_PASSWORD_HASH_WAIT_MS`: how long a login or registration
+    /// waits for a turn before it is refused with RATE_LIMITED (default 2000).
+    pub wait_ms: u64,
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        Self {
+            concurrency: std::thread::available_parallelism()
+                .map_or(2, std::num::NonZeroUsize::get)
+                .clamp(1, 8),
+            wait_ms: 2_000,
+        }
+    }
 }
 
 /// Outbound webhook delivery settings.
@@ -172,11 +347,11 @@ pub struct CommerceConfig {
     /// `stripe` needs `EMPORIUM_STRIPE_SECRET_KEY`).
     pub gateways: Vec<String>,
     /// `EMPORIUM_TEST_WEBHOOK_SECRET`: signs the `test` gateway's webhooks.
-    pub test_webhook_secret: String,
+    pub test_webhook_secret: Secret,
     /// `EMPORIUM_STRIPE_SECRET_KEY`: Stripe API key (enables `stripe`).
-    pub stripe_secret_key: Option<String>,
+    pub stripe_secret_key: Option<Secret>,
     /// `EMPORIUM_STRIPE_WEBHOOK_SECRET`: verifies `Stripe-Signature`.
-    pub stripe_webhook_secret: Option<String>,
+    pub stripe_webhook_secret: Option<Secret>,
     /// `EMPORIUM_STRIPE_API_BASE`: Stripe API base URL (a local mock in tests).
     pub stripe_api_base: Option<String>,
     /// `EMPORIUM_PAYMENT_CAPTURE`: `automatic` (charge at checkout, default)
@@ -221,7 +396,7 @@ impl Default for CommerceConfig {
     fn default() -> Self {
         Self {
             gateways: vec!["test".into(), "manual".into()],
-            test_webhook_secret: DEFAULT_TEST_WEBHOOK_SECRET.into(),
+            test_webhook_secret: Secret::from(DEFAULT_TEST_WEBHOOK_SECRET),
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_api_base: None,
@@ -265,7 +440,7 @@ impl FromStr for Mode {
 pub struct AuthConfig {
     /// `EMPORIUM_JWT_SECRET`: key signing access tokens (at least 32 bytes).
     /// Unset: a random key generated once and kept in the database.
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// `EMPORIUM_ACCESS_TOKEN_TTL_SECS`: lifetime of access tokens (default 900).
     pub access_token_ttl_secs: u64,
     /// `EMPORIUM_SESSION_TTL_DAYS`: how long a login can be refreshed (default 30).
@@ -277,7 +452,7 @@ pub struct AuthConfig {
     pub password_reset_url: Option<String>,
     /// `EMPORIUM_SMTP_URL`: `smtp://user:pass@host:587?tls=required` or
     /// `smtps://...`; unset: mail stays in the in-process outbox.
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SecretUrl>,
     /// `EMPORIUM_MAIL_FROM`: sender of outgoing mail.
     pub mail_from: String,
     /// `EMPORIUM_MAIL_DIR`: without SMTP, also write each mail here as `.eml`.
@@ -312,11 +487,18 @@ pub struct RateLimits {
     pub staff: Option<Budget>,
     /// `EMPORIUM_RATE_PARTNER`: per partner token without its own budget (default 100000,10000).
     pub partner: Option<Budget>,
-    /// `EMPORIUM_LOGIN_THROTTLE_EMAIL`: failed logins per email (default 5,0.05:
-    /// five tries, then one every 20 s).
+    /// `EMPORIUM_LOGIN_THROTTLE_EMAIL`: failed logins per email and client
+    /// IP, and reset mails per email (default 5,0.05: five tries, then one
+    /// every 20 s).
     pub login_email: Option<Budget>,
     /// `EMPORIUM_LOGIN_THROTTLE_IP`: login attempts per client IP (default 30,0.5).
     pub login_ip: Option<Budget>,
+    /// `EMPORIUM_CODE_THROTTLE_CART`: wrong discount and gift card codes per
+    /// cart (default 10,0.01: ten, then one every 100 s).
+    pub code_cart: Option<Budget>,
+    /// `EMPORIUM_CODE_THROTTLE_IP`: wrong discount and gift card codes per
+    /// client IP (default 30,0.05: thirty, then one every 20 s).
+    pub code_ip: Option<Budget>,
 }
 
 const fn budget(capacity: u32, restore_per_second: f64) -> Option<Budget> {
@@ -335,6 +517,8 @@ impl Default for RateLimits {
             partner: budget(100_000, 10_000.0),
             login_email: budget(5, 0.05),
             login_ip: budget(30, 0.5),
+            code_cart: budget(10, 0.01),
+            code_ip: budget(30, 0.05),
         }
     }
 }
@@ -374,7 +558,7 @@ impl Config {
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
             return Err(ConfigError::Invalid {
                 var: "EMPORIUM_DATABASE_URL",
-                value: database_url,
+                value: redact_url(&database_url),
                 reason: "expected a sqlite:// or postgres:// URL".into(),
             });
         }
@@ -389,14 +573,14 @@ impl Config {
         {
             return Err(ConfigError::Invalid {
                 var: "EMPORIUM_REDIS_URL",
-                value: url.clone(),
+                value: redact_url(url),
                 reason: "expected a redis:// or rediss:// URL".into(),
             });
         }
         Ok(Self {
-            database_url,
+            database_url: database_url.into(),
             db_max_connections: env.parse("EMPORIUM_DB_MAX_CONNECTIONS", default_pool)?,
-            redis_url,
+            redis_url: redis_url.map(SecretUrl::from),
             listen: env.parse("EMPORIUM_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             log: env.string("EMPORIUM_LOG").unwrap_or_else(|| "info".into()),
             log_format: env.parse("EMPORIUM_LOG_FORMAT", LogFormat::Text)?,
@@ -416,6 +600,20 @@ impl Config {
                     .parse("EMPORIUM_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)?,
             },
             mode: env.parse("EMPORIUM_MODE", Mode::Development)?,
+            mode_explicit: env.string("EMPORIUM_MODE").is_some(),
+            secret_key: match env.string("EMPORIUM_SECRET_KEY") {
+                Some(k) if k.len() < MIN_KEY_BYTES => {
+                    return Err(ConfigError::Invalid {
+                        var: "EMPORIUM_SECRET_KEY",
+                        value: "(hidden)".into(),
+                        reason: format!(
+                            "must be at least {MIN_KEY_BYTES} bytes (e.g. `openssl rand -base64 32`)"
+                        ),
+                    });
+                }
+                k => k.map(Secret::from),
+            },
+            secret_key_file: env.string("EMPORIUM_SECRET_KEY_FILE").map(PathBuf::from),
             auth: {
                 let d = AuthConfig::default();
                 let jwt_secret = env.string("EMPORIUM_JWT_SECRET");
@@ -449,7 +647,7 @@ impl Config {
                     });
                 }
                 AuthConfig {
-                    jwt_secret,
+                    jwt_secret: jwt_secret.map(Secret::from),
                     access_token_ttl_secs: env
                         .parse("EMPORIUM_ACCESS_TOKEN_TTL_SECS", d.access_token_ttl_secs)?,
                     session_ttl_days: env.parse("EMPORIUM_SESSION_TTL_DAYS", d.session_ttl_days)?,
@@ -458,7 +656,7 @@ impl Config {
                         d.password_reset_ttl_mins,
                     )?,
                     password_reset_url,
-                    smtp_url,
+                    smtp_url: smtp_url.map(SecretUrl::from),
                     mail_from: env.string("EMPORIUM_MAIL_FROM").unwrap_or(d.mail_from),
                     mail_dir: env.string("EMPORIUM_MAIL_DIR").map(PathBuf::from),
                 }
@@ -472,6 +670,8 @@ impl Config {
                     partner: env.budget("EMPORIUM_RATE_PARTNER", d.partner)?,
                     login_email: env.budget("EMPORIUM_LOGIN_THROTTLE_EMAIL", d.login_email)?,
                     login_ip: env.budget("EMPORIUM_LOGIN_THROTTLE_IP", d.login_ip)?,
+                    code_cart: env.budget("EMPORIUM_CODE_THROTTLE_CART", d.code_cart)?,
+                    code_ip: env.budget("EMPORIUM_CODE_THROTTLE_IP", d.code_ip)?,
                 }
             },
             trust_forwarded_for: env.parse("EMPORIUM_TRUST_FORWARDED_FOR", false)?,
@@ -483,6 +683,54 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_STOREFRONT_URL.into()),
             commerce: commerce(&env, env.parse("EMPORIUM_MODE", Mode::Development)?)?,
             webhooks: webhooks(&env)?,
+            password_hashing: {
+                let d = PasswordHashing::default();
+                PasswordHashing {
+                    concurrency: env
+                        .parse("EMPORIUM_PASSWORD_HASH_CONCURRENCY", d.concurrency)?
+                        .max(1),
+                    wait_ms: env.parse("EMPORIUM_PASSWORD_HASH_WAIT_MS", d.wait_ms)?,
+                }
+            },
+            retention: {
+                let d = RetentionConfig::default();
+                RetentionConfig {
+                    interval_secs: env
+                        .parse("EMPORIUM_RETENTION_INTERVAL_SECS", d.interval_secs)?,
+                    cart_days: env.parse("EMPORIUM_RETENTION_CART_DAYS", d.cart_days)?,
+                    idempotency_hours: env
+                        .parse("EMPORIUM_RETENTION_IDEMPOTENCY_HOURS", d.idempotency_hours)?,
+                    session_days: env.parse("EMPORIUM_RETENTION_SESSION_DAYS", d.session_days)?,
+                    reset_days: env.parse("EMPORIUM_RETENTION_RESET_DAYS", d.reset_days)?,
+                }
+            },
+        })
+    }
+
+    /// Checks the listen address against the mode: development mode (the
+    /// default) serves GraphiQL and introspection to everyone and offers
+    /// the `test` gateway, whose orders are paid for free, so unless
+    /// `EMPORIUM_MODE` was set on purpose it serves on loopback only.
+    pub fn check_listen(&self) -> Result<(), ConfigError> {
+        if self.mode == Mode::Production || self.listen.ip().is_loopback() {
+            return Ok(());
+        }
+        if self.mode_explicit {
+            tracing::warn!(
+                listen = %self.listen,
+                "development mode on a non-loopback address: GraphiQL, introspection and the \
+                 test payment gateway are open to whoever reaches it"
+            );
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            var: "EMPORIUM_LISTEN",
+            value: self.listen.to_string(),
+            reason: "development mode (the default) serves only on loopback: it opens GraphiQL \
+                     and introspection to everyone and takes test payments that mark orders \
+                     paid for free. Set EMPORIUM_MODE=production to serve on this address (or \
+                     EMPORIUM_MODE=development to accept that on purpose)"
+                .into(),
         })
     }
 
@@ -492,7 +740,7 @@ impl Config {
         Self::from_lookup(|k| (k == "EMPORIUM_DATABASE_URL").then(|| url.clone())).unwrap_or_else(
             |_| {
                 let mut config = unreachable_defaults();
-                config.database_url = url.clone();
+                config.database_url = url.clone().into();
                 config
             },
         )
@@ -516,6 +764,9 @@ fn unreachable_defaults() -> Config {
         outbox_poll_ms: 100,
         limits: QueryLimits::default(),
         mode: Mode::Development,
+        mode_explicit: false,
+        secret_key: None,
+        secret_key_file: None,
         auth: AuthConfig::default(),
         rate: RateLimits::default(),
         trust_forwarded_for: false,
@@ -523,6 +774,8 @@ fn unreachable_defaults() -> Config {
         storefront_url: DEFAULT_STOREFRONT_URL.into(),
         commerce: CommerceConfig::default(),
         webhooks: WebhookConfig::default(),
+        password_hashing: PasswordHashing::default(),
+        retention: RetentionConfig::default(),
     }
 }
 
@@ -557,7 +810,7 @@ fn commerce(env: &Env<'_>, mode: Mode) -> Result<CommerceConfig, ConfigError> {
         None if mode == Mode::Production => vec!["manual".into()],
         None => d.gateways.clone(),
     };
-    let stripe_secret_key = env.string("EMPORIUM_STRIPE_SECRET_KEY");
+    let stripe_secret_key = env.string("EMPORIUM_STRIPE_SECRET_KEY").map(Secret::from);
     for g in &gateways {
         let reason = match g.as_str() {
             "test" if mode == Mode::Production => "the test gateway is refused in production",
@@ -589,9 +842,11 @@ fn commerce(env: &Env<'_>, mode: Mode) -> Result<CommerceConfig, ConfigError> {
         gateways,
         test_webhook_secret: env
             .string("EMPORIUM_TEST_WEBHOOK_SECRET")
-            .unwrap_or(d.test_webhook_secret),
+            .map_or(d.test_webhook_secret, Secret::from),
         stripe_secret_key,
-        stripe_webhook_secret: env.string("EMPORIUM_STRIPE_WEBHOOK_SECRET"),
+        stripe_webhook_secret: env
+            .string("EMPORIUM_STRIPE_WEBHOOK_SECRET")
+            .map(Secret::from),
         stripe_api_base: env.string("EMPORIUM_STRIPE_API_BASE"),
         capture_automatic,
         checkout_hold_secs: env.parse("EMPORIUM_CHECKOUT_HOLD_SECS", d.checkout_hold_secs)?,
@@ -692,7 +947,7 @@ mod tests {
     #[test]
     fn defaults_work_with_nothing_set() {
         let c = config(&[]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
         assert_eq!(c.listen.to_string(), "127.0.0.1:8000");
         assert!(c.redis_url.is_none());
     }
@@ -734,6 +989,96 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_RATE_ANONYMOUS:")));
+    }
+
+    #[test]
+    fn debug_output_and_errors_never_show_secrets() {
+        let c = config(&[
+            (
+                "EMPORIUM_DATABASE_URL",
+                "postgres://shop:db-hunter2@db.internal/shop",
+            ),
+            ("EMPORIUM_REDIS_URL", "redis://:redis-hunter2@cache:6379/0"),
+            ("EMPORIUM_JWT_SECRET", "jwt-hunter2-jwt-hunter2-jwt-hunter2"),
+            ("EMPORIUM_SMTP_URL", "smtp://mailer:smtp-hunter2@mail:587"),
+            ("EMPORIUM_TEST_WEBHOOK_SECRET", "whsec_test-hunter2"),
+            ("EMPORIUM_STRIPE_SECRET_KEY", "sk_live_stripe-hunter2"),
+            ("EMPORIUM_STRIPE_WEBHOOK_SECRET", "whsec_stripe-hunter2"),
+            ("EMPORIUM_PAYMENT_GATEWAYS", "manual,stripe"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("postgres://shop:***@db.internal/shop"),
+            "{shown}"
+        );
+        // The values themselves are intact for the code that uses them.
+        assert_eq!(
+            c.database_url.expose(),
+            "postgres://shop:db-hunter2@db.internal/shop"
+        );
+        assert_eq!(
+            c.auth.jwt_secret.as_ref().map(Secret::expose),
+            Some("jwt-hunter2-jwt-hunter2-jwt-hunter2")
+        );
+        for (var, value) in [
+            ("EMPORIUM_DATABASE_URL", "mysql://shop:db-hunter2@db/shop"),
+            ("EMPORIUM_REDIS_URL", "http://:redis-hunter2@cache:6379"),
+        ] {
+            let err = config(&[(var, value)]).err().map(|e| e.to_string());
+            assert!(
+                err.as_ref()
+                    .is_some_and(|e| e.starts_with(var) && !e.contains("hunter2")),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_are_redacted_whatever_their_shape() {
+        for (url, shown) in [
+            ("postgres://u:p@h:5432/db", "postgres://u:***@h:5432/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("redis://:secret@h:6379/2", "redis://:***@h:6379/2"),
+            ("rediss://u:a:b@c@h", "rediss://u:***@h"),
+            (
+                "postgres://h/db?user=u&password=p&sslmode=require",
+                "postgres://h/db?user=u&password=***&sslmode=require",
+            ),
+            (
+                "sqlite://emporium.db?mode=rwc",
+                "sqlite://emporium.db?mode=rwc",
+            ),
+            ("u:p@h", "u:***@h"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn development_mode_serves_on_loopback_unless_set_on_purpose() {
+        let check = |vars: &[(&str, &str)]| {
+            config(vars)
+                .and_then(|c| c.check_listen())
+                .map_err(|e| e.to_string())
+        };
+        assert!(check(&[]).is_ok());
+        assert!(check(&[("EMPORIUM_LISTEN", "[::1]:8000")]).is_ok());
+        let refused = check(&[("EMPORIUM_LISTEN", "0.0.0.0:8000")]).err();
+        assert!(
+            refused
+                .as_ref()
+                .is_some_and(|e| e.starts_with("EMPORIUM_LISTEN:") && e.contains("EMPORIUM_MODE")),
+            "{refused:?}"
+        );
+        assert!(check(&[("EMPORIUM_LISTEN", "192.0.2.10:80")]).is_err());
+        for mode in ["production", "development"] {
+            assert!(
+                check(&[("EMPORIUM_LISTEN", "0.0.0.0:8000"), ("EMPORIUM_MODE", mode)]).is_ok(),
+                "{mode}"
+            );
+        }
     }
 
     #[test]

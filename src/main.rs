@@ -5,7 +5,7 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 use emporium::{
     app::{self, AppState},
-    config::{Config, LogFormat},
+    config::{Config, LogFormat, Mode},
     domain, graphql, infra, seed,
 };
 
@@ -194,7 +194,7 @@ async fn run() -> anyhow::Result<()> {
     match command {
         Command::Schema => Ok(()),
         Command::Migrate => {
-            let db = infra::db::connect(&config.database_url, 1)
+            let db = infra::db::connect(config.database_url.expose(), 1)
                 .await
                 .map_err(|e| anyhow::anyhow!("EMPORIUM_DATABASE_URL: cannot connect: {e}"))?;
             let applied = infra::db::migrate(&db).await?;
@@ -203,7 +203,11 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Seed { products } => {
             let state = AppState::connect(config).await?;
-            let report = seed::seed(&state.db, &seed::SeedOptions { products }).await?;
+            let options = seed::SeedOptions {
+                products,
+                demo_codes: state.config.mode == Mode::Development,
+            };
+            let report = seed::seed(&state.db, &options).await?;
             tracing::info!(?report, "seeded the demo catalog");
             Ok(())
         }
@@ -221,7 +225,7 @@ async fn run() -> anyhow::Result<()> {
                 password,
                 role,
             };
-            let user = domain::identity::staff::create(&state.db, new)
+            let user = domain::identity::staff::create(&state.db, &state.hashing, new)
                 .await?
                 .map_err(|e| report_user_errors(&e))?;
             println!(
@@ -351,11 +355,16 @@ async fn run() -> anyhow::Result<()> {
             }
         }
         Command::Serve => {
+            config.check_listen()?;
             let listen = config.listen;
             let state = AppState::connect(config).await?;
             if state.is_embedded() && seed::is_empty(&state.db).await? {
                 tracing::info!("empty embedded database: seeding the demo catalog");
-                seed::seed(&state.db, &seed::SeedOptions::default()).await?;
+                let options = seed::SeedOptions {
+                    demo_codes: state.config.mode == Mode::Development,
+                    ..Default::default()
+                };
+                seed::seed(&state.db, &options).await?;
             }
             if let Some(code) = state.config.default_channel.as_deref() {
                 domain::channel::resolve(&state.db, Some(code), None)

@@ -71,12 +71,17 @@ const EUR_PER_USD_PERCENT: i64 = 92;
 pub struct SeedOptions {
     /// Number of products to create (default 1000).
     pub products: usize,
+    /// Whether to add the demo's money-bearing codes: its discount codes
+    /// and gift card (default true; only ever in development mode, since
+    /// anyone who reads the README knows them).
+    pub demo_codes: bool,
 }
 
 impl Default for SeedOptions {
     fn default() -> Self {
         Self {
             products: DEFAULT_PRODUCTS,
+            demo_codes: true,
         }
     }
 }
@@ -327,6 +332,7 @@ where
         refs.eu_channel,
         refs.collections[HOME],
         base,
+        opts.demo_codes,
     )
     .await?;
 

@@ -6,7 +6,8 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "auth_session")]
 pub struct Model {
-    /// Primary key (a UUID); access tokens carry it as `sid`.
+    /// Primary key: SHA-256 (hex) of the session's id; access tokens carry
+    /// the id itself as `sid`, and it is stored nowhere.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     /// `customer` or `staff`.

@@ -21,6 +21,7 @@ pub mod gift_card;
 pub mod gift_card_entry;
 pub mod idempotency_key;
 pub mod inventory_movement;
+pub mod job_lease;
 pub mod media;
 pub mod order_line;
 pub mod order_transition;

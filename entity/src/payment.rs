@@ -21,7 +21,8 @@ pub struct Model {
     pub amount_minor: i64,
     /// `pending`, `requires_action`, `authorized`, `captured`, `voided`, `failed`.
     pub status: String,
-    /// For the client to finish an asynchronous action.
+    /// Always empty: a gateway's client secret goes to the customer in the
+    /// checkout's answer and is not kept.
     pub client_secret: Option<String>,
     /// When.
     pub created_at: DateTimeUtc,

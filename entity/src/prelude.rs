@@ -18,6 +18,7 @@ pub use crate::gift_card::Entity as GiftCard;
 pub use crate::gift_card_entry::Entity as GiftCardEntry;
 pub use crate::idempotency_key::Entity as IdempotencyKey;
 pub use crate::inventory_movement::Entity as InventoryMovement;
+pub use crate::job_lease::Entity as JobLease;
 pub use crate::media::Entity as Media;
 pub use crate::order_line::Entity as OrderLine;
 pub use crate::order_transition::Entity as OrderTransition;

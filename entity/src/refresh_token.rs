@@ -9,7 +9,7 @@ pub struct Model {
     /// Primary key.
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// The session.
+    /// The session's row key (the digest of its id).
     pub session_id: String,
     /// SHA-256 of the token, hex.
     pub token_hash: String,

@@ -14,7 +14,8 @@ pub struct Model {
     pub url: String,
     /// Subscribed topics, space-separated.
     pub topics: String,
-    /// The HMAC key deliveries are signed with (`whsec_...`).
+    /// The HMAC key deliveries are signed with (`whsec_...`), sealed with
+    /// the master key (`v1:...`).
     pub secret: String,
     /// The staff user who created it, if a staff user did.
     pub created_by_staff_id: Option<i64>,

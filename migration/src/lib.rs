@@ -16,6 +16,8 @@ mod m20261126_000008_commerce;
 mod m20261126_000009_webhooks;
 mod m20261126_000010_stock_outside_catalog_version;
 mod m20261127_000011_checkout_limits;
+mod m20261201_000012_secrets_at_rest;
+mod m20261201_000013_job_lease;
 
 /// The ordered list of migration steps.
 pub struct Migrator;
@@ -34,6 +36,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_webhooks::Migration),
             Box::new(m20261126_000010_stock_outside_catalog_version::Migration),
             Box::new(m20261127_000011_checkout_limits::Migration),
+            Box::new(m20261201_000012_secrets_at_rest::Migration),
+            Box::new(m20261201_000013_job_lease::Migration),
         ]
     }
 }

@@ -15,6 +15,14 @@ pub enum DomainError {
     /// Stored data breaks an invariant (e.g. a currency we do not know).
     #[error("inconsistent data: {0}")]
     Inconsistent(String),
+    /// A bounded resource (password hashing) is saturated: retry shortly.
+    #[error("too many {what} at once; retry in {retry_after:?}")]
+    Busy {
+        /// What is saturated, e.g. `password checks`.
+        what: &'static str,
+        /// When a retry may succeed.
+        retry_after: std::time::Duration,
+    },
 }
 
 impl From<sea_orm::DbErr> for DomainError {

@@ -8,12 +8,18 @@
 //! `backorder`), `price` (`34.99 USD`), `brand` (vendor), `gtin` (barcode).
 //! Variants without a price in the channel are left out: they cannot be sold
 //! there.
+//!
+//! Links percent-encode the handle and SKU they carry. In CSV, a cell that
+//! starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
+//! `'`, so a spreadsheet opening the feed shows the text instead of running
+//! it as a formula; JSON carries values as they are.
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap};
 
 use bytes::Bytes;
 use entity::{product, product_status::ProductStatus};
 use futures_util::Stream;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
@@ -26,6 +32,24 @@ use super::{
 
 /// Products read per page.
 const PAGE: u64 = 200;
+
+/// What a path segment or query value of a link escapes: everything but
+/// the unreserved characters of RFC 3986.
+const URL_PART: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `value` as CSV shows it safely: with a leading `'` when a spreadsheet
+/// would take it for a formula.
+fn csv_cell(value: &str) -> Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
 
 /// One feed item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -146,7 +170,11 @@ pub async fn page(
                 format!("{} - {}", p.title, v.title)
             },
             description: p.description.clone(),
-            link: format!("{base}/products/{}?variant={}", p.handle, v.sku),
+            link: format!(
+                "{base}/products/{}?variant={}",
+                utf8_percent_encode(&p.handle, URL_PART),
+                utf8_percent_encode(&v.sku, URL_PART)
+            ),
             image_link: images.get(&p.id).cloned(),
             availability,
             price: Money::from_minor(*minor, channel.currency).to_string(),
@@ -181,7 +209,19 @@ fn encode(format: Format, items: &[Item], written: usize) -> DomainResult<Vec<u8
                 .has_headers(false)
                 .from_writer(Vec::new());
             for item in items {
-                w.serialize(item).map_err(|e| fail(e.to_string()))?;
+                let row = (
+                    csv_cell(&item.id),
+                    csv_cell(&item.item_group_id),
+                    csv_cell(&item.title),
+                    csv_cell(&item.description),
+                    csv_cell(&item.link),
+                    item.image_link.as_deref().map(csv_cell),
+                    item.availability,
+                    csv_cell(&item.price),
+                    item.brand.as_deref().map(csv_cell),
+                    item.gtin.as_deref().map(csv_cell),
+                );
+                w.serialize(row).map_err(|e| fail(e.to_string()))?;
             }
             w.into_inner().map_err(|e| fail(e.to_string()))
         }
@@ -251,4 +291,34 @@ pub fn stream(
         }
     });
     futures_util::StreamExt::chain(start, pages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_starts_are_quoted_and_the_rest_is_left_alone() {
+        for (raw, shown) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1 555", "'+1 555"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("Linen shirt", "Linen shirt"),
+            ("34.99 USD", "34.99 USD"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(raw), shown, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn link_parts_are_percent_encoded() {
+        let part = |s: &str| utf8_percent_encode(s, URL_PART).to_string();
+        assert_eq!(part("linen-shirt_2.0~x"), "linen-shirt_2.0~x");
+        assert_eq!(part("A B&c=d#e?f/g"), "A%20B%26c%3Dd%23e%3Ff%2Fg");
+        assert_eq!(part("é"), "%C3%A9");
+    }
 }

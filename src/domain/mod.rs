@@ -21,5 +21,7 @@ pub mod money;
 pub mod order_state;
 pub mod payments;
 pub mod pricing;
+pub mod retention;
+pub mod sealing;
 pub mod tx;
 pub mod webhooks_out;

@@ -158,8 +158,10 @@ pub fn rate_limited_request(retry_after: Option<Duration>) -> async_graphql::Ser
 }
 
 /// Login throttling against credential stuffing: every attempt spends from
-/// the client IP's bucket, every failure from the email's. Either bucket
-/// empty refuses the attempt before the password is even checked.
+/// the client IP's bucket, every failure from the bucket of the email at
+/// that address (so failures from one address cannot lock the account for
+/// everyone else). Either bucket empty refuses the attempt before the
+/// password is even checked.
 pub struct LoginThrottle {
     state: AppState,
     email_key: String,
@@ -199,12 +201,20 @@ impl LoginThrottle {
         Self::admit_address(ctx).await?;
         let state = ctx.state()?;
         let limits = &state.config.rate;
-        let email_key = format!("login-email:{kind}:{}", email.trim().to_lowercase());
+        let email = email.trim().to_lowercase();
+        // Reset mails are counted per email alone: a flood of them from
+        // many addresses is what that bucket stops.
+        let email_key = if kind == "reset" {
+            format!("login-email:{kind}:{email}")
+        } else {
+            let ip = ctx.request()?.client_ip.map(|i| i.to_string());
+            format!("login-email:{kind}:{email}:{}", ip.unwrap_or_default())
+        };
         if let Some(budget) = limits.login_email {
             let d = state.limiter.charge(&email_key, budget, 0).await;
             if !d.allowed {
                 return Err(ApiError::Graphql(rate_limited(
-                    "too many failed logins for this account",
+                    "too many failed logins for this account from this address",
                     d.retry_after,
                 )));
             }

@@ -127,6 +127,14 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::Domain(DomainError::UnknownChannel(code)) => {
                 ErrorCode::BadUserInput.graphql_error(format!("unknown channel `{code}`"))
             }
+            ApiError::Domain(DomainError::Busy { what, retry_after }) => {
+                let ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
+                ErrorCode::RateLimited
+                    .graphql_error(format!(
+                        "too many {what} at once on this server; retry in {ms} ms"
+                    ))
+                    .extend_with(|_, e| e.set("retryAfterMs", ms))
+            }
             ApiError::Domain(e @ (DomainError::Storage(_) | DomainError::Inconsistent(_))) => {
                 tracing::error!(error = %e, "internal error");
                 ErrorCode::Internal.graphql_error("internal error; it has been logged")

@@ -15,6 +15,10 @@
 //!   stackable), `HOME3FOR2` (buy 2 get 1 free in the `home` collection);
 //!   the `eu` channel has `SAVE10` and `FREESHIP` in euros.
 //! - Gift card `DEMO-GIFT-CARD-0001`: 50.00 USD.
+//!
+//! The promotions and the gift card are seeded only with `demo_codes`
+//! (development mode): codes printed in the README must never be worth
+//! money in a real shop.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -131,12 +135,14 @@ const METHODS: &[Method] = &[
 ];
 
 /// Inserts the demo checkout setup; `home` is the `home` collection's id.
+/// Without `demo_codes`, no promotion and no gift card.
 pub(super) async fn seed(
     txn: &impl ConnectionTrait,
     default_channel: i64,
     eu_channel: i64,
     home: i64,
     at: DateTime<Utc>,
+    demo_codes: bool,
 ) -> anyhow::Result<()> {
     tax_rate::Entity::insert_many(TAX.iter().map(|(country, region, class, ppm, name)| {
         tax_rate::ActiveModel {
@@ -185,6 +191,9 @@ pub(super) async fn seed(
         .context("inserting shipping methods")?;
     }
 
+    if !demo_codes {
+        return Ok(());
+    }
     let home_targets = format!(r#"{{"collections":[{home}]}}"#);
     let promos: Vec<promotion::ActiveModel> = vec![
         promo(

@@ -72,6 +72,7 @@ pub async fn customer(app: &TestApp, email: &str) -> Login {
 pub async fn staff_user(app: &TestApp, email: &str, role: Role) -> Login {
     staff::create(
         &app.db,
+        &app.state.hashing,
         NewStaff {
             email: email.into(),
             name: None,

@@ -943,7 +943,7 @@ async fn reset_mail_goes_through_smtp_when_configured() {
     accounts::customer(&app, "ada@example.com").await;
     // A node configured with SMTP, on the same database.
     let mut config = (*app.state.config).clone();
-    config.auth.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    config.auth.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
     config.auth.password_reset_url = Some("https://shop.example/reset?token={token}".into());
     let state = emporium::app::AppState::with_db(app.db.clone(), config)
         .await

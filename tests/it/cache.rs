@@ -199,7 +199,11 @@ async fn errors_and_mutations_are_never_cached() {
 #[tokio::test]
 async fn credentialed_requests_are_never_answered_from_or_stored_in_the_cache() {
     let app = TestApp::spawn_with(Options {
-        configure: Some(|c| c.mode = emporium::config::Mode::Production),
+        configure: Some(|c| {
+            c.mode = emporium::config::Mode::Production;
+            c.secret_key = Some("a production master key of 32+ bytes".into());
+            c.auth.jwt_secret = Some("a production signing key of 32+ bytes".into());
+        }),
         ..Default::default()
     })
     .await;

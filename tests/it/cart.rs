@@ -1553,7 +1553,8 @@ async fn a_gift_card_pays_part_of_carts_until_its_balance_is_spent() {
     let (_, payload) = buy(1, code.clone()).await;
     assert_eq!(error_codes(&payload), ["INVALID_CODE"]);
 
-    // A USD card on a EUR cart.
+    // A USD card on a EUR cart: answered like an unknown code, so a
+    // guesser cannot tell that it exists.
     let (_, eu_only) = product(&app, &admin, "GIFT-EU", json!({ "prices": [eur("9.00")] })).await;
     let eu_cart = new_cart(&app, EU, json!({ "lines": [line(&eu_only, 1)] })).await;
     let refused = mutate(
@@ -1563,10 +1564,18 @@ async fn a_gift_card_pays_part_of_carts_until_its_balance_is_spent() {
         json!({ "cartId": eu_cart["id"], "giftCardCodes": ["DEMO-GIFT-CARD-0001"] }),
     )
     .await;
+    let unknown = mutate(
+        &app,
+        EU,
+        "cartGiftCardCodesUpdate",
+        json!({ "cartId": eu_cart["id"], "giftCardCodes": ["NO-SUCH-CARD-0001"] }),
+    )
+    .await;
     assert_eq!(
         refused["userErrors"],
-        json!([{ "field": ["giftCardCodes", "0"], "code": "CURRENCY_MISMATCH", "message": "this gift card is in USD, the cart in EUR", "quantityAvailable": null }])
+        json!([{ "field": ["giftCardCodes", "0"], "code": "INVALID_CODE", "message": "this gift card code is not valid here or has no balance left", "quantityAvailable": null }])
     );
+    assert_eq!(refused["userErrors"], unknown["userErrors"]);
     assert_eq!(read(&app, EU, &id_of(&eu_cart)).await, eu_cart);
 }
 

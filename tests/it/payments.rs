@@ -386,6 +386,12 @@ async fn stripe_3ds_checkout_is_paid_by_a_signed_stripe_webhook() {
         p["order"]["payments"][0],
         json!({ "gateway": "stripe", "reference": "pi_123", "status": "requires_action" })
     );
+    // The customer has the client secret now; the payment row does not keep it.
+    let kept = entity::payment::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap_or_else(|e| panic!("payments: {e}"));
+    assert!(kept.iter().all(|p| p.client_secret.is_none()), "{kept:?}");
     assert_eq!(stock_of(&app, item.id).await, (5, 1));
     assert_intents_carry_keys_and_no_card_data(&stripe, "pm_card_threeDSecure2Required").await;
     let order = order_id(&p);

@@ -173,7 +173,11 @@ async fn budgets_are_per_principal_and_partner_tokens_carry_their_own() {
 async fn production_mode_hides_graphiql_and_introspection_from_the_public() {
     let app = TestApp::spawn_with(Options {
         products: Some(3),
-        configure: Some(|c| c.mode = Mode::Production),
+        configure: Some(|c| {
+            c.mode = Mode::Production;
+            c.auth.jwt_secret = Some("a production signing key of 32+ bytes".into());
+            c.secret_key = Some("a production master key of 32+ bytes".into());
+        }),
         ..Default::default()
     })
     .await;

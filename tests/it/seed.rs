@@ -94,7 +94,14 @@ async fn statuses_follow_the_documented_rule_and_a_second_seed_is_refused() {
     assert_eq!((channels, locations), (2, 2));
     assert_eq!(levels, variants * 2);
 
-    let again = seed::seed(&app.db, &SeedOptions { products: 5 }).await;
+    let again = seed::seed(
+        &app.db,
+        &SeedOptions {
+            products: 5,
+            ..Default::default()
+        },
+    )
+    .await;
     assert!(again.is_err(), "seeding a non-empty catalog must fail");
     let after = entity::product::Entity::find()
         .count(&app.db)

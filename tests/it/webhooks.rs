@@ -17,6 +17,7 @@ use std::{
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
 use emporium::{config::Config, domain::identity::permission::Role};
 use hmac::{Hmac, Mac};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -1190,4 +1191,100 @@ async fn a_relay_crash_after_publishing_sends_again_and_receivers_see_each_event
         seen[0] + 1,
         "the subscriber saw the event twice: {seen:?}"
     );
+}
+
+#[tokio::test]
+async fn a_subscription_delivers_only_while_its_creator_holds_the_rights() {
+    let app = app(3).await;
+    let root = accounts::staff_user(&app, "root@example.com", Role::Admin).await;
+    let ops = accounts::staff_user(&app, "ops@example.com", Role::Admin).await;
+    let (url, inbox) = receiver().await;
+    let (ops_sub, ops_secret) = subscribe(&app, &ops.access, &url, &["stock.changed"]).await;
+    let (root_sub, root_secret) = subscribe(&app, &root.access, &url, &["stock.changed"]).await;
+    inbox.trust(&ops_secret);
+    inbox.trust(&root_secret);
+    let role = |role: &'static str| {
+        let (app, root, ops) = (&app, &root, &ops);
+        async move {
+            let data = app
+                .query_as(
+                    &root.access,
+                    "mutation($id: ID!, $r: StaffRole) { staffUserUpdate(id: $id, role: $r) { staffUser { role } userErrors { code } } }",
+                    json!({ "id": ops.id, "r": role }),
+                )
+                .await;
+            assert_eq!(data["staffUserUpdate"]["userErrors"], json!([]), "{data}");
+        }
+    };
+    // Fulfillment still reads inventory, but manages no webhooks.
+    role("FULFILLMENT").await;
+    let (inventory, _) = accounts::partner_token(&app, &["inventory:write"], None).await;
+    set_stock(&app, &inventory, 41).await;
+    log_until(
+        &app,
+        &root.access,
+        Some(&root_sub),
+        "root's delivery",
+        |log| log.len() == 1 && log[0]["status"] == "SUCCEEDED",
+    )
+    .await;
+    // The event reached the relay for both: nothing was enqueued for the
+    // demoted creator's subscription.
+    assert_eq!(
+        deliveries(&app, &root.access, Some(&ops_sub)).await,
+        Vec::<Value>::new()
+    );
+
+    // A delivery enqueued before the demotion is refused when it falls due.
+    let ops_user = emporium::domain::identity::staff::find_by_email(&app.db, "ops@example.com")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no ops user"));
+    let ops_row = entity::webhook_subscription::Entity::find()
+        .filter(entity::webhook_subscription::Column::CreatedByStaffId.eq(ops_user.id))
+        .one(&app.db)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no subscription of ops"));
+    let now = chrono::Utc::now();
+    entity::webhook_delivery::Entity::insert(entity::webhook_delivery::ActiveModel {
+        subscription_id: Set(ops_row.id),
+        event_id: Set("evt-before-the-demotion".into()),
+        topic: Set("stock.changed".into()),
+        payload: Set("{}".into()),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&app.db)
+    .await
+    .unwrap_or_else(|e| panic!("insert: {e}"));
+    let log = log_until(&app, &root.access, Some(&ops_sub), "refused", |log| {
+        log.len() == 1 && log[0]["status"] == "FAILED"
+    })
+    .await;
+    assert!(
+        log[0]["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("webhooks:write")),
+        "{log:?}"
+    );
+    assert_eq!(inbox.hits("evt-before-the-demotion"), 0);
+
+    // With the rights back, it delivers again.
+    role("ADMIN").await;
+    set_stock(&app, &inventory, 42).await;
+    log_until(
+        &app,
+        &root.access,
+        Some(&ops_sub),
+        "delivered again",
+        |log| log.iter().any(|d| d["status"] == "SUCCEEDED"),
+    )
+    .await;
 }

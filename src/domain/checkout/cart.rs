@@ -936,8 +936,9 @@ pub async fn discount_codes_update(
 }
 
 /// Replaces the cart's gift cards, given by code (an empty list removes
-/// them all). Unknown, disabled, expired or empty cards are INVALID_CODE;
-/// a card in another currency is CURRENCY_MISMATCH.
+/// them all). Unknown, disabled, expired or empty cards, and cards in
+/// another currency, are all the same INVALID_CODE: a guesser learns
+/// nothing about which codes exist.
 pub async fn gift_card_codes_update(
     db: &DatabaseConnection,
     token: &str,
@@ -967,17 +968,11 @@ pub async fn gift_card_codes_update(
             .one(db)
             .await?;
         match card {
-            Some(c) if c.currency_code != channel.currency.code() => errors.push(UserError::new(
-                &field,
-                UserErrorCode::CurrencyMismatch,
-                format!(
-                    "this gift card is in {}, the cart in {}",
-                    c.currency_code,
-                    channel.currency.code()
-                ),
-            )),
             Some(c)
-                if !c.disabled && c.balance_minor > 0 && c.expires_at.is_none_or(|e| e > at) =>
+                if c.currency_code == channel.currency.code()
+                    && !c.disabled
+                    && c.balance_minor > 0
+                    && c.expires_at.is_none_or(|e| e > at) =>
             {
                 if !ids.contains(&c.id) {
                     ids.push(c.id);
@@ -986,7 +981,7 @@ pub async fn gift_card_codes_update(
             _ => errors.push(UserError::new(
                 &field,
                 UserErrorCode::InvalidCode,
-                "this gift card code is not valid or has no balance left",
+                "this gift card code is not valid here or has no balance left",
             )),
         }
     }

@@ -629,9 +629,9 @@ impl Checkout<'_> {
         let mut secured = quote.amount_due == 0;
         if let (Some(g), Some(a)) = (gateway, auth) {
             let now = Utc::now().trunc_subsecs(6);
-            let (status, client_secret) = match a {
-                Authorization::Authorized { captured: true, .. } => ("captured", None),
-                Authorization::Authorized { .. } => ("authorized", None),
+            let status = match a {
+                Authorization::Authorized { captured: true, .. } => "captured",
+                Authorization::Authorized { .. } => "authorized",
                 Authorization::RequiresAction {
                     client_secret,
                     next_action_url,
@@ -641,10 +641,10 @@ impl Checkout<'_> {
                         client_secret: client_secret.clone(),
                         url: next_action_url.clone(),
                     });
-                    ("requires_action", client_secret.clone())
+                    "requires_action"
                 }
-                Authorization::PendingOffline { .. } => ("pending", None),
-                Authorization::Declined { .. } => ("failed", None),
+                Authorization::PendingOffline { .. } => "pending",
+                Authorization::Declined { .. } => "failed",
             };
             let reference = a.reference().unwrap_or_default().to_owned();
             let payment_id = payment::Entity::insert(payment::ActiveModel {
@@ -654,7 +654,9 @@ impl Checkout<'_> {
                 currency_code: Set(quote.channel.currency.code().to_owned()),
                 amount_minor: Set(quote.amount_due),
                 status: Set(status.to_owned()),
-                client_secret: Set(client_secret),
+                // The customer gets the gateway's client secret in this
+                // answer; nothing reads it back, so it is not kept.
+                client_secret: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()

@@ -58,9 +58,15 @@ impl CheckoutKeys {
         }
     }
 
-    /// The installation's secret, generated and stored on first use.
-    pub async fn load(db: &impl sea_orm::ConnectionTrait) -> DomainResult<Self> {
-        Ok(Self::new(&secret::get_or_create(db, SECRET_NAME).await?))
+    /// The installation's secret, generated on first use and stored sealed
+    /// with `master`.
+    pub async fn load(
+        db: &impl sea_orm::ConnectionTrait,
+        master: &crate::domain::sealing::MasterKey,
+    ) -> DomainResult<Self> {
+        Ok(Self::new(
+            &secret::get_or_create(db, SECRET_NAME, master).await?,
+        ))
     }
 
     /// The gateway keys of attempt `attempt` (the client's idempotency key,

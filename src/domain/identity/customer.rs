@@ -15,7 +15,8 @@ use sea_orm::{
 };
 
 use super::{
-    password, secret,
+    password::{self, Hashing},
+    secret,
     session::{self, RevokeReason, SubjectKind},
 };
 use crate::domain::error::{DomainResult, UserError, UserErrorCode, is_unique_violation};
@@ -101,9 +102,12 @@ pub struct Registration {
     pub last_name: Option<String>,
 }
 
-/// Creates an account; every mistake in the input is reported.
+/// Creates an account; every mistake in the input is reported. A taken
+/// email is answered after the same work as a new account (the password is
+/// hashed either way), so timing does not tell which emails have accounts.
 pub async fn register(
     db: &impl ConnectionTrait,
+    hashing: &Hashing,
     input: Registration,
 ) -> DomainResult<Result<customer::Model, Vec<UserError>>> {
     let (email, mut errors) = check_credentials(&input.email, &input.password);
@@ -119,10 +123,11 @@ pub async fn register(
             "an account with this email already exists",
         )]
     };
-    if find_by_email(db, &email).await?.is_some() {
+    let exists = find_by_email(db, &email).await?.is_some();
+    let hash = hashing.hash(&input.password).await?;
+    if exists {
         return Ok(Err(taken()));
     }
-    let hash = password::hash(&input.password).await?;
     let now = Utc::now();
     let row = customer::ActiveModel {
         email: Set(email),
@@ -164,11 +169,14 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> DomainResult<Option<cust
 /// and a wrong password alike, after the same amount of work.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
+    hashing: &Hashing,
     email: &str,
     password: &str,
 ) -> DomainResult<Option<customer::Model>> {
     let found = find_by_email(db, email).await?;
-    let ok = password::verify(password, found.as_ref().map(|c| c.password_hash.as_str())).await?;
+    let ok = hashing
+        .verify(password, found.as_ref().map(|c| c.password_hash.as_str()))
+        .await?;
     Ok(found.filter(|_| ok))
 }
 
@@ -576,15 +584,20 @@ pub async fn set_default_address(
 }
 
 /// Changes the password after checking the current one; ends every other
-/// session of the customer.
+/// session of the customer and uses up their outstanding reset tokens (a
+/// token mailed before the change must not undo it).
 pub async fn change_password(
     db: &impl ConnectionTrait,
+    hashing: &Hashing,
     customer: &customer::Model,
     current: &str,
     new: &str,
     keep_session: &str,
 ) -> DomainResult<Result<(), Vec<UserError>>> {
-    if !password::verify(current, Some(&customer.password_hash)).await? {
+    if !hashing
+        .verify(current, Some(&customer.password_hash))
+        .await?
+    {
         return Ok(Err(vec![UserError::new(
             &["currentPassword"],
             UserErrorCode::WrongPassword,
@@ -594,7 +607,8 @@ pub async fn change_password(
     if let Err(e) = password::check_policy(new, &customer.email, &["newPassword"]) {
         return Ok(Err(vec![e]));
     }
-    set_password(db, customer.id, new).await?;
+    set_password(db, hashing, customer.id, new).await?;
+    use_up_reset_tokens(db, customer.id).await?;
     session::revoke_all(
         db,
         SubjectKind::Customer,
@@ -606,8 +620,24 @@ pub async fn change_password(
     Ok(Ok(()))
 }
 
-async fn set_password(db: &impl ConnectionTrait, customer_id: i64, new: &str) -> DomainResult<()> {
-    let hash = password::hash(new).await?;
+/// Marks every outstanding reset token of the customer used.
+async fn use_up_reset_tokens(db: &impl ConnectionTrait, customer_id: i64) -> DomainResult<()> {
+    password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(Utc::now()))
+        .filter(password_reset::Column::CustomerId.eq(customer_id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn set_password(
+    db: &impl ConnectionTrait,
+    hashing: &Hashing,
+    customer_id: i64,
+    new: &str,
+) -> DomainResult<()> {
+    let hash = hashing.hash(new).await?;
     customer::Entity::update_many()
         .col_expr(customer::Column::PasswordHash, Expr::value(hash))
         .col_expr(customer::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -658,6 +688,7 @@ pub async fn request_password_reset(
 /// outstanding reset token of the customer too, and every session ends.
 pub async fn reset_password(
     db: &impl ConnectionTrait,
+    hashing: &Hashing,
     token: &str,
     new: &str,
 ) -> DomainResult<Result<customer::Model, Vec<UserError>>> {
@@ -694,13 +725,8 @@ pub async fn reset_password(
     if claimed.rows_affected != 1 {
         return Ok(Err(invalid()));
     }
-    password_reset::Entity::update_many()
-        .col_expr(password_reset::Column::UsedAt, Expr::value(now))
-        .filter(password_reset::Column::CustomerId.eq(customer.id))
-        .filter(password_reset::Column::UsedAt.is_null())
-        .exec(db)
-        .await?;
-    set_password(db, customer.id, new).await?;
+    use_up_reset_tokens(db, customer.id).await?;
+    set_password(db, hashing, customer.id, new).await?;
     session::revoke_all(
         db,
         SubjectKind::Customer,

@@ -2,17 +2,22 @@
 //!
 //! Tokens handed to clients (refresh, reset, API) carry 256 random bits, so a
 //! plain SHA-256 digest is what is stored: nothing a database dump reveals can
-//! be replayed, and lookups stay a single indexed equality.
+//! be replayed, and lookups stay a single indexed equality. A generated
+//! secret the server reads back (the development token-signing key) is
+//! stored sealed with the master key ([`crate::domain::sealing`]).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
 use entity::app_secret;
 use rand::RngCore;
-use sea_orm::{ConnectionTrait, EntityTrait, sea_query::OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::{
+    error::{DomainError, DomainResult},
+    sealing::{self, MasterKey},
+};
 
 /// A fresh random token of 32 bytes, URL-safe base64, after `prefix`.
 pub fn random_token(prefix: &str) -> String {
@@ -37,14 +42,21 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-/// The secret named `name`: generated (32 random bytes) and stored on first
-/// use, then the same on every restart and every node sharing the database.
-pub async fn get_or_create(db: &impl ConnectionTrait, name: &str) -> DomainResult<Vec<u8>> {
+/// The secret named `name`: generated (32 random bytes) and stored sealed
+/// with `master` on first use, then the same on every restart and every
+/// node sharing the database and the master key. A value stored in clear by
+/// an older version is sealed in place the first time it is read.
+pub async fn get_or_create(
+    db: &impl ConnectionTrait,
+    name: &str,
+    master: &MasterKey,
+) -> DomainResult<Vec<u8>> {
+    let context = format!("app_secret:{name}");
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let row = app_secret::ActiveModel {
         name: sea_orm::Set(name.to_owned()),
-        value: sea_orm::Set(URL_SAFE_NO_PAD.encode(bytes)),
+        value: sea_orm::Set(master.seal(&context, &bytes)),
         created_at: sea_orm::Set(Utc::now()),
     };
     // Two nodes starting together: the first insert wins, both read it back.
@@ -60,9 +72,26 @@ pub async fn get_or_create(db: &impl ConnectionTrait, name: &str) -> DomainResul
         .one(db)
         .await?
         .ok_or_else(|| DomainError::Inconsistent(format!("secret `{name}` vanished")))?;
-    URL_SAFE_NO_PAD
+    if sealing::is_sealed(&stored.value) {
+        return master.open(&context, &stored.value).map_err(|e| {
+            DomainError::Inconsistent(format!(
+                "secret `{name}`: {e}; every node needs the master key that sealed it"
+            ))
+        });
+    }
+    let clear = URL_SAFE_NO_PAD
         .decode(stored.value.as_bytes())
-        .map_err(|_| DomainError::Inconsistent(format!("secret `{name}` is not base64")))
+        .map_err(|_| DomainError::Inconsistent(format!("secret `{name}` is not base64")))?;
+    app_secret::Entity::update_many()
+        .col_expr(
+            app_secret::Column::Value,
+            sea_orm::sea_query::Expr::value(master.seal(&context, &clear)),
+        )
+        .filter(app_secret::Column::Name.eq(name))
+        .filter(app_secret::Column::Value.eq(stored.value))
+        .exec(db)
+        .await?;
+    Ok(clear)
 }
 
 #[cfg(test)]

@@ -5,6 +5,14 @@
 //! exchanged means it leaked (or a client raced itself), so the whole family
 //! is revoked and every holder has to log in again. Access tokens name their
 //! session, so ending a session ends its access tokens at once too.
+//!
+//! The session id is a bearer secret (with the token-signing key it makes
+//! an access token), so only its SHA-256 digest is stored, as the session
+//! row's key; lookups digest the id an access token names. A refresh token
+//! carries its session's id after a `.`, so a rotation can name the session
+//! in the next access token; the stored refresh token digest covers it
+//! whole. A refresh token issued before ids were hashed carries none: it is
+//! exchanged once more for a login in a new session (its old one ends).
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{auth_session, refresh_token};
@@ -45,6 +53,9 @@ pub enum RevokeReason {
     Password,
     /// The staff user was deactivated or changed role.
     Deactivated,
+    /// A refresh token of the format before hashed session ids was
+    /// exchanged for a login in a new session.
+    Upgraded,
 }
 
 impl RevokeReason {
@@ -54,6 +65,7 @@ impl RevokeReason {
             Self::Reuse => "reuse",
             Self::Password => "password",
             Self::Deactivated => "deactivated",
+            Self::Upgraded => "upgraded",
         }
     }
 }
@@ -61,8 +73,10 @@ impl RevokeReason {
 /// A refresh token handed to a client, with its session.
 #[derive(Debug, Clone)]
 pub struct Issued {
-    /// The session the token belongs to.
+    /// The session the token belongs to (its `id` is the stored digest).
     pub session: auth_session::Model,
+    /// The session's id, for access tokens (`sid`); stored only as a digest.
+    pub session_id: String,
     /// The refresh token; shown once, stored only as a digest.
     pub refresh_token: String,
 }
@@ -80,8 +94,22 @@ pub enum Refresh {
 
 const REFRESH_PREFIX: &str = "emp_rt_";
 
-async fn issue(db: &impl ConnectionTrait, session: auth_session::Model) -> DomainResult<Issued> {
-    let token = secret::random_token(REFRESH_PREFIX);
+/// The session id a refresh token carries (`None` in the format before
+/// session ids were hashed).
+fn session_id_in(token: &str) -> Option<&str> {
+    token
+        .strip_prefix(REFRESH_PREFIX)?
+        .split_once('.')
+        .map(|(_, sid)| sid)
+        .filter(|sid| !sid.is_empty())
+}
+
+async fn issue(
+    db: &impl ConnectionTrait,
+    session: auth_session::Model,
+    session_id: String,
+) -> DomainResult<Issued> {
+    let token = format!("{}.{session_id}", secret::random_token(REFRESH_PREFIX));
     refresh_token::Entity::insert(refresh_token::ActiveModel {
         session_id: Set(session.id.clone()),
         token_hash: Set(secret::digest(&token)),
@@ -93,6 +121,7 @@ async fn issue(db: &impl ConnectionTrait, session: auth_session::Model) -> Domai
     .await?;
     Ok(Issued {
         session,
+        session_id,
         refresh_token: token,
     })
 }
@@ -105,8 +134,9 @@ pub async fn start(
     lifetime: Duration,
 ) -> DomainResult<Issued> {
     let now = Utc::now();
+    let session_id = secret::random_token("");
     let session = auth_session::Model {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: secret::digest(&session_id),
         subject_kind: kind.as_str().to_owned(),
         subject_id,
         created_at: now,
@@ -125,7 +155,7 @@ pub async fn start(
     })
     .exec_without_returning(db)
     .await?;
-    issue(db, session).await
+    issue(db, session, session_id).await
 }
 
 fn is_live(s: &auth_session::Model, now: DateTime<Utc>) -> bool {
@@ -153,8 +183,12 @@ pub async fn rotate(
     else {
         return Ok(Refresh::Invalid);
     };
+    let session_id = session_id_in(token);
+    if session_id.is_some_and(|sid| secret::digest(sid) != session.id) {
+        return Ok(Refresh::Invalid);
+    }
     if row.used_at.is_some() {
-        revoke(db, &session.id, RevokeReason::Reuse).await?;
+        revoke_row(db, &session.id, RevokeReason::Reuse).await?;
         return Ok(Refresh::Reused);
     }
     if !is_live(&session, now) {
@@ -169,16 +203,41 @@ pub async fn rotate(
         .exec(db)
         .await?;
     if claimed.rows_affected != 1 {
-        revoke(db, &session.id, RevokeReason::Reuse).await?;
+        revoke_row(db, &session.id, RevokeReason::Reuse).await?;
         return Ok(Refresh::Reused);
     }
-    Ok(Refresh::Rotated(issue(db, session).await?))
+    match session_id {
+        Some(sid) => Ok(Refresh::Rotated(issue(db, session, sid.to_owned()).await?)),
+        None => {
+            // Its session's id is known only as a digest now: the login
+            // goes on in a new session, for what remains of the old one.
+            revoke_row(db, &session.id, RevokeReason::Upgraded).await?;
+            let lifetime = session.expires_at - now;
+            let kind = if session.subject_kind == SubjectKind::Staff.as_str() {
+                SubjectKind::Staff
+            } else {
+                SubjectKind::Customer
+            };
+            Ok(Refresh::Rotated(
+                start(db, kind, session.subject_id, lifetime).await?,
+            ))
+        }
+    }
 }
 
-/// Ends one session.
+/// Ends the session with id `session_id` (as access tokens name it).
 pub async fn revoke(
     db: &impl ConnectionTrait,
     session_id: &str,
+    reason: RevokeReason,
+) -> DomainResult<()> {
+    revoke_row(db, &secret::digest(session_id), reason).await
+}
+
+/// Ends the session stored under the digest `row_id`.
+async fn revoke_row(
+    db: &impl ConnectionTrait,
+    row_id: &str,
     reason: RevokeReason,
 ) -> DomainResult<()> {
     auth_session::Entity::update_many()
@@ -187,14 +246,14 @@ pub async fn revoke(
             auth_session::Column::RevokedReason,
             Expr::value(reason.as_str()),
         )
-        .filter(auth_session::Column::Id.eq(session_id))
+        .filter(auth_session::Column::Id.eq(row_id))
         .filter(auth_session::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
     Ok(())
 }
 
-/// Ends every session of a subject, except `keep` if given.
+/// Ends every session of a subject, except the one with id `keep` if given.
 pub async fn revoke_all(
     db: &impl ConnectionTrait,
     kind: SubjectKind,
@@ -212,20 +271,34 @@ pub async fn revoke_all(
         .filter(auth_session::Column::SubjectId.eq(subject_id))
         .filter(auth_session::Column::RevokedAt.is_null());
     if let Some(keep) = keep {
-        q = q.filter(auth_session::Column::Id.ne(keep));
+        q = q.filter(auth_session::Column::Id.ne(secret::digest(keep)));
     }
     q.exec(db).await?;
     Ok(())
 }
 
-/// The session if it is neither revoked nor expired.
+/// The session with id `session_id` (as access tokens name it) if it is
+/// neither revoked nor expired.
 pub async fn live(
     db: &impl ConnectionTrait,
     session_id: &str,
 ) -> DomainResult<Option<auth_session::Model>> {
     let now = Utc::now();
-    Ok(auth_session::Entity::find_by_id(session_id.to_owned())
+    Ok(auth_session::Entity::find_by_id(secret::digest(session_id))
         .one(db)
         .await?
         .filter(|s| is_live(s, now)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_carry_their_session_id_after_a_dot() {
+        assert_eq!(session_id_in("emp_rt_abc-_def.sid-1"), Some("sid-1"));
+        assert_eq!(session_id_in("emp_rt_abc-_def"), None);
+        assert_eq!(session_id_in("emp_rt_abc."), None);
+        assert_eq!(session_id_in("other_abc.sid"), None);
+    }
 }

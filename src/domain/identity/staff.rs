@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::{
     customer::check_credentials,
-    password,
+    password::Hashing,
     permission::Role,
     session::{self, RevokeReason, SubjectKind},
 };
@@ -38,9 +38,10 @@ pub struct NewStaff {
     pub role: Role,
 }
 
-/// Creates a staff user.
+/// Creates a staff user (a taken email costs the same work as a new user).
 pub async fn create(
     db: &impl ConnectionTrait,
+    hashing: &Hashing,
     input: NewStaff,
 ) -> DomainResult<Result<staff_user::Model, Vec<UserError>>> {
     let (email, errors) = check_credentials(&input.email, &input.password);
@@ -54,10 +55,11 @@ pub async fn create(
             "a staff user with this email already exists",
         )]
     };
-    if find_by_email(db, &email).await?.is_some() {
+    let exists = find_by_email(db, &email).await?.is_some();
+    let hash = hashing.hash(&input.password).await?;
+    if exists {
         return Ok(Err(taken()));
     }
-    let hash = password::hash(&input.password).await?;
     let row = staff_user::ActiveModel {
         email: Set(email),
         name: Set(input
@@ -106,11 +108,14 @@ pub async fn list(db: &impl ConnectionTrait) -> DomainResult<Vec<staff_user::Mod
 /// answer for an unknown email, a wrong password and a deactivated user).
 pub async fn authenticate(
     db: &impl ConnectionTrait,
+    hashing: &Hashing,
     email: &str,
     password: &str,
 ) -> DomainResult<Option<staff_user::Model>> {
     let found = find_by_email(db, email).await?;
-    let ok = password::verify(password, found.as_ref().map(|s| s.password_hash.as_str())).await?;
+    let ok = hashing
+        .verify(password, found.as_ref().map(|s| s.password_hash.as_str()))
+        .await?;
     let Some(user) = found.filter(|u| ok && u.active) else {
         return Ok(None);
     };

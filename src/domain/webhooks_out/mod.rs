@@ -4,12 +4,18 @@
 //! - Subscriptions ([`create`], [`list`], [`update`], [`delete`]) belong to
 //!   whoever created them: a partner token sees and manages only its own,
 //!   staff see all ([`Viewer`]). The signing secret is generated here and
-//!   returned once, at creation.
+//!   returned once, at creation; it is stored sealed with the master key
+//!   ([`SECRET_CONTEXT`]) and opened only to sign a delivery.
 //! - A URL must reach a public host unless private targets are allowed
 //!   ([`target`]): checked when it is set, and again at every delivery.
 //! - A paused subscription (`active = false`) is not live: events raised
 //!   while it is paused are not enqueued for it, and its pending deliveries
 //!   are held (not claimed) until it is resumed, when the due ones go out.
+//! - A subscription delivers only while its creator still holds
+//!   `webhooks:write` and the read permission of the topic ([`refusal`]):
+//!   a staff user's role as it is now, a token's scopes. Events are not
+//!   enqueued for it meanwhile, and a delivery that falls due meanwhile is
+//!   refused (failed, saying why); it delivers again once the rights are.
 //! - Deliveries are enqueued by the outbox relay in the transaction that
 //!   marks the events relayed ([`queue::enqueue`]), one row per event and
 //!   subscription: none is lost, none is enqueued twice.
@@ -34,12 +40,21 @@ use super::{
     audit::{self, Actor, Change},
     error::{DomainError, DomainResult, UserError, UserErrorCode},
     events::TOPICS,
-    identity::{access::Principal, permission::Permission, secret},
+    identity::{
+        access::Principal,
+        api_token as tokens,
+        permission::{Permission, PermissionSet, Role},
+        secret,
+    },
+    sealing::{self, MasterKey},
 };
 use target::Targets;
 
 /// Prefix of signing secrets.
 pub const SECRET_PREFIX: &str = "whsec_";
+
+/// What a stored signing secret is sealed for.
+pub const SECRET_CONTEXT: &str = "webhook_subscription.secret";
 
 /// Longest URL accepted.
 const MAX_URL: usize = 2048;
@@ -164,6 +179,73 @@ pub fn permission_for(topic: &str) -> Option<Permission> {
     }
 }
 
+/// What the creators of `subscriptions` may do now, by subscription id: a
+/// staff user's role's permissions, a token's scopes (nothing for a creator
+/// gone or unknown).
+pub async fn owner_rights(
+    db: &impl ConnectionTrait,
+    subscriptions: &[webhook_subscription::Model],
+) -> DomainResult<std::collections::HashMap<i64, PermissionSet>> {
+    let staff_ids: Vec<i64> = subscriptions
+        .iter()
+        .filter_map(|s| s.created_by_staff_id)
+        .collect();
+    let token_ids: Vec<i64> = subscriptions
+        .iter()
+        .filter_map(|s| s.created_by_token_id)
+        .collect();
+    let staff: std::collections::HashMap<i64, PermissionSet> = if staff_ids.is_empty() {
+        Default::default()
+    } else {
+        staff_user::Entity::find()
+            .filter(staff_user::Column::Id.is_in(staff_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|u| {
+                let rights = u
+                    .role
+                    .parse::<Role>()
+                    .map(Role::permissions)
+                    .unwrap_or(PermissionSet::EMPTY);
+                (u.id, rights)
+            })
+            .collect()
+    };
+    let tokens: std::collections::HashMap<i64, PermissionSet> = if token_ids.is_empty() {
+        Default::default()
+    } else {
+        api_token::Entity::find()
+            .filter(api_token::Column::Id.is_in(token_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, tokens::scopes_of(&t)))
+            .collect()
+    };
+    Ok(subscriptions
+        .iter()
+        .map(|s| {
+            let rights = s
+                .created_by_staff_id
+                .and_then(|id| staff.get(&id))
+                .or_else(|| s.created_by_token_id.and_then(|id| tokens.get(&id)))
+                .copied()
+                .unwrap_or(PermissionSet::EMPTY);
+            (s.id, rights)
+        })
+        .collect())
+}
+
+/// The permission a creator with `rights` lacks to receive `topic`, if any:
+/// `webhooks:write`, then the topic's read permission.
+pub fn refusal(rights: PermissionSet, topic: &str) -> Option<Permission> {
+    [Some(Permission::WebhooksWrite), permission_for(topic)]
+        .into_iter()
+        .flatten()
+        .find(|p| !rights.contains(*p))
+}
+
 /// Subscriptions that deliver: active (not paused), and whose owner still may (a token
 /// neither revoked nor expired, a staff user still active).
 fn live(now: DateTime<Utc>) -> Condition {
@@ -262,9 +344,11 @@ fn snapshot(s: &webhook_subscription::Model) -> serde_json::Value {
 }
 
 /// Creates a subscription owned by `principal` (a staff user or a partner
-/// token), audited as `actor`; its URL must be one of `targets`.
+/// token), audited as `actor`; its URL must be one of `targets`. The secret
+/// is stored sealed with `master`.
 pub async fn create(
     db: &DatabaseConnection,
+    master: &MasterKey,
     principal: &Principal,
     actor: &Actor,
     targets: Targets,
@@ -296,7 +380,7 @@ pub async fn create(
     let id = webhook_subscription::Entity::insert(webhook_subscription::ActiveModel {
         url: Set(url),
         topics: Set(topics.join(" ")),
-        secret: Set(secret.clone()),
+        secret: Set(master.seal(SECRET_CONTEXT, secret.as_bytes())),
         created_by_staff_id: Set(staff),
         created_by_token_id: Set(token),
         active: Set(true),
@@ -323,6 +407,45 @@ pub async fn create(
         subscription,
         secret,
     }))
+}
+
+/// The signing secret of a subscription, opened with `master` (a secret
+/// stored in clear by an older version, not yet sealed, as it is).
+pub fn signing_secret(
+    s: &webhook_subscription::Model,
+    master: &MasterKey,
+) -> Result<String, sealing::Unopenable> {
+    if sealing::is_sealed(&s.secret) {
+        master.open_str(SECRET_CONTEXT, &s.secret)
+    } else {
+        Ok(s.secret.clone())
+    }
+}
+
+/// Seals the signing secrets stored in clear (by a version before they were
+/// sealed); returns how many it sealed. Run at start.
+pub async fn seal_stored_secrets(
+    db: &impl ConnectionTrait,
+    master: &MasterKey,
+) -> DomainResult<u64> {
+    let clear = webhook_subscription::Entity::find()
+        .filter(webhook_subscription::Column::Secret.starts_with(SECRET_PREFIX))
+        .all(db)
+        .await?;
+    let mut sealed = 0;
+    for s in clear {
+        sealed += webhook_subscription::Entity::update_many()
+            .col_expr(
+                webhook_subscription::Column::Secret,
+                Expr::value(master.seal(SECRET_CONTEXT, s.secret.as_bytes())),
+            )
+            .filter(webhook_subscription::Column::Id.eq(s.id))
+            .filter(webhook_subscription::Column::Secret.eq(s.secret))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(sealed)
 }
 
 /// The subscriptions `viewer` sees, newest first.

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::{Status, live, topics_of};
+use super::{Status, live, owner_rights, refusal, topics_of};
 use crate::domain::{
     error::DomainResult,
     events::{DomainEvent, Envelope},
@@ -94,9 +94,11 @@ pub fn body_of(e: &Envelope) -> String {
 
 /// Enqueues a delivery of every event to every live subscription of its
 /// topic (active, its owner's token neither revoked nor expired, its
-/// owner's staff account active), in the caller's transaction (the outbox relay's): one query for
-/// the subscriptions, one insert. An event already enqueued for a
-/// subscription is skipped. Returns how many deliveries were enqueued.
+/// owner's staff account active, its owner still holding `webhooks:write`
+/// and the topic's read permission), in the caller's transaction (the
+/// outbox relay's): a query for the subscriptions and their owners, one
+/// insert. An event already enqueued for a subscription is skipped.
+/// Returns how many deliveries were enqueued.
 pub async fn enqueue(db: &impl ConnectionTrait, events: &[Envelope]) -> DomainResult<u64> {
     if events.is_empty() {
         return Ok(0);
@@ -109,8 +111,18 @@ pub async fn enqueue(db: &impl ConnectionTrait, events: &[Envelope]) -> DomainRe
     if subscriptions.is_empty() {
         return Ok(0);
     }
-    let subscribed: Vec<(i64, Vec<String>)> =
-        subscriptions.iter().map(|s| (s.id, topics_of(s))).collect();
+    let rights = owner_rights(db, &subscriptions).await?;
+    let subscribed: Vec<(i64, Vec<String>)> = subscriptions
+        .iter()
+        .map(|s| {
+            let may = rights.get(&s.id).copied().unwrap_or_default();
+            let topics = topics_of(s)
+                .into_iter()
+                .filter(|t| refusal(may, t).is_none())
+                .collect();
+            (s.id, topics)
+        })
+        .collect();
     let mut rows = Vec::new();
     for e in events {
         let topic = e.event.topic();
@@ -165,7 +177,9 @@ pub struct Claimed {
 
 /// Claims up to `limit` due pending deliveries of live subscriptions for
 /// `lease` (see the module documentation). Deliveries of a subscription
-/// whose owner was revoked meanwhile stay pending, unsent.
+/// whose owner was revoked meanwhile stay pending, unsent; those whose
+/// owner lost `webhooks:write` or the topic's read permission are refused:
+/// marked failed, saying which permission is missing.
 pub async fn claim(
     db: &DatabaseConnection,
     limit: u64,
@@ -222,20 +236,42 @@ pub async fn claim(
         .filter(webhook_subscription::Column::Id.is_in(sub_ids))
         .all(&tx)
         .await?;
-    tx.commit().await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|delivery| {
-            let subscription = subscriptions
-                .iter()
-                .find(|s| s.id == delivery.subscription_id)?
-                .clone();
-            Some(Claimed {
+    let rights = owner_rights(&tx, &subscriptions).await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for delivery in rows {
+        let Some(subscription) = subscriptions
+            .iter()
+            .find(|s| s.id == delivery.subscription_id)
+        else {
+            continue;
+        };
+        let may = rights.get(&subscription.id).copied().unwrap_or_default();
+        match refusal(may, &delivery.topic) {
+            None => claimed.push(Claimed {
                 delivery,
-                subscription,
-            })
-        })
-        .collect())
+                subscription: subscription.clone(),
+            }),
+            Some(missing) => {
+                let error =
+                    format!("refused: the subscription's creator no longer holds `{missing}`");
+                webhook_delivery::Entity::update_many()
+                    .col_expr(
+                        webhook_delivery::Column::Status,
+                        Expr::value(Status::Failed.as_str()),
+                    )
+                    .col_expr(webhook_delivery::Column::LastError, Expr::value(error))
+                    .col_expr(
+                        webhook_delivery::Column::UpdatedAt,
+                        Expr::value(now.trunc_subsecs(6)),
+                    )
+                    .filter(webhook_delivery::Column::Id.eq(delivery.id))
+                    .exec(&tx)
+                    .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(claimed)
 }
 
 /// How long to wait after the `attempts`-th failed attempt:

@@ -7,8 +7,14 @@
 //! loopback, private (RFC 1918, `fc00::/7`), link-local (`169.254.0.0/16`
 //! with the cloud metadata endpoint, `fe80::/10`), unspecified, "this
 //! network" (`0.0.0.0/8`), multicast, broadcast, carrier-grade NAT
-//! (`100.64.0.0/10`), site-local (`fec0::/10`), or an IPv4-mapped IPv6
-//! address of any of these ([`refusal`]).
+//! (`100.64.0.0/10`), benchmarking (`198.18.0.0/15`), reserved
+//! (`240.0.0.0/4`), documentation and IETF protocol ranges, site-local
+//! (`fec0::/10`), discard-only (`100::/64`), documentation (`2001:db8::/32`),
+//! or an IPv6 address that embeds an IPv4 one that is any of these: mapped
+//! (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`; the
+//! local-use `64:ff9b:1::/48` is refused outright) and 6to4 (`2002::/16`)
+//! ([`refusal`]). Teredo (`2001::/32`) is refused outright: it tunnels to
+//! addresses the guard cannot see.
 //!
 //! The guard holds twice:
 //!
@@ -90,15 +96,37 @@ impl std::error::Error for Refused {}
 pub fn refusal(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => refusal_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => refusal_v4(v4),
             None => refusal_v6(v6),
         },
     }
 }
 
+/// The IPv4 address an IPv6 one stands for, when it embeds one whose
+/// traffic ends up there: IPv4-mapped, IPv4-compatible (`::a.b.c.d`, but
+/// not `::` or `::1`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = ip.segments();
+    let o = ip.octets();
+    let low = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    if s[..6] == [0; 6] && !ip.is_unspecified() && !ip.is_loopback() {
+        return Some(low);
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(low);
+    }
+    if s[0] == 0x2002 {
+        return Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    None
+}
+
 fn refusal_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     Some(if ip.is_loopback() {
         "loopback"
     } else if ip.is_unspecified() || a == 0 {
@@ -113,6 +141,14 @@ fn refusal_v4(ip: Ipv4Addr) -> Option<&'static str> {
         "broadcast"
     } else if ip.is_multicast() {
         "multicast"
+    } else if a == 198 && (18..20).contains(&b) {
+        "benchmarking"
+    } else if a >= 240 {
+        "reserved"
+    } else if (a, b, c) == (192, 0, 0) {
+        "IETF protocol"
+    } else if matches!((a, b, c), (192, 0, 2) | (198, 51, 100) | (203, 0, 113)) {
+        "documentation"
     } else {
         return None;
     })
@@ -132,6 +168,14 @@ fn refusal_v6(ip: Ipv6Addr) -> Option<&'static str> {
         "site-local"
     } else if ip.is_multicast() {
         "multicast"
+    } else if ip.segments()[..3] == [0x64, 0xff9b, 1] {
+        "local NAT64"
+    } else if ip.segments()[..4] == [0x100, 0, 0, 0] {
+        "discard-only"
+    } else if ip.segments()[..2] == [0x2001, 0] {
+        "Teredo"
+    } else if ip.segments()[..2] == [0x2001, 0xdb8] {
+        "documentation"
     } else {
         return None;
     })
@@ -272,6 +316,29 @@ mod tests {
             ("::ffff:127.0.0.1", "loopback"),
             ("::ffff:10.1.2.3", "private"),
             ("::ffff:169.254.169.254", "link-local"),
+            // IPv4-compatible, NAT64 and 6to4 addresses embed IPv4 ones.
+            ("::127.0.0.1", "loopback"),
+            ("::10.0.0.1", "private"),
+            ("::169.254.169.254", "link-local"),
+            ("64:ff9b::127.0.0.1", "loopback"),
+            ("64:ff9b::a9fe:a9fe", "link-local"),
+            ("64:ff9b::192.168.0.1", "private"),
+            ("2002:7f00:1::", "loopback"),
+            ("2002:a9fe:a9fe::1", "link-local"),
+            ("2002:c0a8:101:1::1", "private"),
+            ("64:ff9b:1::8.8.8.8", "local NAT64"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+            ("2001:db8::1", "documentation"),
+            ("100::1", "discard-only"),
+            // IPv4 ranges that are not public either.
+            ("198.18.0.1", "benchmarking"),
+            ("198.19.255.254", "benchmarking"),
+            ("240.0.0.1", "reserved"),
+            ("250.1.2.3", "reserved"),
+            ("192.0.0.8", "IETF protocol"),
+            ("192.0.2.1", "documentation"),
+            ("198.51.100.1", "documentation"),
+            ("203.0.113.1", "documentation"),
         ] {
             assert_eq!(refusal(ip(addr)), Some(kind), "{addr}");
         }
@@ -290,6 +357,14 @@ mod tests {
             "11.0.0.1",
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
+            "::8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:808:808::1",
+            "198.17.255.255",
+            "198.20.0.1",
+            "223.255.255.254",
+            "192.0.1.1",
+            "2001:4860:4860::8888",
         ] {
             assert_eq!(refusal(ip(addr)), None, "{addr}");
         }
@@ -304,6 +379,11 @@ mod tests {
             "http://169.254.169.254/latest/meta-data/",
             "http://[::1]:8080/",
             "http://[::ffff:7f00:1]/",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+            "http://[2002:7f00:1::]/",
+            "http://198.18.0.1/",
+            "http://240.0.0.1/",
             "http://localhost:3000/",
             "http://LocalHost./",
             "http://api.localhost/",

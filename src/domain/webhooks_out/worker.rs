@@ -42,7 +42,7 @@ use super::{
     queue::{self, Attempt, Claimed, Retry},
     target::{self, GuardedResolver, Targets},
 };
-use crate::domain::{error::DomainResult, payments::signature};
+use crate::domain::{error::DomainResult, payments::signature, sealing::MasterKey};
 
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "Emporium-Signature";
@@ -124,14 +124,17 @@ pub struct Worker {
     client: reqwest::Client,
     settings: Settings,
     metrics: Arc<Metrics>,
+    master: Arc<MasterKey>,
 }
 
 impl Worker {
-    /// A worker on `db` (the background pool), counting into `metrics`.
+    /// A worker on `db` (the background pool), counting into `metrics`,
+    /// opening signing secrets with `master`.
     pub fn new(
         db: DatabaseConnection,
         settings: Settings,
         metrics: Arc<Metrics>,
+        master: Arc<MasterKey>,
     ) -> reqwest::Result<Self> {
         let mut client = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -147,6 +150,7 @@ impl Worker {
             client,
             settings,
             metrics,
+            master,
         })
     }
 
@@ -196,16 +200,21 @@ impl Worker {
                 error: Some(why),
             };
         }
+        let Ok(secret) = super::signing_secret(&c.subscription, &self.master) else {
+            return Attempt {
+                response_status: None,
+                error: Some(
+                    "the signing secret does not open with this node's master key".to_owned(),
+                ),
+            };
+        };
         let body = c.delivery.payload.as_bytes();
         let timestamp = Utc::now().timestamp();
         let sent = self
             .client
             .post(&c.subscription.url)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .header(
-                SIGNATURE_HEADER,
-                signature::sign(&c.subscription.secret, timestamp, body),
-            )
+            .header(SIGNATURE_HEADER, signature::sign(&secret, timestamp, body))
             .header(EVENT_ID_HEADER, &c.delivery.event_id)
             .header(TOPIC_HEADER, &c.delivery.topic)
             .body(c.delivery.payload.clone())

@@ -299,8 +299,10 @@ impl WebhookMutation {
     ) -> ApiResult<WebhookSubscriptionCreatePayload> {
         require_topics(ctx, &input.topics)?;
         let actor = actor(ctx).await?;
+        let state = ctx.state()?;
         let created = hooks::create(
-            &ctx.state()?.db,
+            &state.db,
+            &state.secrets,
             ctx.principal()?,
             &actor,
             targets(ctx)?,

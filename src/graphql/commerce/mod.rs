@@ -2,6 +2,7 @@
 //! holding a cart's ID (a customer's cart only to that customer); orders to
 //! their owner and to staff and partners with `orders:read`.
 
+mod codes;
 pub mod types;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, connection::Connection};
@@ -26,6 +27,7 @@ use crate::{
         pagination::{OffsetCursor, PageArgs},
     },
 };
+use codes::CodeThrottle;
 use types::{Cart, CartUserError, Order, cart_errors};
 
 /// Who the caller is to a cart.
@@ -325,6 +327,11 @@ impl CommerceMutation {
         let state = ctx.state()?;
         let channel = ctx.channel(None).await?;
         let lines = variant_lines(input.lines)?;
+        let throttle = if input.discount_codes.is_empty() {
+            None
+        } else {
+            Some(CodeThrottle::admit(ctx, None).await?)
+        };
         let outcome = cart::create(
             &state.db,
             &channel,
@@ -335,6 +342,9 @@ impl CommerceMutation {
             cart_hold(ctx)?,
         )
         .await?;
+        if let (Some(throttle), Err(errors)) = (throttle, &outcome) {
+            throttle.charge(errors).await;
+        }
         payload(ctx, None, outcome).await
     }
 
@@ -438,6 +448,7 @@ impl CommerceMutation {
         cart_id: ID,
         discount_codes: Vec<String>,
     ) -> ApiResult<CartPayload> {
+        let throttle = CodeThrottle::admit(ctx, Some(token(&cart_id))).await?;
         let outcome = cart::discount_codes_update(
             &ctx.state()?.db,
             token(&cart_id),
@@ -445,6 +456,9 @@ impl CommerceMutation {
             &discount_codes,
         )
         .await?;
+        if let Err(errors) = &outcome {
+            throttle.charge(errors).await;
+        }
         payload(ctx, Some(token(&cart_id)), outcome).await
     }
 
@@ -455,6 +469,7 @@ impl CommerceMutation {
         cart_id: ID,
         gift_card_codes: Vec<String>,
     ) -> ApiResult<CartPayload> {
+        let throttle = CodeThrottle::admit(ctx, Some(token(&cart_id))).await?;
         let outcome = cart::gift_card_codes_update(
             &ctx.state()?.db,
             token(&cart_id),
@@ -462,6 +477,9 @@ impl CommerceMutation {
             &gift_card_codes,
         )
         .await?;
+        if let Err(errors) = &outcome {
+            throttle.charge(errors).await;
+        }
         payload(ctx, Some(token(&cart_id)), outcome).await
     }
 

@@ -48,7 +48,7 @@ fn sign(
 ) -> ApiResult<AuthTokens> {
     let (access_token, expires) = state
         .jwt
-        .issue(kind, subject, &issued.session.id, role)
+        .issue(kind, subject, &issued.session_id, role)
         .map_err(internal)?;
     Ok(AuthTokens {
         access_token,
@@ -293,7 +293,8 @@ impl IdentityMutation {
             first_name: input.first_name,
             last_name: input.last_name,
         };
-        let result = customer::register(&ctx.state()?.db, registration).await?;
+        let state = ctx.state()?;
+        let result = customer::register(&state.db, &state.hashing, registration).await?;
         Ok(CustomerPayload::from_outcome(result))
     }
 
@@ -314,7 +315,8 @@ impl IdentityMutation {
     ) -> ApiResult<CustomerAuthPayload> {
         let throttle = LoginThrottle::admit(ctx, "customer", &email).await?;
         let state = ctx.state()?;
-        let Some(c) = customer::authenticate(&state.db, &email, &password).await? else {
+        let Some(c) = customer::authenticate(&state.db, &state.hashing, &email, &password).await?
+        else {
             throttle.failed().await;
             return Ok(CustomerAuthPayload::failure(invalid_credentials()));
         };
@@ -371,14 +373,22 @@ impl IdentityMutation {
         new_password: String,
     ) -> ApiResult<UserErrorsPayload> {
         let (id, sid) = ctx.customer()?;
-        let db = &ctx.state()?.db;
+        let state = ctx.state()?;
+        let db = &state.db;
         let Some(c) = customer::get(db, id).await? else {
             return Err(super::auth::unauthenticated());
         };
         // Checking the current password is a login: throttled the same way.
         let throttle = LoginThrottle::admit(ctx, "customer", &c.email).await?;
-        let result =
-            customer::change_password(db, &c, &current_password, &new_password, sid).await?;
+        let result = customer::change_password(
+            db,
+            &state.hashing,
+            &c,
+            &current_password,
+            &new_password,
+            sid,
+        )
+        .await?;
         if let Err(e) = &result
             && e.iter().any(|e| e.code == DomainCode::WrongPassword)
         {
@@ -444,7 +454,7 @@ impl IdentityMutation {
         new_password: String,
     ) -> ApiResult<CustomerAuthPayload> {
         let state = ctx.state()?;
-        match customer::reset_password(&state.db, &token, &new_password).await? {
+        match customer::reset_password(&state.db, &state.hashing, &token, &new_password).await? {
             Ok(c) => {
                 let tokens = start_login(state, SubjectKind::Customer, c.id, None).await?;
                 Ok(CustomerAuthPayload::signed_in(c, tokens))
@@ -548,7 +558,8 @@ impl IdentityMutation {
     ) -> ApiResult<StaffAuthPayload> {
         let throttle = LoginThrottle::admit(ctx, "staff", &email).await?;
         let state = ctx.state()?;
-        let Some(user) = staff::authenticate(&state.db, &email, &password).await? else {
+        let Some(user) = staff::authenticate(&state.db, &state.hashing, &email, &password).await?
+        else {
             throttle.failed().await;
             return Ok(StaffAuthPayload::failure(invalid_credentials()));
         };
@@ -600,7 +611,8 @@ impl IdentityMutation {
             password: input.password,
             role: input.role.into(),
         };
-        let result = staff::create(&ctx.state()?.db, new).await?;
+        let state = ctx.state()?;
+        let result = staff::create(&state.db, &state.hashing, new).await?;
         Ok(StaffUserPayload::from_outcome(result))
     }
 
