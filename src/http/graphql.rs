@@ -21,6 +21,10 @@
 //! - Cost: every operation is charged its complexity against the caller's
 //!   rate budget, reported in `extensions.cost`; an operation over budget
 //!   does not run and answers 429 RATE_LIMITED with `Retry-After`.
+//! - Outages: when the database cannot be reached, an operation answers
+//!   503 with `Retry-After` and SERVICE_UNAVAILABLE (a transaction that
+//!   lost its connection before its commit was retried once first; see
+//!   `domain::tx::write`).
 //! - Anonymous queries whose resolvers allow it are answered from the
 //!   response cache (`x-emporium-cache: hit`) until a change to what they
 //!   show invalidates them; `Cache-Control: no-cache` skips it. A mutation
@@ -142,6 +146,12 @@ async fn identify(
         .map(|v| v.to_str().unwrap_or_default());
     match credentials::resolve(&state.app, authorization).await {
         Ok((principal, _)) => Ok(Caller { principal, ip }),
+        Err(CredentialError::Unavailable) => Err(unavailable(request_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            media,
+            ErrorCode::ServiceUnavailable,
+            CredentialError::Unavailable.message(),
+        ))),
         Err(CredentialError::Internal) => Err(request_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             media,
@@ -739,6 +749,30 @@ fn with_cost(mut body: Vec<u8>, cost: u32, decision: Option<&Decision>) -> Vec<u
     body
 }
 
+/// How long a client is asked to wait after the database could not be
+/// reached (a restarting PostgreSQL is usually back within a few seconds).
+pub const UNAVAILABLE_RETRY_AFTER: &str = "2";
+
+/// Makes `res` a 503 with `Retry-After`: the database could not be reached.
+pub(super) fn unavailable(mut res: Response) -> Response {
+    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
+    );
+    res
+}
+
+/// Whether an error of `r` says the database could not be reached.
+fn is_unavailable(r: &async_graphql::Response) -> bool {
+    r.errors.iter().any(|e| {
+        matches!(
+            e.extensions.as_ref().and_then(|x| x.get("code")),
+            Some(async_graphql::Value::String(c)) if c == ErrorCode::ServiceUnavailable.as_str()
+        )
+    })
+}
+
 /// A 429 for an operation refused by the rate limiter.
 fn throttled(mut res: Response, retry_after: Option<Duration>) -> Response {
     *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -839,6 +873,7 @@ async fn execute_single(
         state.app.relay.flush(FLUSH_LIMIT).await;
     }
     let storable = ran.response.errors.is_empty() && ran.cacheable;
+    let storage_away = is_unavailable(&ran.response);
     let (request_failed, body) = render(ran.response);
     let mut cache_state = None;
     if let (Some(cache), Some((key, ticket))) = (cache, lookup) {
@@ -874,6 +909,7 @@ async fn execute_single(
     );
     match ran.decision {
         Some(d) if !d.allowed => throttled(res, d.retry_after),
+        _ if storage_away => unavailable(res),
         _ => res,
     }
 }

@@ -134,6 +134,7 @@ impl Connection {
         let refuse = |e: CredentialError| {
             let code = match e {
                 CredentialError::Internal => ErrorCode::Internal,
+                CredentialError::Unavailable => ErrorCode::ServiceUnavailable,
                 _ => ErrorCode::Unauthenticated,
             };
             async_graphql::Error::new(format!("{}: {}", code.as_str(), e.message()))
@@ -168,6 +169,13 @@ impl Connection {
         let principal = match credential.current(&app.db, &app.jwt).await {
             Ok(Ok(p)) => p,
             Ok(Err(refused)) => return fail(ErrorCode::Unauthenticated, refused.message()),
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "cannot check credentials");
+                return fail(
+                    ErrorCode::ServiceUnavailable,
+                    CredentialError::Unavailable.message(),
+                );
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot check credentials");
                 return fail(ErrorCode::Internal, CredentialError::Internal.message());

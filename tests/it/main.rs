@@ -20,6 +20,7 @@ mod http;
 mod import;
 mod inventory;
 mod merchandising;
+mod outage;
 mod payments;
 mod ratelimit;
 mod schema;
