@@ -21,7 +21,7 @@
 //! idempotency key, the first answer is kept and returned to every retry,
 //! concurrent ones included; the same key with another request is refused.
 
-use crate::domain::tx::begin_write;
+use crate::domain::tx::{Attempt, retrying};
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{SubsecRound, Utc};
@@ -263,6 +263,15 @@ impl Checkout<'_> {
         cart: &Cart,
         quote: &Quote,
     ) -> DomainResult<Result<(), Vec<UserError>>> {
+        retrying(|attempt| self.reserve_once(attempt, cart, quote)).await
+    }
+
+    async fn reserve_once(
+        &self,
+        attempt: Attempt,
+        cart: &Cart,
+        quote: &Quote,
+    ) -> DomainResult<Result<(), Vec<UserError>>> {
         let needs = quote.needs();
         let ids: Vec<i64> = needs.iter().map(|n| n.variant_id).collect();
         let levels = stock::levels(self.db, &ids).await?;
@@ -275,7 +284,7 @@ impl Checkout<'_> {
         let expires_at = now
             + chrono::Duration::from_std(self.settings.hold)
                 .unwrap_or_else(|_| chrono::Duration::minutes(10));
-        let tx = begin_write(self.db).await?;
+        let tx = attempt.begin(self.db).await?;
         // The first statement writes: it claims the cart (and on SQLite takes
         // the write lock before anything is read).
         let claimed = cart_row::Entity::update_many()
@@ -366,7 +375,11 @@ impl Checkout<'_> {
     }
 
     async fn release(&self, cart_id: i64) -> DomainResult<()> {
-        let tx = begin_write(self.db).await?;
+        retrying(|attempt| self.release_once(attempt, cart_id)).await
+    }
+
+    async fn release_once(&self, attempt: Attempt, cart_id: i64) -> DomainResult<()> {
+        let tx = attempt.begin(self.db).await?;
         // Write first (SQLite lock order), then release.
         cart_row::Entity::update_many()
             .col_expr(
@@ -415,9 +428,23 @@ impl Checkout<'_> {
         }
     }
 
-    /// Writes the order in one transaction.
+    /// Writes the order in one transaction. It only records what the
+    /// gateway answered, so a run that lost its connection before the
+    /// commit runs again rather than undoing the payment.
     async fn place(
         &self,
+        cart: &Cart,
+        quote: &Quote,
+        gateway: Option<&dyn PaymentGateway>,
+        auth: Option<&Authorization>,
+        viewer: Viewer,
+    ) -> DomainResult<Result<Completion, Vec<UserError>>> {
+        retrying(|attempt| self.place_once(attempt, cart, quote, gateway, auth, viewer)).await
+    }
+
+    async fn place_once(
+        &self,
+        attempt: Attempt,
         cart: &Cart,
         quote: &Quote,
         gateway: Option<&dyn PaymentGateway>,
@@ -440,7 +467,7 @@ impl Checkout<'_> {
                 .or_else(|| cart.row.shipping_address.clone()),
             actor: actor.clone(),
         };
-        let tx = begin_write(self.db).await?;
+        let tx = attempt.begin(self.db).await?;
         let (order, created) = orders::insert(&tx, quote, &placement).await?;
         // `order.created` first (as placed, awaiting payment); the payment
         // events below follow it (`order.paid` when captured).
