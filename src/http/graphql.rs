@@ -12,7 +12,9 @@
 //!   form or a `text/plain` fetch cannot run an operation; GET never runs a
 //!   mutation (405 with `Allow: POST`).
 //! - Limits: the body size limit holds whether or not `Content-Length` is sent
-//!   (413); batches (JSON arrays) are bounded.
+//!   (413); batches (JSON arrays) are bounded. An upload (multipart) is
+//!   refused before its body is read unless its credentials hold the
+//!   permission uploads need, and its size limit holds as it streams.
 //! - A browser asking for HTML without a `query` gets the GraphiQL playground
 //!   (not in production mode).
 //! - Credentials: `Authorization: Bearer <token>` (an access JWT or a partner
@@ -45,6 +47,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 
 use super::{
@@ -54,7 +57,10 @@ use super::{
 };
 use crate::{
     config::Mode,
-    domain::{self, identity::access::Principal},
+    domain::{
+        self,
+        identity::{access::Principal, permission::Permission},
+    },
     graphql::{
         RequestCtx, cost,
         error::{ErrorCode, set_code},
@@ -508,9 +514,16 @@ fn is_multipart(headers: &HeaderMap) -> bool {
         .is_some_and(|e| e.trim().eq_ignore_ascii_case("multipart/form-data"))
 }
 
+/// The permission an upload needs: `productImport` (a CSV import) is the
+/// one field that takes a file.
+const UPLOAD_PERMISSION: Permission = Permission::CatalogWrite;
+
 /// `POST /graphql` as a GraphQL multipart request (file uploads, e.g. a CSV
 /// import). A form can send `multipart/form-data` across origins, so it is
 /// only accepted with an `Authorization` header, which a form cannot set.
+/// The credentials are checked, and the permission uploads need, before
+/// any of the body is read; then the body is parsed as it arrives, the size
+/// limit holding while it streams.
 async fn post_multipart(
     state: HttpState,
     peer: Peer,
@@ -526,28 +539,48 @@ async fn post_multipart(
             "multipart requests (uploads) need an Authorization header",
         );
     }
-    let limit = state.app.config.limits.max_upload_bytes;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return request_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            media,
-            ErrorCode::PayloadTooLarge,
-            format!("the upload exceeds {limit} bytes"),
-        );
-    };
     let caller = match identify(&state, &headers, &peer, media).await {
         Ok(c) => c,
         Err(res) => return res,
     };
+    if !caller.principal.can(UPLOAD_PERMISSION) {
+        return request_error(
+            StatusCode::FORBIDDEN,
+            media,
+            ErrorCode::Forbidden,
+            format!("uploads need the `{UPLOAD_PERMISSION}` permission"),
+        );
+    }
+    let limit = state.app.config.limits.max_upload_bytes;
+    let too_large = || {
+        request_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            ErrorCode::PayloadTooLarge,
+            format!("the upload exceeds {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    // One file; the limit holds for it and for the whole stream.
     let opts = async_graphql::http::MultipartOptions::default()
         .max_num_files(1)
         .max_file_size(limit);
-    let request = match async_graphql::http::receive_body(content_type, bytes.as_ref(), opts).await
-    {
+    let reader = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .into_async_read();
+    let request = match async_graphql::http::receive_body(content_type, reader, opts).await {
         Ok(r) => r,
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => return too_large(),
         Err(e) => {
             return request_error(
                 StatusCode::BAD_REQUEST,

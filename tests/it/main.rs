@@ -12,6 +12,7 @@ mod cart;
 mod catalog;
 mod catalog_admin;
 mod checkout;
+mod edge;
 mod events;
 mod examples;
 mod feed;
