@@ -177,10 +177,12 @@ fn gateways(config: &crate::config::CommerceConfig) -> anyhow::Result<Gateways> 
 pub fn router(state: AppState) -> axum::Router {
     let schema = graphql::build(state.clone());
     let costing = graphql::build_costing(state.clone());
+    let ws_clients = Arc::new(http::ws::Clients::new(state.config.edge.ws_max_per_client));
     http::router(http::HttpState {
         app: state,
         schema,
         costing,
+        ws_clients,
     })
 }
 

@@ -22,7 +22,8 @@
 //!   before anything runs; no header means an anonymous caller.
 //! - Cost: every operation is charged its complexity against the caller's
 //!   rate budget, reported in `extensions.cost`; an operation over budget
-//!   does not run and answers 429 RATE_LIMITED with `Retry-After`.
+//!   does not run and answers 429 RATE_LIMITED with `Retry-After`. One that
+//!   fails to parse or validate is charged a fixed cost.
 //! - Outages: when the database cannot be reached, an operation answers
 //!   503 with `Retry-After` and SERVICE_UNAVAILABLE (a transaction that
 //!   lost its connection before its commit was retried once first; see
@@ -329,7 +330,12 @@ pub async fn get_handler(
     }
     let prepared = match prepare(request, state.app.config.limits.max_aliases) {
         Ok(p) => p,
-        Err(failed) => return render_single(*failed, media, None),
+        Err(failed) => {
+            return match identify(&state, &headers, &peer, media).await {
+                Ok(caller) => answer_failed(&state, &caller, media, *failed).await,
+                Err(res) => res,
+            };
+        }
     };
     if prepared.writes {
         let mut res = request_error(
@@ -458,7 +464,7 @@ pub async fn post_handler(
     match batch {
         BatchRequest::Single(r) => match prepare(r, max_aliases) {
             Ok(p) => execute_single(&state, &headers, &caller, media, (p, key)).await,
-            Err(failed) => render_single(*failed, media, None),
+            Err(failed) => answer_failed(&state, &caller, media, *failed).await,
         },
         BatchRequest::Batch(rs) => {
             // Each operation of a batch is answered (and charged) on its own,
@@ -482,7 +488,17 @@ pub async fn post_handler(
                                 with_cost(render(ran.response).1, ran.cost, ran.decision.as_ref());
                             (body, writes)
                         }
-                        Err(failed) => (render(*failed).1, false),
+                        Err(failed) => {
+                            let (cost, decision) =
+                                cost::charge_failed(&state.app, &caller.principal, caller.ip).await;
+                            let failed = match decision.filter(|d| !d.allowed) {
+                                Some(d) => async_graphql::Response::from_errors(vec![
+                                    crate::graphql::auth::rate_limited_request(d.retry_after),
+                                ]),
+                                None => *failed,
+                            };
+                            (with_cost(render(failed).1, cost, decision.as_ref()), false)
+                        }
                     }
                 }
             });
@@ -592,7 +608,7 @@ async fn post_multipart(
     };
     match prepare(request, state.app.config.limits.max_aliases) {
         Ok(p) => execute_single(&state, &headers, &caller, media, (p, None)).await,
-        Err(failed) => render_single(*failed, media, None),
+        Err(failed) => answer_failed(&state, &caller, media, *failed).await,
     }
 }
 
@@ -780,6 +796,37 @@ fn with_cost(mut body: Vec<u8>, cost: u32, decision: Option<&Decision>) -> Vec<u
     body.extend_from_slice(report.to_string().as_bytes());
     body.push(b'}');
     body
+}
+
+/// Answers an operation that did not parse (or broke the alias limit),
+/// charged the fixed cost of a failed operation; over budget, RATE_LIMITED.
+async fn answer_failed(
+    state: &HttpState,
+    caller: &Caller,
+    media: MediaType,
+    failed: async_graphql::Response,
+) -> Response {
+    let (cost, decision) = cost::charge_failed(&state.app, &caller.principal, caller.ip).await;
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        let e = crate::graphql::auth::rate_limited_request(d.retry_after);
+        let body = with_cost(
+            render(async_graphql::Response::from_errors(vec![e])).1,
+            cost,
+            Some(&d),
+        );
+        return throttled(
+            respond(status_for(true, media), media, Bytes::from(body), None),
+            d.retry_after,
+        );
+    }
+    let (request_failed, body) = render(failed);
+    let body = with_cost(body, cost, decision.as_ref());
+    respond(
+        status_for(request_failed, media),
+        media,
+        Bytes::from(body),
+        None,
+    )
 }
 
 /// How long a client is asked to wait after the database could not be
@@ -1013,20 +1060,6 @@ fn status_for(request_failed: bool, media: MediaType) -> StatusCode {
     } else {
         StatusCode::OK
     }
-}
-
-fn render_single(
-    response: async_graphql::Response,
-    media: MediaType,
-    cache: Option<&'static str>,
-) -> Response {
-    let (request_failed, body) = render(response);
-    respond(
-        status_for(request_failed, media),
-        media,
-        Bytes::from(body),
-        cache,
-    )
 }
 
 fn respond(

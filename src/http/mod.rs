@@ -55,6 +55,8 @@ pub struct HttpState {
     /// The same schema with the cost extension, which validates and charges
     /// an operation without executing it.
     pub costing: AppSchema,
+    /// Open WebSocket connections per client.
+    pub ws_clients: std::sync::Arc<ws::Clients>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

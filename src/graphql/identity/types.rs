@@ -266,6 +266,7 @@ impl Customer {
         Ok(rows.into_iter().map(MailingAddress).collect())
     }
     /// The customer's orders, newest first.
+    #[graphql(complexity = "crate::graphql::catalog::page_cost(first, None, child_complexity)")]
     async fn orders(
         &self,
         ctx: &Context<'_>,
