@@ -62,6 +62,9 @@ pub struct AppState {
     /// What subscriptions are fed from (stock and order updates), and the
     /// gauge of open subscriptions (`live.open_subscriptions()`).
     pub live: Arc<LiveFeeds>,
+    /// One permit per request the node may work on at once
+    /// (`EMPORIUM_MAX_IN_FLIGHT_REQUESTS`), unless unlimited.
+    pub in_flight: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl AppState {
@@ -142,6 +145,10 @@ impl AppState {
             Some(client) => EventBus::shared(client.clone(), &config.redis_prefix),
             None => EventBus::default(),
         };
+        let config_in_flight = config
+            .edge
+            .max_in_flight
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
         Ok(Self {
             relay: Arc::new(RelaySignal::default()),
             gateways,
@@ -159,6 +166,8 @@ impl AppState {
             events,
             webhook_metrics: Arc::default(),
             live: Arc::new(LiveFeeds::default()),
+            in_flight: (config_in_flight > 0)
+                .then(|| Arc::new(tokio::sync::Semaphore::new(config_in_flight))),
         })
     }
 
@@ -202,10 +211,12 @@ fn gateways(config: &crate::config::CommerceConfig) -> anyhow::Result<Gateways> 
 pub fn router(state: AppState) -> axum::Router {
     let schema = graphql::build(state.clone());
     let costing = graphql::build_costing(state.clone());
+    let ws_clients = Arc::new(http::ws::Clients::new(state.config.edge.ws_max_per_client));
     http::router(http::HttpState {
         app: state,
         schema,
         costing,
+        ws_clients,
     })
 }
 

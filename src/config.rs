@@ -222,9 +222,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Rate budgets in query-cost points.
     pub rate: RateLimits,
-    /// `EMPORIUM_TRUST_FORWARDED_FOR`: take the client IP from the last
-    /// `X-Forwarded-For` entry (set only behind a proxy that writes it).
-    pub trust_forwarded_for: bool,
+    /// Client addresses behind proxies, load shedding, WebSocket limits.
+    pub edge: EdgeConfig,
     /// `EMPORIUM_REDIS_PREFIX`: prefix of every Redis key (default `emporium:`),
     /// so several shops can share one Redis.
     pub redis_prefix: String,
@@ -330,6 +329,44 @@ impl Default for WebhookConfig {
             timeout_secs: 10,
             poll_ms: 1_000,
             allow_private: false,
+        }
+    }
+}
+
+/// How the HTTP edge sees clients and protects the node from too many of
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeConfig {
+    /// `EMPORIUM_TRUSTED_PROXY_HOPS`: how many proxies in front of the node
+    /// append to `X-Forwarded-For` (default 0: the TCP peer is the client).
+    /// With `n`, the client is the `n`-th entry from the right of all the
+    /// header's lines together: what the outermost trusted proxy saw.
+    /// `EMPORIUM_TRUST_FORWARDED_FOR=true`, the older setting, means 1.
+    pub trusted_proxy_hops: usize,
+    /// `EMPORIUM_MAX_IN_FLIGHT_REQUESTS`: requests the node works on at once
+    /// (GraphQL, feeds, webhooks); one more is answered 503 with
+    /// `Retry-After` at once (default 1024; 0: no limit).
+    pub max_in_flight: usize,
+    /// `EMPORIUM_WS_MAX_PER_CLIENT`: WebSocket connections open at once per
+    /// client address (an IPv6 /64) and per signed-in principal (default
+    /// 100; 0: no limit).
+    pub ws_max_per_client: usize,
+    /// `EMPORIUM_WS_INIT_TIMEOUT_SECS`: a WebSocket that has not sent
+    /// `connection_init` this long after opening is closed (default 10).
+    pub ws_init_timeout_secs: u64,
+    /// `EMPORIUM_WS_IDLE_TIMEOUT_SECS`: a WebSocket running no operation
+    /// for this long is closed (default 300; 0: never).
+    pub ws_idle_timeout_secs: u64,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            trusted_proxy_hops: 0,
+            max_in_flight: 1024,
+            ws_max_per_client: 100,
+            ws_init_timeout_secs: 10,
+            ws_idle_timeout_secs: 300,
         }
     }
 }
@@ -499,6 +536,14 @@ pub struct RateLimits {
     /// `EMPORIUM_CODE_THROTTLE_IP`: wrong discount and gift card codes per
     /// client IP (default 30,0.05: thirty, then one every 20 s).
     pub code_ip: Option<Budget>,
+    /// `EMPORIUM_FAILED_OPERATION_COST`: points charged for an operation
+    /// that fails to parse or validate (default 100): the server did work
+    /// for it, and it has no complexity to charge.
+    pub failed_operation_cost: u32,
+    /// `EMPORIUM_FEED_COST`: points charged for one product feed download
+    /// (default 10000: ten downloads at once, one a second sustained, for an
+    /// anonymous client's default budget).
+    pub feed_cost: u32,
 }
 
 const fn budget(capacity: u32, restore_per_second: f64) -> Option<Budget> {
@@ -519,6 +564,8 @@ impl Default for RateLimits {
             login_ip: budget(30, 0.5),
             code_cart: budget(10, 0.01),
             code_ip: budget(30, 0.05),
+            failed_operation_cost: 100,
+            feed_cost: 10_000,
         }
     }
 }
@@ -672,9 +719,12 @@ impl Config {
                     login_ip: env.budget("EMPORIUM_LOGIN_THROTTLE_IP", d.login_ip)?,
                     code_cart: env.budget("EMPORIUM_CODE_THROTTLE_CART", d.code_cart)?,
                     code_ip: env.budget("EMPORIUM_CODE_THROTTLE_IP", d.code_ip)?,
+                    failed_operation_cost: env
+                        .parse("EMPORIUM_FAILED_OPERATION_COST", d.failed_operation_cost)?,
+                    feed_cost: env.parse("EMPORIUM_FEED_COST", d.feed_cost)?,
                 }
             },
-            trust_forwarded_for: env.parse("EMPORIUM_TRUST_FORWARDED_FOR", false)?,
+            edge: edge(&env)?,
             redis_prefix: env
                 .string("EMPORIUM_REDIS_PREFIX")
                 .unwrap_or_else(|| "emporium:".into()),
@@ -769,7 +819,7 @@ fn unreachable_defaults() -> Config {
         secret_key_file: None,
         auth: AuthConfig::default(),
         rate: RateLimits::default(),
-        trust_forwarded_for: false,
+        edge: EdgeConfig::default(),
         redis_prefix: "emporium:".into(),
         storefront_url: DEFAULT_STOREFRONT_URL.into(),
         commerce: CommerceConfig::default(),
@@ -777,6 +827,23 @@ fn unreachable_defaults() -> Config {
         password_hashing: PasswordHashing::default(),
         retention: RetentionConfig::default(),
     }
+}
+
+fn edge(env: &Env<'_>) -> Result<EdgeConfig, ConfigError> {
+    let d = EdgeConfig::default();
+    let trusted_proxy_hops = match env.string("EMPORIUM_TRUSTED_PROXY_HOPS") {
+        Some(_) => env.parse("EMPORIUM_TRUSTED_PROXY_HOPS", d.trusted_proxy_hops)?,
+        None => usize::from(env.parse("EMPORIUM_TRUST_FORWARDED_FOR", false)?),
+    };
+    Ok(EdgeConfig {
+        trusted_proxy_hops,
+        max_in_flight: env.parse("EMPORIUM_MAX_IN_FLIGHT_REQUESTS", d.max_in_flight)?,
+        ws_max_per_client: env.parse("EMPORIUM_WS_MAX_PER_CLIENT", d.ws_max_per_client)?,
+        ws_init_timeout_secs: env
+            .parse("EMPORIUM_WS_INIT_TIMEOUT_SECS", d.ws_init_timeout_secs)?
+            .max(1),
+        ws_idle_timeout_secs: env.parse("EMPORIUM_WS_IDLE_TIMEOUT_SECS", d.ws_idle_timeout_secs)?,
+    })
 }
 
 fn webhooks(env: &Env<'_>) -> Result<WebhookConfig, ConfigError> {
@@ -1091,6 +1158,31 @@ mod tests {
         assert!(c.rate.anonymous.is_none());
         assert_eq!(c.rate.staff.map(|b| b.capacity), Some(100));
         assert!(c.rate.customer.is_some());
+    }
+
+    #[test]
+    fn proxy_hops_come_from_the_new_setting_or_the_old_flag() {
+        let hops = |vars: &[(&str, &str)]| {
+            config(vars)
+                .map(|c| c.edge.trusted_proxy_hops)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(hops(&[]), 0);
+        assert_eq!(hops(&[("EMPORIUM_TRUST_FORWARDED_FOR", "true")]), 1);
+        assert_eq!(hops(&[("EMPORIUM_TRUST_FORWARDED_FOR", "false")]), 0);
+        assert_eq!(hops(&[("EMPORIUM_TRUSTED_PROXY_HOPS", "2")]), 2);
+        assert_eq!(
+            hops(&[
+                ("EMPORIUM_TRUSTED_PROXY_HOPS", "2"),
+                ("EMPORIUM_TRUST_FORWARDED_FOR", "true")
+            ]),
+            2,
+            "the hop count wins"
+        );
+        let err = config(&[("EMPORIUM_TRUSTED_PROXY_HOPS", "-1")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("EMPORIUM_TRUSTED_PROXY_HOPS:")));
     }
 
     #[test]

@@ -34,6 +34,44 @@ impl From<sea_orm::DbErr> for DomainError {
 /// Result of a domain operation.
 pub type DomainResult<T> = Result<T, DomainError>;
 
+impl DomainError {
+    /// Whether the database could not be reached (see [`lost_connection`]):
+    /// nothing is wrong with the request, and it may be sent again.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Storage(e) if lost_connection(e))
+    }
+}
+
+/// Whether a database error means the database could not be reached, as
+/// opposed to a statement it refused: no connection to be had (the pool
+/// timed out or was closed, connecting failed), or the connection broke
+/// (I/O or TLS failure, the server shutting down or terminating the
+/// session). A transaction that failed so before its commit was rolled
+/// back with its connection.
+pub fn lost_connection(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                Error::Io(_)
+                | Error::Tls(_)
+                | Error::PoolTimedOut
+                | Error::PoolClosed
+                | Error::WorkerCrashed => true,
+                // SQLSTATE class 08 (connection exception) and the server
+                // going away: admin_shutdown, crash_shutdown,
+                // cannot_connect_now.
+                Error::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Whether a write failed on a unique index (two writers racing for one value).
 pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
     matches!(
@@ -137,5 +175,38 @@ impl UserError {
             message: message.into(),
             quantity_available: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, sqlx};
+
+    use super::*;
+
+    fn query(e: sqlx::Error) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+
+    #[test]
+    fn a_lost_connection_is_told_from_a_refused_statement() {
+        assert!(lost_connection(&DbErr::ConnectionAcquire(
+            ConnAcquireErr::Timeout
+        )));
+        assert!(lost_connection(&query(sqlx::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset)
+        ))));
+        assert!(lost_connection(&query(sqlx::Error::PoolClosed)));
+        assert!(lost_connection(&DbErr::Conn(RuntimeErr::Internal(
+            "connection refused".into()
+        ))));
+        assert!(!lost_connection(&query(sqlx::Error::RowNotFound)));
+        assert!(!lost_connection(&query(sqlx::Error::Protocol("x".into()))));
+        assert!(!lost_connection(&DbErr::Custom("x".into())));
+        assert!(!lost_connection(&DbErr::RecordNotFound("x".into())));
+        assert!(DomainError::from(query(sqlx::Error::PoolTimedOut)).is_unavailable());
+        assert!(!DomainError::Inconsistent("x".into()).is_unavailable());
     }
 }

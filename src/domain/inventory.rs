@@ -16,8 +16,10 @@
 //!   document) and an audit entry, in the same transaction.
 //! - Calls are serialized by the audit head lock, which is also what makes
 //!   compare-and-set exact.
+//! - A call whose transaction lost its database connection before the
+//!   commit runs once more (`tx::retrying`): everything it does is in it.
 
-use crate::domain::tx::begin_write;
+use crate::domain::tx::{Attempt, retrying};
 use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -226,12 +228,13 @@ async fn resolve_variants(
 }
 
 async fn apply(
+    attempt: Attempt,
     db: &DatabaseConnection,
     ctx: &Context,
     action: &'static str,
     rows: Vec<Request<'_>>,
 ) -> DomainResult<Vec<RowResult>> {
-    let tx = begin_write(db).await?;
+    let tx = attempt.begin(db).await?;
     let mut head = audit::lock(&tx).await?;
     let (results, applied) = apply_in(&tx, &mut head, ctx, action, rows).await?;
     if applied {
@@ -531,7 +534,7 @@ pub async fn set_quantities(
     ctx: &Context,
     rows: &[SetRow],
 ) -> DomainResult<Vec<RowResult>> {
-    apply(db, ctx, "inventory.set", set_requests(rows)).await
+    retrying(|attempt| apply(attempt, db, ctx, "inventory.set", set_requests(rows))).await
 }
 
 /// Adds deltas to on-hand quantities.
@@ -540,8 +543,11 @@ pub async fn adjust_quantities(
     ctx: &Context,
     rows: &[AdjustRow],
 ) -> DomainResult<Vec<RowResult>> {
-    let prepared = rows
-        .iter()
+    retrying(|attempt| apply(attempt, db, ctx, "inventory.adjust", adjust_requests(rows))).await
+}
+
+fn adjust_requests(rows: &[AdjustRow]) -> Vec<Request<'_>> {
+    rows.iter()
         .enumerate()
         .map(|(index, r)| {
             let delta = i64::from(r.delta);
@@ -554,8 +560,7 @@ pub async fn adjust_quantities(
                 source_at: None,
             }
         })
-        .collect();
-    apply(db, ctx, "inventory.adjust", prepared).await
+        .collect()
 }
 
 /// The rows of one call.

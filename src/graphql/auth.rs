@@ -116,7 +116,7 @@ pub fn rate_subject(
 ) -> Option<(String, Budget)> {
     match principal {
         Principal::Anonymous => Some((
-            format!("ip:{}", ip.map(|i| i.to_string()).unwrap_or_default()),
+            format!("ip:{}", crate::infra::ratelimit::address_key(ip)),
             limits.anonymous?,
         )),
         Principal::Customer { id, .. } => Some((format!("customer:{id}"), limits.customer?)),
@@ -176,11 +176,7 @@ impl LoginThrottle {
         let Some(budget) = state.config.rate.login_ip else {
             return Ok(());
         };
-        let ip = ctx
-            .request()?
-            .client_ip
-            .map(|i| i.to_string())
-            .unwrap_or_default();
+        let ip = crate::infra::ratelimit::address_key(ctx.request()?.client_ip);
         let d = state
             .limiter
             .charge(&format!("login-ip:{ip}"), budget, 1)

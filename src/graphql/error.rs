@@ -3,7 +3,9 @@
 //! Policy: every error a client receives carries a stable `extensions.code`
 //! from [`ErrorCode`]. Client mistakes say what was wrong; internal failures
 //! (database, inconsistent data) are logged here with their cause and reach
-//! the client only as `INTERNAL` with a generic message.
+//! the client only as `INTERNAL` with a generic message, except a database
+//! that cannot be reached: that is `SERVICE_UNAVAILABLE`, which a client may
+//! retry (over HTTP a 503 with `Retry-After`).
 
 use async_graphql::ErrorExtensions;
 
@@ -38,6 +40,9 @@ pub enum ErrorCode {
     NotFound,
     /// Over the request budget.
     RateLimited,
+    /// The server cannot answer now (the database is unreachable, or the
+    /// node is at its limit of requests in flight); retry shortly.
+    ServiceUnavailable,
     /// Something failed on the server; details are in the server log.
     Internal,
 }
@@ -59,6 +64,7 @@ impl ErrorCode {
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::RateLimited => "RATE_LIMITED",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
     }
@@ -135,6 +141,10 @@ impl From<ApiError> for async_graphql::Error {
                     ))
                     .extend_with(|_, e| e.set("retryAfterMs", ms))
             }
+            ApiError::Domain(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
+                ErrorCode::ServiceUnavailable.graphql_error(UNAVAILABLE)
+            }
             ApiError::Domain(e @ (DomainError::Storage(_) | DomainError::Inconsistent(_))) => {
                 tracing::error!(error = %e, "internal error");
                 ErrorCode::Internal.graphql_error("internal error; it has been logged")
@@ -142,6 +152,9 @@ impl From<ApiError> for async_graphql::Error {
         }
     }
 }
+
+/// What a client is told when the database cannot be reached.
+pub const UNAVAILABLE: &str = "the database is unavailable; retry shortly";
 
 /// Result type of resolvers.
 pub type ApiResult<T> = Result<T, ApiError>;

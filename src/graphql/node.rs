@@ -71,6 +71,7 @@ impl NodeQuery {
     }
 
     /// The objects with these global IDs, in order (null where there is none).
+    #[graphql(complexity = "ids.len().max(1).saturating_mul(child_complexity)")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,

@@ -15,6 +15,8 @@ pub enum CredentialError {
     Malformed,
     /// A token that is invalid, expired or revoked.
     Refused(Refused),
+    /// They could not be checked: the database is unreachable (logged).
+    Unavailable,
     /// They could not be checked (logged).
     Internal,
 }
@@ -25,6 +27,7 @@ impl CredentialError {
         match self {
             Self::Malformed => "the Authorization header must be `Bearer <token>`",
             Self::Refused(r) => r.message(),
+            Self::Unavailable => crate::graphql::error::UNAVAILABLE,
             Self::Internal => "internal error; it has been logged",
         }
     }
@@ -48,6 +51,10 @@ pub async fn resolve(
     match access::authenticate(&app.db, &app.jwt, token).await {
         Ok(Ok(principal)) => Ok((principal, Some(token.to_owned()))),
         Ok(Err(refused)) => Err(CredentialError::Refused(refused)),
+        Err(e) if e.is_unavailable() => {
+            tracing::warn!(error = %e, "cannot check credentials");
+            Err(CredentialError::Unavailable)
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot check credentials");
             Err(CredentialError::Internal)

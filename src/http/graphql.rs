@@ -12,7 +12,9 @@
 //!   form or a `text/plain` fetch cannot run an operation; GET never runs a
 //!   mutation (405 with `Allow: POST`).
 //! - Limits: the body size limit holds whether or not `Content-Length` is sent
-//!   (413); batches (JSON arrays) are bounded.
+//!   (413); batches (JSON arrays) are bounded. An upload (multipart) is
+//!   refused before its body is read unless its credentials hold the
+//!   permission uploads need, and its size limit holds as it streams.
 //! - A browser asking for HTML without a `query` gets the GraphiQL playground
 //!   (not in production mode).
 //! - Credentials: `Authorization: Bearer <token>` (an access JWT or a partner
@@ -20,7 +22,12 @@
 //!   before anything runs; no header means an anonymous caller.
 //! - Cost: every operation is charged its complexity against the caller's
 //!   rate budget, reported in `extensions.cost`; an operation over budget
-//!   does not run and answers 429 RATE_LIMITED with `Retry-After`.
+//!   does not run and answers 429 RATE_LIMITED with `Retry-After`. One that
+//!   fails to parse or validate is charged a fixed cost.
+//! - Outages: when the database cannot be reached, an operation answers
+//!   503 with `Retry-After` and SERVICE_UNAVAILABLE (a transaction that
+//!   lost its connection before its commit was retried once first; see
+//!   `domain::tx::write`).
 //! - Anonymous queries whose resolvers allow it are answered from the
 //!   response cache (`x-emporium-cache: hit`) until a change to what they
 //!   show invalidates them; `Cache-Control: no-cache` skips it. A mutation
@@ -41,6 +48,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 
 use super::{
@@ -50,7 +58,10 @@ use super::{
 };
 use crate::{
     config::Mode,
-    domain::{self, identity::access::Principal},
+    domain::{
+        self,
+        identity::{access::Principal, permission::Permission},
+    },
     graphql::{
         RequestCtx, cost,
         error::{ErrorCode, set_code},
@@ -69,17 +80,48 @@ struct Caller {
     ip: Option<IpAddr>,
 }
 
-pub(super) fn client_ip(state: &HttpState, headers: &HeaderMap, peer: &Peer) -> Option<IpAddr> {
-    if state.app.config.trust_forwarded_for
-        && let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return Some(ip);
+/// The client's address: the TCP peer, or behind trusted proxies what the
+/// outermost of them saw (see [`forwarded_client`]).
+pub(crate) fn client_ip(state: &HttpState, headers: &HeaderMap, peer: &Peer) -> Option<IpAddr> {
+    let peer = peer.as_ref().map(|Extension(ConnectInfo(addr))| addr.ip());
+    forwarded_client(headers, state.app.config.edge.trusted_proxy_hops, peer)
+}
+
+/// The client's address behind `hops` trusted proxies, each of which
+/// appends the address it received the request from to `X-Forwarded-For`.
+///
+/// All lines of the header are read, in order, as one list (a proxy may add
+/// a line of its own rather than extend the client's). Whatever the client
+/// sent is on the left, where it can claim anything; the last `hops` entries
+/// were written by the trusted proxies, so the client is the `hops`-th from
+/// the right. With fewer entries, the left-most one (every entry is then a
+/// trusted proxy's). No header, no trusted hops or an entry that is not an
+/// address: the TCP peer.
+fn forwarded_client(headers: &HeaderMap, hops: usize, peer: Option<IpAddr>) -> Option<IpAddr> {
+    if hops == 0 {
+        return peer;
     }
-    peer.as_ref().map(|Extension(ConnectInfo(addr))| addr.ip())
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|line| match line.to_str() {
+            Ok(text) => text.split(',').collect::<Vec<_>>(),
+            // Not text: one entry that is no address.
+            Err(_) => vec![""],
+        })
+        .collect();
+    let Some(entry) = entries.get(entries.len().saturating_sub(hops)) else {
+        return peer;
+    };
+    let entry = entry.trim().trim_matches('"');
+    // Some proxies write `address:port` (`[v6]:port` for IPv6).
+    let ip = entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()));
+    match ip {
+        Ok(ip) => Some(ip.to_canonical()),
+        Err(_) => peer,
+    }
 }
 
 fn unauthenticated(media: MediaType, message: &str) -> Response {
@@ -111,6 +153,12 @@ async fn identify(
         .map(|v| v.to_str().unwrap_or_default());
     match credentials::resolve(&state.app, authorization).await {
         Ok((principal, _)) => Ok(Caller { principal, ip }),
+        Err(CredentialError::Unavailable) => Err(unavailable(request_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            media,
+            ErrorCode::ServiceUnavailable,
+            CredentialError::Unavailable.message(),
+        ))),
         Err(CredentialError::Internal) => Err(request_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             media,
@@ -282,7 +330,12 @@ pub async fn get_handler(
     }
     let prepared = match prepare(request, state.app.config.limits.max_aliases) {
         Ok(p) => p,
-        Err(failed) => return render_single(*failed, media, None),
+        Err(failed) => {
+            return match identify(&state, &headers, &peer, media).await {
+                Ok(caller) => answer_failed(&state, &caller, media, *failed).await,
+                Err(res) => res,
+            };
+        }
     };
     if prepared.writes {
         let mut res = request_error(
@@ -411,7 +464,7 @@ pub async fn post_handler(
     match batch {
         BatchRequest::Single(r) => match prepare(r, max_aliases) {
             Ok(p) => execute_single(&state, &headers, &caller, media, (p, key)).await,
-            Err(failed) => render_single(*failed, media, None),
+            Err(failed) => answer_failed(&state, &caller, media, *failed).await,
         },
         BatchRequest::Batch(rs) => {
             // Each operation of a batch is answered (and charged) on its own,
@@ -435,7 +488,17 @@ pub async fn post_handler(
                                 with_cost(render(ran.response).1, ran.cost, ran.decision.as_ref());
                             (body, writes)
                         }
-                        Err(failed) => (render(*failed).1, false),
+                        Err(failed) => {
+                            let (cost, decision) =
+                                cost::charge_failed(&state.app, &caller.principal, caller.ip).await;
+                            let failed = match decision.filter(|d| !d.allowed) {
+                                Some(d) => async_graphql::Response::from_errors(vec![
+                                    crate::graphql::auth::rate_limited_request(d.retry_after),
+                                ]),
+                                None => *failed,
+                            };
+                            (with_cost(render(failed).1, cost, decision.as_ref()), false)
+                        }
                     }
                 }
             });
@@ -467,9 +530,16 @@ fn is_multipart(headers: &HeaderMap) -> bool {
         .is_some_and(|e| e.trim().eq_ignore_ascii_case("multipart/form-data"))
 }
 
+/// The permission an upload needs: `productImport` (a CSV import) is the
+/// one field that takes a file.
+const UPLOAD_PERMISSION: Permission = Permission::CatalogWrite;
+
 /// `POST /graphql` as a GraphQL multipart request (file uploads, e.g. a CSV
 /// import). A form can send `multipart/form-data` across origins, so it is
 /// only accepted with an `Authorization` header, which a form cannot set.
+/// The credentials are checked, and the permission uploads need, before
+/// any of the body is read; then the body is parsed as it arrives, the size
+/// limit holding while it streams.
 async fn post_multipart(
     state: HttpState,
     peer: Peer,
@@ -485,28 +555,48 @@ async fn post_multipart(
             "multipart requests (uploads) need an Authorization header",
         );
     }
-    let limit = state.app.config.limits.max_upload_bytes;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return request_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            media,
-            ErrorCode::PayloadTooLarge,
-            format!("the upload exceeds {limit} bytes"),
-        );
-    };
     let caller = match identify(&state, &headers, &peer, media).await {
         Ok(c) => c,
         Err(res) => return res,
     };
+    if !caller.principal.can(UPLOAD_PERMISSION) {
+        return request_error(
+            StatusCode::FORBIDDEN,
+            media,
+            ErrorCode::Forbidden,
+            format!("uploads need the `{UPLOAD_PERMISSION}` permission"),
+        );
+    }
+    let limit = state.app.config.limits.max_upload_bytes;
+    let too_large = || {
+        request_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            ErrorCode::PayloadTooLarge,
+            format!("the upload exceeds {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    // One file; the limit holds for it and for the whole stream.
     let opts = async_graphql::http::MultipartOptions::default()
         .max_num_files(1)
         .max_file_size(limit);
-    let request = match async_graphql::http::receive_body(content_type, bytes.as_ref(), opts).await
-    {
+    let reader = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .into_async_read();
+    let request = match async_graphql::http::receive_body(content_type, reader, opts).await {
         Ok(r) => r,
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => return too_large(),
         Err(e) => {
             return request_error(
                 StatusCode::BAD_REQUEST,
@@ -518,7 +608,7 @@ async fn post_multipart(
     };
     match prepare(request, state.app.config.limits.max_aliases) {
         Ok(p) => execute_single(&state, &headers, &caller, media, (p, None)).await,
-        Err(failed) => render_single(*failed, media, None),
+        Err(failed) => answer_failed(&state, &caller, media, *failed).await,
     }
 }
 
@@ -708,6 +798,61 @@ fn with_cost(mut body: Vec<u8>, cost: u32, decision: Option<&Decision>) -> Vec<u
     body
 }
 
+/// Answers an operation that did not parse (or broke the alias limit),
+/// charged the fixed cost of a failed operation; over budget, RATE_LIMITED.
+async fn answer_failed(
+    state: &HttpState,
+    caller: &Caller,
+    media: MediaType,
+    failed: async_graphql::Response,
+) -> Response {
+    let (cost, decision) = cost::charge_failed(&state.app, &caller.principal, caller.ip).await;
+    if let Some(d) = decision.filter(|d| !d.allowed) {
+        let e = crate::graphql::auth::rate_limited_request(d.retry_after);
+        let body = with_cost(
+            render(async_graphql::Response::from_errors(vec![e])).1,
+            cost,
+            Some(&d),
+        );
+        return throttled(
+            respond(status_for(true, media), media, Bytes::from(body), None),
+            d.retry_after,
+        );
+    }
+    let (request_failed, body) = render(failed);
+    let body = with_cost(body, cost, decision.as_ref());
+    respond(
+        status_for(request_failed, media),
+        media,
+        Bytes::from(body),
+        None,
+    )
+}
+
+/// How long a client is asked to wait after the database could not be
+/// reached (a restarting PostgreSQL is usually back within a few seconds).
+pub const UNAVAILABLE_RETRY_AFTER: &str = "2";
+
+/// Makes `res` a 503 with `Retry-After`: the database could not be reached.
+pub(super) fn unavailable(mut res: Response) -> Response {
+    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
+    );
+    res
+}
+
+/// Whether an error of `r` says the database could not be reached.
+fn is_unavailable(r: &async_graphql::Response) -> bool {
+    r.errors.iter().any(|e| {
+        matches!(
+            e.extensions.as_ref().and_then(|x| x.get("code")),
+            Some(async_graphql::Value::String(c)) if c == ErrorCode::ServiceUnavailable.as_str()
+        )
+    })
+}
+
 /// A 429 for an operation refused by the rate limiter.
 fn throttled(mut res: Response, retry_after: Option<Duration>) -> Response {
     *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -808,6 +953,7 @@ async fn execute_single(
         state.app.relay.flush(FLUSH_LIMIT).await;
     }
     let storable = ran.response.errors.is_empty() && ran.cacheable;
+    let storage_away = is_unavailable(&ran.response);
     let (request_failed, body) = render(ran.response);
     let mut cache_state = None;
     if let (Some(cache), Some((key, ticket))) = (cache, lookup) {
@@ -843,6 +989,7 @@ async fn execute_single(
     );
     match ran.decision {
         Some(d) if !d.allowed => throttled(res, d.retry_after),
+        _ if storage_away => unavailable(res),
         _ => res,
     }
 }
@@ -913,20 +1060,6 @@ fn status_for(request_failed: bool, media: MediaType) -> StatusCode {
     } else {
         StatusCode::OK
     }
-}
-
-fn render_single(
-    response: async_graphql::Response,
-    media: MediaType,
-    cache: Option<&'static str>,
-) -> Response {
-    let (request_failed, body) = render(response);
-    respond(
-        status_for(request_failed, media),
-        media,
-        Bytes::from(body),
-        cache,
-    )
 }
 
 fn respond(
@@ -1035,6 +1168,58 @@ mod tests {
         );
         assert_eq!(negotiate(&accept("text/html")), None);
         assert_eq!(negotiate(&accept("application/json;q=0")), None);
+    }
+
+    fn forwarded(lines: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for l in lines {
+            if let Ok(v) = HeaderValue::from_str(l) {
+                h.append("x-forwarded-for", v);
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_hop_no_trusted_proxy_wrote() {
+        let peer: Option<IpAddr> = "10.0.0.2".parse().ok();
+        let ip = |s: &str| s.parse::<IpAddr>().ok();
+        // No trusted proxy: the header is the client's own words.
+        assert_eq!(forwarded_client(&forwarded(&["1.2.3.4"]), 0, peer), peer);
+        // One proxy: it appended what it saw.
+        let h = forwarded(&["6.6.6.6, 203.0.113.7"]);
+        assert_eq!(forwarded_client(&h, 1, peer), ip("203.0.113.7"));
+        // A proxy that adds a line of its own leaves the forged one first.
+        let h = forwarded(&["6.6.6.6", "203.0.113.7"]);
+        assert_eq!(forwarded_client(&h, 1, peer), ip("203.0.113.7"));
+        let h = forwarded(&["6.6.6.6, 7.7.7.7", "203.0.113.7, 198.51.100.1"]);
+        assert_eq!(forwarded_client(&h, 2, peer), ip("203.0.113.7"));
+        assert_eq!(forwarded_client(&h, 1, peer), ip("198.51.100.1"));
+        // Fewer entries than hops: the left-most, which a proxy wrote.
+        assert_eq!(
+            forwarded_client(&forwarded(&["203.0.113.7"]), 3, peer),
+            ip("203.0.113.7")
+        );
+        // No header: the peer.
+        assert_eq!(forwarded_client(&HeaderMap::new(), 1, peer), peer);
+        // Ports, brackets, IPv4 in IPv6, and what is no address.
+        let h = forwarded(&["203.0.113.7:4711"]);
+        assert_eq!(forwarded_client(&h, 1, peer), ip("203.0.113.7"));
+        let h = forwarded(&["[2001:db8::1]:4711"]);
+        assert_eq!(forwarded_client(&h, 1, peer), ip("2001:db8::1"));
+        let h = forwarded(&["::ffff:203.0.113.7"]);
+        assert_eq!(forwarded_client(&h, 1, peer), ip("203.0.113.7"));
+        let h = forwarded(&["203.0.113.7, unknown"]);
+        assert_eq!(forwarded_client(&h, 1, peer), peer);
+        let mut h = forwarded(&["203.0.113.7"]);
+        if let Ok(v) = HeaderValue::from_bytes(b"\xff") {
+            h.append("x-forwarded-for", v);
+        }
+        assert_eq!(
+            forwarded_client(&h, 1, peer),
+            peer,
+            "a line that is not text is an entry, not skipped"
+        );
     }
 
     #[test]

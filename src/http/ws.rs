@@ -9,33 +9,51 @@
 //!   code 1002 and a reason starting with `UNAUTHENTICATED`.
 //! - Each operation is checked like one sent over HTTP (alias limit,
 //!   introspection in production mode, depth and complexity) and charged its
-//!   cost to the caller's rate budget once, when it starts.
+//!   cost to the caller's rate budget once, when it starts; one that fails
+//!   to parse or validate is charged the fixed cost of a failed operation.
 //! - A connection holds at most [`MAX_SUBSCRIPTIONS`] operations at a time;
-//!   one more is refused with BAD_REQUEST. One that sends no
-//!   `connection_init` within [`INIT_WITHIN`] is closed.
+//!   one more is refused with BAD_REQUEST.
+//! - A client holds at most `EMPORIUM_WS_MAX_PER_CLIENT` connections on a
+//!   node, counted per address (an IPv6 /64) at the upgrade, which answers
+//!   429 RATE_LIMITED beyond it, and per signed-in principal at
+//!   `connection_init`, which is refused with a reason starting with
+//!   `RATE_LIMITED`.
+//! - A connection that sends no `connection_init` within
+//!   `EMPORIUM_WS_INIT_TIMEOUT_SECS` is closed (4408), and so is one that
+//!   runs no operation for `EMPORIUM_WS_IDLE_TIMEOUT_SECS` (1000, a reason
+//!   starting with `idle`); an open subscription keeps it open however
+//!   rarely it has something to send.
 //! - Credentials never come from cookies, so a page of another origin
 //!   cannot open a connection with a visitor's rights.
 //! - Each operation has its own context and loaders, which keep nothing
 //!   between events, so every event is resolved from fresh rows.
 
 use std::{
+    collections::HashMap,
     net::IpAddr,
-    sync::{
-        Arc, OnceLock,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
-use async_graphql::{Data, Executor, Request, Response, http::ALL_WEBSOCKET_PROTOCOLS};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::{
-    extract::{State, WebSocketUpgrade},
-    http::HeaderMap,
-    response::Response as HttpResponse,
+use async_graphql::{
+    Data, Executor, Request, Response,
+    http::{ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphqlSocket, WebSocketProtocols, WsMessage},
 };
-use futures_util::stream::{self, BoxStream, StreamExt};
+use axum::{
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response as HttpResponse},
+};
+use futures_util::{
+    SinkExt,
+    future::ready,
+    stream::{self, BoxStream, StreamExt},
+};
 use serde_json::Value;
+use tokio::sync::watch;
 
 use super::{
     HttpState,
@@ -44,38 +62,54 @@ use super::{
 };
 use crate::{
     config::Mode,
-    domain::identity::access::Credential,
+    domain::identity::access::{Credential, Principal},
     graphql::{
-        RequestCtx,
+        RequestCtx, auth, cost,
         error::{ErrorCode, set_code},
         limits,
     },
+    infra::ratelimit::address_key,
 };
 
 /// Most operations one connection may have running at a time.
 pub const MAX_SUBSCRIPTIONS: usize = 100;
 /// Bytes read from a connection's socket at a time.
 const READ_BUFFER: usize = 4096;
-/// A connection that has not sent `connection_init` this long after it
-/// opened is closed. (Once initialised, an idle connection stays open: the
-/// `graphql-ws` client sends no keep-alive pings by default.)
-const INIT_WITHIN: Duration = Duration::from_secs(10);
 
 /// `GET /graphql/ws`: upgrades to a GraphQL WebSocket.
 pub async fn handler(
     State(state): State<HttpState>,
     peer: Peer,
     headers: HeaderMap,
-    protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
+    let Some(protocol) = protocol(&headers) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
+        )
+            .into_response();
+    };
     let ip = client_ip(&state, &headers, &peer);
+    let Some(address) = state.ws_clients.admit(format!("ip:{}", address_key(ip))) else {
+        let body = serde_json::json!({ "errors": [{
+            "message": "too many open WebSocket connections from this address",
+            "extensions": { "code": ErrorCode::RateLimited.as_str() },
+        }] });
+        let mut res = (StatusCode::TOO_MANY_REQUESTS, body.to_string()).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        return res;
+    };
     let max_message = state.app.config.limits.max_body_bytes;
     let conn = Arc::new(Connection {
         state,
         ip,
         credential: OnceLock::new(),
-        running: Arc::new(AtomicUsize::new(0)),
+        principal: OnceLock::new(),
+        activity: watch::Sender::new(Activity::default()),
     });
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -87,21 +121,88 @@ pub async fn handler(
         .max_message_size(max_message)
         .max_frame_size(max_message)
         .on_upgrade(move |socket| async move {
-            let (init, waiting) = (conn.clone(), conn.clone());
-            let serve = GraphQLWebSocket::new(socket, Live(conn), protocol)
-                .on_connection_init(move |payload| async move { init.init(payload).await })
-                .serve();
-            let too_late = async move {
-                tokio::time::sleep(INIT_WITHIN).await;
-                if waiting.credential.get().is_some() {
-                    std::future::pending::<()>().await;
-                }
-            };
-            tokio::select! {
-                () = serve => {}
-                () = too_late => tracing::debug!("no connection_init in time; connection closed"),
-            }
+            // The address's place is held as long as the connection.
+            let _address = address;
+            conn.serve(socket, protocol).await;
         })
+}
+
+/// The GraphQL WebSocket protocol the client asks for, if it is one.
+fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())?
+        .split(',')
+        .find_map(|p| p.trim().parse().ok())
+}
+
+/// Open connections per client, bounded; each connection holds a
+/// [`ClientSlot`] for its address and one for its principal.
+pub struct Clients {
+    max: usize,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+impl Clients {
+    /// At most `max` connections per key (0: no limit).
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A place for one more connection of `key`, unless it has `max`.
+    fn admit(self: &Arc<Self>, key: String) -> Option<ClientSlot> {
+        if self.max == 0 {
+            return Some(ClientSlot(None));
+        }
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(key.clone()).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot(Some((self.clone(), key))))
+    }
+}
+
+/// A connection's place among its client's, given back on drop.
+struct ClientSlot(Option<(Arc<Clients>, String)>);
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let Some((clients, key)) = self.0.take() else {
+            return;
+        };
+        let mut open = clients.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&key);
+            }
+        }
+    }
+}
+
+/// The key a principal's connections are counted under (none for anonymous
+/// callers, who are counted by address).
+fn principal_key(principal: &Principal) -> Option<String> {
+    match principal {
+        Principal::Anonymous => None,
+        Principal::Customer { id, .. } => Some(format!("customer:{id}")),
+        Principal::Staff { id, .. } => Some(format!("staff:{id}")),
+        Principal::Partner { token_id, .. } => Some(format!("token:{token_id}")),
+    }
+}
+
+/// What the idle watch needs to know of a connection.
+#[derive(Debug, Clone, Copy, Default)]
+struct Activity {
+    /// `connection_init` was accepted (or an operation started without it).
+    initialised: bool,
+    /// Operations running.
+    running: usize,
 }
 
 /// One WebSocket connection.
@@ -109,7 +210,9 @@ struct Connection {
     state: HttpState,
     ip: Option<IpAddr>,
     credential: OnceLock<Arc<Credential>>,
-    running: Arc<AtomicUsize>,
+    /// The place among its principal's connections, once signed in.
+    principal: OnceLock<ClientSlot>,
+    activity: watch::Sender<Activity>,
 }
 
 /// The `Authorization` entry of a `connection_init` payload, whatever its
@@ -129,11 +232,86 @@ fn authorization(payload: &Value) -> Result<Option<&str>, CredentialError> {
 }
 
 impl Connection {
+    /// Serves the connection until either side closes it or the idle
+    /// watch does.
+    async fn serve(self: Arc<Self>, socket: WebSocket, protocol: WebSocketProtocols) {
+        let (mut sink, stream) = socket.split();
+        let input = stream.take_while(|m| ready(m.is_ok())).filter_map(|m| {
+            ready(match m {
+                Ok(m @ (Message::Text(_) | Message::Binary(_))) => Some(m.into_data()),
+                _ => None,
+            })
+        });
+        let init = self.clone();
+        let output = GraphqlSocket::new(Live(self.clone()), input, protocol)
+            .on_connection_init(move |payload| async move { init.init(payload).await });
+        let watch = self.watch();
+        tokio::pin!(output, watch);
+        loop {
+            tokio::select! {
+                message = output.next() => {
+                    let (message, last) = match message {
+                        Some(WsMessage::Text(text)) => (Message::Text(text.into()), false),
+                        Some(WsMessage::Close(code, reason)) => (close(code, reason), true),
+                        None => return,
+                    };
+                    if sink.send(message).await.is_err() || last {
+                        return;
+                    }
+                }
+                (code, reason) = &mut watch => {
+                    tracing::debug!(code, reason, "closing a WebSocket");
+                    let _ = sink.send(close(code, reason)).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Completes when the connection is to be closed, with the close code
+    /// and reason: no `connection_init` in time, or no operation running
+    /// for the idle timeout.
+    async fn watch(&self) -> (u16, String) {
+        let edge = self.state.app.config.edge;
+        let mut activity = self.activity.subscribe();
+        // Whether `activity` came to satisfy `f` (false: the connection is
+        // gone, and so is the need to watch it).
+        async fn until(
+            activity: &mut watch::Receiver<Activity>,
+            f: impl FnMut(&Activity) -> bool,
+        ) -> bool {
+            activity.wait_for(f).await.is_ok()
+        }
+        let init_within = Duration::from_secs(edge.ws_init_timeout_secs);
+        match tokio::time::timeout(init_within, until(&mut activity, |a| a.initialised)).await {
+            Err(_) => return (4408, "Connection initialisation timeout".into()),
+            Ok(false) => std::future::pending::<()>().await,
+            Ok(true) => {}
+        }
+        if edge.ws_idle_timeout_secs == 0 {
+            std::future::pending::<()>().await;
+        }
+        let idle = Duration::from_secs(edge.ws_idle_timeout_secs);
+        loop {
+            if !until(&mut activity, |a| a.running == 0).await {
+                std::future::pending::<()>().await;
+            }
+            match tokio::time::timeout(idle, until(&mut activity, |a| a.running > 0)).await {
+                Err(_) => {
+                    return (1000, format!("idle: no operation for {} s", idle.as_secs()));
+                }
+                Ok(false) => std::future::pending::<()>().await,
+                Ok(true) => {}
+            }
+        }
+    }
+
     /// `connection_init`: resolves the credentials, or refuses the connection.
     async fn init(&self, payload: Value) -> async_graphql::Result<Data> {
         let refuse = |e: CredentialError| {
             let code = match e {
                 CredentialError::Internal => ErrorCode::Internal,
+                CredentialError::Unavailable => ErrorCode::ServiceUnavailable,
                 _ => ErrorCode::Unauthenticated,
             };
             async_graphql::Error::new(format!("{}: {}", code.as_str(), e.message()))
@@ -142,9 +320,19 @@ impl Connection {
         let (principal, token) = credentials::resolve(&self.state.app, value)
             .await
             .map_err(refuse)?;
+        if let Some(key) = principal_key(&principal) {
+            let Some(slot) = self.state.ws_clients.admit(key) else {
+                return Err(async_graphql::Error::new(format!(
+                    "{}: too many open WebSocket connections for this account",
+                    ErrorCode::RateLimited.as_str()
+                )));
+            };
+            let _ = self.principal.set(slot);
+        }
         let _ = self
             .credential
             .set(Arc::new(Credential::new(token, principal)));
+        self.activity.send_modify(|a| a.initialised = true);
         Ok(Data::default())
     }
 
@@ -165,15 +353,24 @@ impl Connection {
             .credential
             .get_or_init(|| Arc::new(Credential::anonymous()))
             .clone();
+        self.activity
+            .send_if_modified(|a| !std::mem::replace(&mut a.initialised, true));
         let principal = match credential.current(&app.db, &app.jwt).await {
             Ok(Ok(p)) => p,
             Ok(Err(refused)) => return fail(ErrorCode::Unauthenticated, refused.message()),
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "cannot check credentials");
+                return fail(
+                    ErrorCode::ServiceUnavailable,
+                    CredentialError::Unavailable.message(),
+                );
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot check credentials");
                 return fail(ErrorCode::Internal, CredentialError::Internal.message());
             }
         };
-        let Some(slot) = Slot::take(&self.running) else {
+        let Some(slot) = Slot::take(&self) else {
             return fail(
                 ErrorCode::BadRequest,
                 &format!(
@@ -182,7 +379,12 @@ impl Connection {
             );
         };
         if let Err(e) = checked(&mut request, app.config.limits.max_aliases) {
-            return stream::once(std::future::ready(Response::from_errors(vec![*e]))).boxed();
+            let (_, decision) = cost::charge_failed(app, &principal, self.ip).await;
+            let e = match decision.filter(|d| !d.allowed) {
+                Some(d) => auth::rate_limited_request(d.retry_after),
+                None => *e,
+            };
+            return stream::once(std::future::ready(Response::from_errors(vec![e]))).boxed();
         }
         if app.config.mode == Mode::Production && !principal.is_operator() {
             request = request.disable_introspection();
@@ -237,22 +439,27 @@ fn classified(mut r: Response) -> Response {
 }
 
 /// One of a connection's [`MAX_SUBSCRIPTIONS`] places, given back on drop.
-struct Slot(Arc<AtomicUsize>);
+struct Slot(Arc<Connection>);
 
 impl Slot {
-    fn take(running: &Arc<AtomicUsize>) -> Option<Self> {
-        running
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_SUBSCRIPTIONS).then_some(n + 1)
+    fn take(conn: &Arc<Connection>) -> Option<Self> {
+        conn.activity
+            .send_if_modified(|a| {
+                let free = a.running < MAX_SUBSCRIPTIONS;
+                if free {
+                    a.running += 1;
+                }
+                free
             })
-            .ok()
-            .map(|_| Self(running.clone()))
+            .then(|| Self(conn.clone()))
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0
+            .activity
+            .send_modify(|a| a.running = a.running.saturating_sub(1));
     }
 }
 
@@ -277,6 +484,14 @@ impl Executor for Live {
             .flatten()
             .boxed()
     }
+}
+
+/// A close frame.
+fn close(code: u16, reason: impl Into<String>) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into().into(),
+    }))
 }
 
 #[cfg(test)]

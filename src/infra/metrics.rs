@@ -110,6 +110,11 @@ pub fn error(code: &str) {
     metrics::counter!("emporium_graphql_errors_total", "code" => code.to_owned()).increment(1);
 }
 
+/// A request refused because the node was at its limit of requests in flight.
+pub fn shed() {
+    metrics::counter!("emporium_requests_shed_total").increment(1);
+}
+
 /// One response-cache lookup: `hit`, `miss` or `bypass`.
 pub fn cache(outcome: &'static str) {
     metrics::counter!("emporium_response_cache_total", "outcome" => outcome).increment(1);

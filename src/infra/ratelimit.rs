@@ -9,6 +9,7 @@
 //! to its own buckets (logged) rather than refusing or answering errors.
 
 use std::{
+    net::{IpAddr, Ipv6Addr},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -47,6 +48,21 @@ impl Budget {
             capacity,
             restore_per_second,
         })
+    }
+}
+
+/// The part of a client address that names one client, for its buckets:
+/// an IPv4 address whole, an IPv6 address by its /64 (one subscriber's
+/// network, in which a client picks addresses at will), an IPv4 address
+/// mapped into IPv6 as IPv4. Empty when the address is unknown.
+pub fn address_key(ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| ip.to_canonical()) {
+        None => String::new(),
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => {
+            let network = u128::from(v6) & !(u128::MAX >> 64);
+            format!("{}/64", Ipv6Addr::from(network))
+        }
     }
 }
 
@@ -284,6 +300,17 @@ mod tests {
         assert!(Budget::parse("0,1").is_err());
         assert!(Budget::parse("10").is_err());
         assert!(Budget::parse("10,-1").is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let key = |s: &str| address_key(s.parse().ok());
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(address_key(None), "");
     }
 
     #[test]

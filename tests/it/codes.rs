@@ -48,7 +48,7 @@ async fn wrong_codes_are_throttled_per_cart_and_per_address() {
     let app = TestApp::spawn_with(Options {
         products: Some(2),
         configure: Some(|c| {
-            c.trust_forwarded_for = true;
+            c.edge.trusted_proxy_hops = 1;
             c.rate.code_cart = Budget::parse("3,0.001").ok();
             c.rate.code_ip = Budget::parse("5,0.001").ok();
         }),

@@ -193,7 +193,7 @@ async fn a_password_change_voids_reset_tokens_mailed_before_it() {
 async fn failed_staff_logins_lock_the_account_only_from_the_address_they_came_from() {
     let app = TestApp::spawn_with(Options {
         products: Some(0),
-        configure: Some(|c| c.trust_forwarded_for = true),
+        configure: Some(|c| c.edge.trusted_proxy_hops = 1),
         ..Default::default()
     })
     .await;

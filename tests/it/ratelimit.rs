@@ -208,3 +208,100 @@ async fn production_mode_hides_graphiql_and_introspection_from_the_public() {
     app.query("{ products(first: 1) { nodes { id } } }", json!({}))
         .await;
 }
+
+fn behind_one_proxy(c: &mut emporium::config::Config) {
+    c.edge.trusted_proxy_hops = 1;
+    // Restores slowly enough that the test never sees a refill matter.
+    c.rate.anonymous = Budget::parse("20,0.01").ok();
+}
+
+/// Sends LIGHT with these `X-Forwarded-For` lines until it is refused;
+/// how many were let through (`None`: never refused within 100).
+async fn admitted_until_refused(
+    app: &TestApp,
+    lines: impl Fn(usize) -> Vec<String>,
+) -> Option<usize> {
+    for n in 0..100 {
+        let mut req = app
+            .client
+            .post(app.graphql_url())
+            .header("content-type", "application/json");
+        for line in lines(n) {
+            req = req.header("x-forwarded-for", line);
+        }
+        let res = req
+            .body(json!({ "query": LIGHT }).to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        match res.status().as_u16() {
+            200 => {}
+            429 => return Some(n),
+            s => panic!("status {s}"),
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn the_client_behind_a_proxy_is_the_hop_it_saw_whatever_the_header_lines() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(3),
+        configure: Some(behind_one_proxy),
+        ..Default::default()
+    })
+    .await;
+    // The client forges a new address each time; the proxy adds what it
+    // saw on a line of its own.
+    let refused = admitted_until_refused(&app, |n| {
+        vec![format!("198.51.100.{n}"), "203.0.113.7".into()]
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "one client's budget ran out whatever it forged"
+    );
+    // The same on one line, the proxy's entry last.
+    let (status, _) = app
+        .post_with(
+            LIGHT,
+            json!({}),
+            &[("x-forwarded-for", "192.0.2.1, 203.0.113.7")],
+        )
+        .await;
+    assert_eq!(status, 429);
+    // Another client has its own budget.
+    let (status, body) = app
+        .post_with(
+            LIGHT,
+            json!({}),
+            &[("x-forwarded-for", "203.0.113.7, 203.0.113.8")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn ipv6_clients_share_a_budget_per_64() {
+    let app = TestApp::spawn_with(Options {
+        products: Some(3),
+        configure: Some(behind_one_proxy),
+        ..Default::default()
+    })
+    .await;
+    // Each request from another address of the same /64.
+    let refused = admitted_until_refused(&app, |n| vec![format!("2001:db8:1:2::{n:x}")]).await;
+    assert!(refused.is_some(), "the /64 shares one budget");
+    let (status, _) = app
+        .post_with(
+            LIGHT,
+            json!({}),
+            &[("x-forwarded-for", "2001:db8:1:2:ffff::1")],
+        )
+        .await;
+    assert_eq!(status, 429);
+    let (status, body) = app
+        .post_with(LIGHT, json!({}), &[("x-forwarded-for", "2001:db8:1:3::1")])
+        .await;
+    assert_eq!(status, 200, "another /64 has its own: {body}");
+}

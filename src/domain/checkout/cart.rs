@@ -19,7 +19,7 @@
 //!   deleted. Without an open cart of the customer, the guest cart simply
 //!   becomes theirs.
 
-use crate::domain::tx::begin_write;
+use crate::domain::tx::{Attempt, begin_write, retrying};
 use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -223,6 +223,33 @@ pub async fn create(
     discount_codes: &[String],
     hold: Option<std::time::Duration>,
 ) -> DomainResult<Outcome> {
+    retrying(|attempt| {
+        let buyer = buyer.clone();
+        create_once(
+            attempt,
+            db,
+            channel,
+            viewer,
+            lines,
+            buyer,
+            discount_codes,
+            hold,
+        )
+    })
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn create_once(
+    attempt: Attempt,
+    db: &DatabaseConnection,
+    channel: &Channel,
+    viewer: Viewer,
+    lines: &[LineInput],
+    buyer: BuyerIdentity,
+    discount_codes: &[String],
+    hold: Option<std::time::Duration>,
+) -> DomainResult<Outcome> {
     let mut errors = Vec::new();
     let checked = check_lines(db, channel, lines, &[], None, &mut errors).await?;
     let mut row = cart::ActiveModel {
@@ -252,7 +279,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let tx = begin_write(db).await?;
+    let tx = attempt.begin(db).await?;
     let id = cart::Entity::insert(row).exec(&tx).await?.last_insert_id;
     add_lines(&tx, id, &checked).await?;
     if let Err(e) = rehold(&tx, id, hold).await? {
@@ -482,6 +509,18 @@ pub async fn lines_add(
     lines: &[LineInput],
     hold: Option<std::time::Duration>,
 ) -> DomainResult<Outcome> {
+    retrying(|attempt| lines_add_once(attempt, db, channel, token, viewer, lines, hold)).await
+}
+
+async fn lines_add_once(
+    attempt: Attempt,
+    db: &DatabaseConnection,
+    channel: &Channel,
+    token: &str,
+    viewer: Viewer,
+    lines: &[LineInput],
+    hold: Option<std::time::Duration>,
+) -> DomainResult<Outcome> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
@@ -507,7 +546,7 @@ pub async fn lines_add(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let tx = begin_write(db).await?;
+    let tx = attempt.begin(db).await?;
     touch(&tx, cart.row.id).await?;
     add_lines(&tx, cart.row.id, &checked).await?;
     if let Err(e) = rehold(&tx, cart.row.id, hold).await? {
@@ -532,6 +571,18 @@ async fn cart_channel(
 
 /// Sets line quantities (0 removes the line).
 pub async fn lines_update(
+    db: &DatabaseConnection,
+    channel: &Channel,
+    token: &str,
+    viewer: Viewer,
+    updates: &[LineUpdate],
+    hold: Option<std::time::Duration>,
+) -> DomainResult<Outcome> {
+    retrying(|attempt| lines_update_once(attempt, db, channel, token, viewer, updates, hold)).await
+}
+
+async fn lines_update_once(
+    attempt: Attempt,
     db: &DatabaseConnection,
     channel: &Channel,
     token: &str,
@@ -602,7 +653,7 @@ pub async fn lines_update(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let tx = begin_write(db).await?;
+    let tx = attempt.begin(db).await?;
     touch(&tx, cart.row.id).await?;
     for (_, line_id, quantity) in &sets {
         cart_line::Entity::update_many()
@@ -633,6 +684,17 @@ pub async fn lines_remove(
     line_ids: &[i64],
     hold: Option<std::time::Duration>,
 ) -> DomainResult<Outcome> {
+    retrying(|attempt| lines_remove_once(attempt, db, token, viewer, line_ids, hold)).await
+}
+
+async fn lines_remove_once(
+    attempt: Attempt,
+    db: &DatabaseConnection,
+    token: &str,
+    viewer: Viewer,
+    line_ids: &[i64],
+    hold: Option<std::time::Duration>,
+) -> DomainResult<Outcome> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
@@ -652,7 +714,7 @@ pub async fn lines_remove(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let tx = begin_write(db).await?;
+    let tx = attempt.begin(db).await?;
     touch(&tx, cart.row.id).await?;
     cart_line::Entity::delete_many()
         .filter(cart_line::Column::CartId.eq(cart.row.id))

@@ -33,7 +33,7 @@
 //! Keys are the caller's (a customer's, a partner token's); an anonymous
 //! caller's are the cart's, so two guests' equal keys never meet.
 
-use crate::domain::tx::{begin_write, lock_keys};
+use crate::domain::tx::{Attempt, lock_keys, retrying};
 use std::{collections::HashMap, net::IpAddr, time::Duration};
 
 use chrono::{SubsecRound, Utc};
@@ -329,6 +329,17 @@ impl Checkout<'_> {
         customer_id: Option<i64>,
         limited: &[Limited],
     ) -> DomainResult<Result<(), Vec<UserError>>> {
+        retrying(|attempt| self.reserve_once(attempt, cart, quote, customer_id, limited)).await
+    }
+
+    async fn reserve_once(
+        &self,
+        attempt: Attempt,
+        cart: &Cart,
+        quote: &Quote,
+        customer_id: Option<i64>,
+        limited: &[Limited],
+    ) -> DomainResult<Result<(), Vec<UserError>>> {
         let needs = quote.needs();
         let ids: Vec<i64> = needs.iter().map(|n| n.variant_id).collect();
         let levels = stock::levels(self.db, &ids).await?;
@@ -341,7 +352,7 @@ impl Checkout<'_> {
         let expires_at = now
             + chrono::Duration::from_std(self.settings.hold)
                 .unwrap_or_else(|_| chrono::Duration::minutes(10));
-        let tx = begin_write(self.db).await?;
+        let tx = attempt.begin(self.db).await?;
         // The first statement writes: it claims the cart (and on SQLite takes
         // the write lock before anything is read).
         let claimed = cart_row::Entity::update_many()
@@ -440,7 +451,11 @@ impl Checkout<'_> {
     }
 
     async fn release(&self, cart_id: i64) -> DomainResult<()> {
-        let tx = begin_write(self.db).await?;
+        retrying(|attempt| self.release_once(attempt, cart_id)).await
+    }
+
+    async fn release_once(&self, attempt: Attempt, cart_id: i64) -> DomainResult<()> {
+        let tx = attempt.begin(self.db).await?;
         // Write first (SQLite lock order), then release.
         cart_row::Entity::update_many()
             .col_expr(
@@ -499,13 +514,29 @@ impl Checkout<'_> {
         }
     }
 
-    /// Writes the order in one transaction.
+    /// Writes the order in one transaction. It only records what the
+    /// gateway answered, so a run that lost its connection before the
+    /// commit runs again rather than undoing the payment.
     async fn place(
         &self,
         cart: &Cart,
         quote: &Quote,
         gateway: Option<&dyn PaymentGateway>,
         auth: Option<&Authorization>,
+        caller: &Caller,
+        limited: &[Limited],
+    ) -> DomainResult<Result<Completion, Vec<UserError>>> {
+        let paid = (gateway, auth);
+        retrying(|attempt| self.place_once(attempt, cart, quote, paid, caller, limited)).await
+    }
+
+    /// One run of [`Self::place`]; `paid` is the gateway and what it answered.
+    async fn place_once(
+        &self,
+        attempt: Attempt,
+        cart: &Cart,
+        quote: &Quote,
+        (gateway, auth): (Option<&dyn PaymentGateway>, Option<&Authorization>),
         caller: &Caller,
         limited: &[Limited],
     ) -> DomainResult<Result<Completion, Vec<UserError>>> {
@@ -545,7 +576,7 @@ impl Checkout<'_> {
             customer_id,
             client_address: client_address.as_deref(),
         };
-        let tx = begin_write(self.db).await?;
+        let tx = attempt.begin(self.db).await?;
         let (order, created) = orders::insert(&tx, quote, &placement).await?;
         // `order.created` first (as placed, awaiting payment); the payment
         // events below follow it (`order.paid` when captured).

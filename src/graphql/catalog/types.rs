@@ -261,6 +261,7 @@ impl Product {
             .collect())
     }
     /// Images in display order.
+    #[graphql(complexity = "super::LIST_FACTOR * child_complexity")]
     async fn media(&self, ctx: &Context<'_>) -> ApiResult<Vec<MediaImage>> {
         let media = ctx
             .loaders()?

@@ -246,7 +246,10 @@ impl CommerceQuery {
     }
 
     /// Every order, newest first (`orders:read`).
-    #[graphql(guard = "crate::graphql::auth::Need(Permission::OrdersRead)")]
+    #[graphql(
+        guard = "crate::graphql::auth::Need(Permission::OrdersRead)",
+        complexity = "crate::graphql::catalog::page_cost(first, None, child_complexity)"
+    )]
     async fn orders(
         &self,
         ctx: &Context<'_>,

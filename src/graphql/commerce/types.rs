@@ -340,6 +340,7 @@ impl Cart {
         Channel(self.quote.channel.clone())
     }
     /// Lines, in the order they were added.
+    #[graphql(complexity = "crate::graphql::catalog::LIST_FACTOR * child_complexity")]
     async fn lines(&self) -> Vec<CartLine> {
         self.quote
             .lines
@@ -737,6 +738,7 @@ impl Order {
             .collect()
     }
     /// Lines.
+    #[graphql(complexity = "crate::graphql::catalog::LIST_FACTOR * child_complexity")]
     async fn lines(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderLine>> {
         let currency = self.currency();
         let rows = ctx

@@ -276,7 +276,10 @@ impl Customer {
         Ok(rows.into_iter().map(MailingAddress).collect())
     }
     /// The customer's orders, newest first. The customer, or `orders:read`.
-    #[graphql(guard = "OwnerOr::new(self.0.id, Permission::OrdersRead)")]
+    #[graphql(
+        guard = "OwnerOr::new(self.0.id, Permission::OrdersRead)",
+        complexity = "crate::graphql::catalog::page_cost(first, None, child_complexity)"
+    )]
     async fn orders(
         &self,
         ctx: &Context<'_>,

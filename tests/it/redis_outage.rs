@@ -1,4 +1,4 @@
-//! Outages of the services a node runs on, on a private instance the test
+//! Redis outages, on a private instance the test
 //! starts and stops by its PID (never the machine's own): reads keep
 //! answering while Redis is down, and events wait in the outbox and all
 //! arrive once it is back.
