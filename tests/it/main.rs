@@ -17,6 +17,7 @@ mod checkout_limits;
 mod codes;
 mod db_outage;
 mod defaults;
+mod docs;
 mod edge;
 mod events;
 mod examples;
