@@ -63,6 +63,7 @@ impl From<&StockUpdate> for VariantStockUpdate {
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
+/// Live updates, served over the WebSocket at `/graphql/ws` (graphql-transport-ws).
 #[Subscription]
 impl SubscriptionRoot {
     /// The order each time it changes (placed, paid, cancelled ...): for

@@ -226,6 +226,7 @@ sign_in!(StaffAuthPayload, staff_user::Model, staff_user, StaffUser);
 /// A shop customer's account.
 pub struct Customer(pub customer::Model);
 
+/// A shop customer's account.
 #[Object]
 impl Customer {
     /// Globally unique ID.
@@ -324,6 +325,7 @@ impl Customer {
 /// A postal address of a customer's address book.
 pub struct MailingAddress(pub customer_address::Model);
 
+/// A postal address of a customer's address book.
 #[Object]
 impl MailingAddress {
     /// Globally unique ID.
@@ -418,6 +420,7 @@ pub enum StaffRole {
 /// A member of the shop's staff.
 pub struct StaffUser(pub staff_user::Model);
 
+/// A member of the shop's staff.
 #[Object]
 impl StaffUser {
     /// Globally unique ID.
@@ -459,6 +462,7 @@ impl StaffUser {
 /// A partner app's API token (the secret itself is shown only at creation).
 pub struct ApiToken(pub api_token::Model);
 
+/// A partner app's API token (the secret itself is shown only at creation).
 #[Object]
 impl ApiToken {
     /// Globally unique ID.
