@@ -15,3 +15,4 @@ pub mod graphql;
 pub mod http;
 pub mod infra;
 pub mod seed;
+pub mod state;

@@ -15,10 +15,10 @@ use super::{
     error::{ApiError, ApiResult, ErrorCode},
 };
 use crate::{
-    app::AppState,
     config::RateLimits,
     domain::identity::{access::Principal, permission::Permission},
     infra::ratelimit::{Budget, Decision},
+    state::AppState,
 };
 
 /// The error for a caller without credentials.

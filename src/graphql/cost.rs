@@ -26,7 +26,7 @@ use async_graphql::{
 use serde_json::{Value, json};
 
 use super::{RequestCtx, auth};
-use crate::{app::AppState, domain::identity::access::Principal, infra::ratelimit::Decision};
+use crate::{domain::identity::access::Principal, infra::ratelimit::Decision, state::AppState};
 
 /// The extension factory registered on the schema.
 pub struct CostLimit;

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod commerce;
+pub mod common;
 pub mod cost;
 pub mod error;
 pub mod id;
@@ -31,10 +32,10 @@ use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 use tokio::sync::Mutex;
 
 use crate::{
-    app::AppState,
     config::QueryLimits,
     domain::{self, identity::access::Principal},
     infra::ratelimit::Decision,
+    state::AppState,
 };
 use error::ApiResult;
 use loaders::Loaders;

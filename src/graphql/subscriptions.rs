@@ -21,7 +21,6 @@ use super::{
     id::{Kind, decode_as, encode},
 };
 use crate::{
-    app::AppState,
     domain::{
         checkout::orders,
         identity::{
@@ -30,6 +29,7 @@ use crate::{
         },
     },
     infra::live::{OpenSubscription, StockUpdate},
+    state::AppState,
 };
 
 /// Most variants one `stockUpdated` subscription may watch.

@@ -4,8 +4,8 @@
 //! (an access JWT or a partner token); none at all means anonymous.
 
 use crate::{
-    app::AppState,
     domain::identity::access::{self, Principal, Refused},
+    state::AppState,
 };
 
 /// Why credentials were not accepted.

@@ -41,8 +41,8 @@ use tower_http::{
 };
 
 use crate::{
-    app::AppState,
     graphql::{AppSchema, error::ErrorCode},
+    state::AppState,
 };
 
 /// State of the HTTP handlers.

@@ -25,8 +25,8 @@ fn pages() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut pages = vec![root.join("README.md")];
     let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
-        .expect("docs/ is readable")
-        .map(|e| e.expect("a docs/ entry").path())
+        .unwrap_or_else(|e| panic!("docs/: {e}"))
+        .map(|e| e.unwrap_or_else(|e| panic!("docs/: {e}")).path())
         .filter(|p| p.extension().is_some_and(|e| e == "md"))
         .collect();
     docs.sort();
@@ -71,7 +71,11 @@ fn definitions(block: &str) -> Vec<String> {
         for c in code.chars() {
             match c {
                 '{' => depth += 1,
-                '}' => depth = depth.checked_sub(1).expect("balanced braces"),
+                '}' => {
+                    depth = depth
+                        .checked_sub(1)
+                        .unwrap_or_else(|| panic!("unbalanced: {code}"))
+                }
                 _ => {}
             }
         }
@@ -90,7 +94,9 @@ fn shell_documents(block: &str) -> Vec<String> {
     let mut rest = block;
     while let Some(at) = rest.find("Q '") {
         let after = &rest[at + 3..];
-        let end = after.find('\'').expect("a closing quote after Q '");
+        let end = after
+            .find('\'')
+            .unwrap_or_else(|| panic!("no closing quote after Q '{after}"));
         // The helper's own definition (`Q() {`) holds no document.
         if !after[..end].contains("jq -n") {
             out.push(after[..end].to_owned());
@@ -102,10 +108,10 @@ fn shell_documents(block: &str) -> Vec<String> {
         let after = &rest[at + "\"query\":".len()..];
         // A JSON string literal: read it with serde_json up to its end.
         let mut stream = serde_json::Deserializer::from_str(after).into_iter::<String>();
-        let doc = stream
-            .next()
-            .expect("a JSON string after \"query\":")
-            .expect("a valid JSON string");
+        let doc = match stream.next() {
+            Some(Ok(doc)) => doc,
+            other => panic!("no JSON string after \"query\": ({other:?}): {after}"),
+        };
         let used = stream.byte_offset();
         out.push(doc);
         rest = &after[used..];
@@ -115,8 +121,11 @@ fn shell_documents(block: &str) -> Vec<String> {
 
 /// Every document a page shows, with where it came from.
 fn documents(page: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(page).expect("page is readable");
-    let name = page.file_name().unwrap().to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(page).unwrap_or_else(|e| panic!("{page:?}: {e}"));
+    let name = page
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut out = Vec::new();
     for (info, body) in fences(&text) {
         let docs = match info.as_str() {
@@ -135,11 +144,12 @@ fn the_extractor_finds_documents_in_every_shape() {
               ```sh\nQ() { jq -n --arg q \"$1\" x; }\nV=$(Q '{ product { id } }' | jq)\n\
               curl -d '{\"query\":\"{ me { email name: \\\"x\\\" } }\"}'\n```\n";
     let dir = std::env::temp_dir().join(format!("emporium-docs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let io = |r: std::io::Result<()>| r.unwrap_or_else(|e| panic!("{dir:?}: {e}"));
+    io(std::fs::create_dir_all(&dir));
     let page = dir.join("page.md");
-    std::fs::write(&page, md).unwrap();
+    io(std::fs::write(&page, md));
     let docs: Vec<String> = documents(&page).into_iter().map(|(_, d)| d).collect();
-    std::fs::remove_dir_all(&dir).unwrap();
+    io(std::fs::remove_dir_all(&dir));
     assert_eq!(
         docs,
         vec![
@@ -171,7 +181,7 @@ async fn every_operation_the_docs_show_validates_against_the_schema() {
                     .values()
                     .next()
                     .map(|op| op.node.ty)
-                    .expect("an operation"),
+                    .unwrap_or_else(|| panic!("{name}: no operation in {doc}")),
             };
             // Subscriptions are served over the WebSocket: one either starts
             // listening or ends with an error, which must not be a parse or
@@ -195,7 +205,10 @@ async fn every_operation_the_docs_show_validates_against_the_schema() {
                     &[("authorization", auth.as_str())],
                 )
                 .await;
-            let body: Value = res.json().await.expect("a JSON answer");
+            let body: Value = res
+                .json()
+                .await
+                .unwrap_or_else(|e| panic!("{name}: not JSON: {e}\n{doc}"));
             for error in body["errors"].as_array().into_iter().flatten() {
                 let code = error["extensions"]["code"].as_str().unwrap_or_default();
                 assert!(

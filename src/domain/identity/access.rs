@@ -7,8 +7,9 @@ use super::{
     jwt::{JwtKeys, TokenError},
     permission::{Permission, PermissionSet, Role},
     session::{self, SubjectKind},
+    staff,
 };
-use crate::domain::error::DomainResult;
+use crate::domain::{audit::Actor, error::DomainResult};
 
 /// The caller of a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +46,49 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// The audit actor behind the principal: the staff user (by email) or
+    /// partner token (by name and prefix) it stands for.
+    pub async fn actor(&self, db: &impl ConnectionTrait) -> DomainResult<Actor> {
+        Ok(match self {
+            Self::Staff { id, .. } => Actor {
+                kind: "staff",
+                id: Some(*id),
+                label: staff::get(db, *id)
+                    .await?
+                    .map_or_else(|| format!("staff {id}"), |u| u.email),
+            },
+            Self::Partner { token_id, .. } => Actor {
+                kind: "partner",
+                id: Some(*token_id),
+                label: api_token::get(db, *token_id).await?.map_or_else(
+                    || format!("token {token_id}"),
+                    |t| format!("{} ({})", t.name, t.prefix),
+                ),
+            },
+            Self::Customer { id, .. } => Actor {
+                kind: "customer",
+                id: Some(*id),
+                label: format!("customer {id}"),
+            },
+            Self::Anonymous => Actor {
+                kind: "anonymous",
+                id: None,
+                label: "anonymous".into(),
+            },
+        })
+    }
+
+    /// The scope idempotency keys of this principal live in: two callers'
+    /// equal keys never meet.
+    pub fn idempotency_scope(&self) -> String {
+        match self {
+            Self::Staff { id, .. } => format!("staff:{id}"),
+            Self::Partner { token_id, .. } => format!("token:{token_id}"),
+            Self::Customer { id, .. } => format!("customer:{id}"),
+            Self::Anonymous => "anonymous".into(),
+        }
+    }
+
     /// What the principal may do.
     pub fn permissions(&self) -> PermissionSet {
         match self {

@@ -18,10 +18,10 @@ use crate::{
         ContextExt,
         admin::merchandising::CustomerGroup,
         auth::{Need, check},
-        catalog::types::{Channel, Money, Product, ProductStatus},
+        catalog::types::{Channel, Product, ProductStatus},
+        common::{Money, UserError, actor, user_errors},
         error::ApiResult,
         id::{Kind, decode_all, decode_as},
-        identity::types::{UserError, user_errors},
         scalars::Decimal,
     },
 };
@@ -344,7 +344,7 @@ async fn update_product(
     update: ProductUpdate,
 ) -> ApiResult<ProductPayload> {
     let row = decode_as(Kind::Product, id)?;
-    let actor = super::actor(ctx).await?;
+    let actor = actor(ctx).await?;
     let result = catalog_admin::update_product(&ctx.state()?.db, &actor, row, update).await?;
     product_payload(ctx, result).await
 }
@@ -375,7 +375,7 @@ impl CatalogAdminMutation {
             options: input.options.into_iter().map(Into::into).collect(),
             variants: input.variants.into_iter().map(Into::into).collect(),
         };
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result = catalog_admin::create_product(&ctx.state()?.db, &actor, domain).await?;
         product_payload(ctx, result).await
     }
@@ -414,7 +414,7 @@ impl CatalogAdminMutation {
     #[graphql(guard = "Need(Permission::CatalogWrite)")]
     async fn product_delete(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ProductDeletePayload> {
         let row = decode_as(Kind::Product, &id)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         Ok(
             match catalog_admin::delete_product(&ctx.state()?.db, &actor, row).await? {
                 Ok(_) => ProductDeletePayload {
@@ -460,7 +460,7 @@ impl CatalogAdminMutation {
                 .into(),
             })
             .collect();
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         Ok(
             match catalog_admin::set_prices(&ctx.state()?.db, &actor, &rows).await? {
                 Ok(n) => PricesSetPayload {
@@ -499,7 +499,7 @@ impl CatalogAdminMutation {
                 min_quantity: p.min_quantity,
             })
             .collect();
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         Ok(
             match catalog_admin::delete_prices(&ctx.state()?.db, &actor, &rows).await? {
                 Ok(n) => PricesDeletePayload {
@@ -525,7 +525,7 @@ impl CatalogAdminMutation {
     ) -> ApiResult<ProductPayload> {
         check_prices_write(ctx, variants.iter().any(|v| !v.prices.is_empty()))?;
         let product = decode_as(Kind::Product, &product_id)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let variants = variants.into_iter().map(Into::into).collect();
         let result =
             catalog_admin::create_variants(&ctx.state()?.db, &actor, product, variants).await?;
@@ -558,7 +558,7 @@ impl CatalogAdminMutation {
                 prices: v.prices.into_iter().map(Into::into).collect(),
             });
         }
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result =
             catalog_admin::update_variants(&ctx.state()?.db, &actor, product, updates).await?;
         product_payload(ctx, result).await
@@ -575,7 +575,7 @@ impl CatalogAdminMutation {
     ) -> ApiResult<ProductPayload> {
         let product = decode_as(Kind::Product, &product_id)?;
         let ids = decode_all(Kind::ProductVariant, &variant_ids)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result =
             catalog_admin::delete_variants(&ctx.state()?.db, &actor, product, &ids).await?;
         product_payload(ctx, result).await
@@ -592,7 +592,7 @@ impl CatalogAdminMutation {
     ) -> ApiResult<ProductPayload> {
         let product = decode_as(Kind::Product, &product_id)?;
         let options: Vec<OptionInput> = options.into_iter().map(Into::into).collect();
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result =
             catalog_admin::create_options(&ctx.state()?.db, &actor, product, &options).await?;
         product_payload(ctx, result).await
@@ -614,7 +614,7 @@ impl CatalogAdminMutation {
     ) -> ApiResult<ProductPayload> {
         let product = decode_as(Kind::Product, &product_id)?;
         let option = decode_as(Kind::ProductOption, &option_id)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let update = OptionUpdate { name, values };
         let result =
             catalog_admin::update_option(&ctx.state()?.db, &actor, product, option, &update)
@@ -635,7 +635,7 @@ impl CatalogAdminMutation {
     ) -> ApiResult<ProductPayload> {
         let product = decode_as(Kind::Product, &product_id)?;
         let ids = decode_all(Kind::ProductOption, &option_ids)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result = catalog_admin::delete_options(&ctx.state()?.db, &actor, product, &ids).await?;
         product_payload(ctx, result).await
     }

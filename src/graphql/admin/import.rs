@@ -13,8 +13,8 @@ use crate::{
     graphql::{
         ContextExt,
         auth::{Need, check},
+        common::{UserError, actor, user_errors},
         error::ApiResult,
-        identity::types::{UserError, user_errors},
     },
 };
 
@@ -163,7 +163,7 @@ impl ImportMutation {
             channel: channel.or_else(|| state.config.default_channel.clone()),
             reference,
         };
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let report = import::run(&state.db, &actor, &bytes, &opts, &|_, _, _| {}).await?;
         Ok(ProductImportPayload {
             report: Some(report.into()),

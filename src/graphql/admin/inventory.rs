@@ -16,9 +16,9 @@ use crate::{
     graphql::{
         ContextExt,
         auth::Need,
+        common::{UserError, actor},
         error::ApiResult,
         id::{self, Kind},
-        identity::types::UserError,
     },
 };
 
@@ -283,13 +283,13 @@ impl Call {
     /// Applies the rows as the request's principal, once per idempotency key.
     async fn run(self, ctx: &Context<'_>, rows: Rows) -> ApiResult<InventoryPayload> {
         let context = inventory::Context {
-            actor: super::actor(ctx).await?,
+            actor: actor(ctx).await?,
             reason: self.reason,
             reference: self.reference,
             mode: self.mode.unwrap_or_default().into(),
         };
         let db = &ctx.state()?.db;
-        let scope = super::idempotency_scope(ctx.principal()?);
+        let scope = ctx.principal()?.idempotency_scope();
         let request = (&rows, &context.reason, context.mode, &context.reference);
         let key = self.idempotency_key.as_deref();
         let outcome = idempotency::once(db, &scope, key, &request, || {

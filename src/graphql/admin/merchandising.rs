@@ -18,9 +18,10 @@ use crate::{
         ContextExt,
         auth::Need,
         catalog::types::{Channel, Collection},
+        common::{Outcome, UserError, actor, outcome, user_errors},
         error::ApiResult,
         id::{Kind, decode_all, decode_as, encode},
-        identity::types::{CustomerPayload, Outcome, UserError, outcome, user_errors},
+        identity::types::CustomerPayload,
     },
 };
 
@@ -233,7 +234,7 @@ impl MerchandisingMutation {
         ctx: &Context<'_>,
         input: CollectionInput,
     ) -> ApiResult<CollectionPayload> {
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result =
             merchandising::create_collection(&ctx.state()?.db, &actor, input.into()).await?;
         collection_payload(ctx, result).await
@@ -248,7 +249,7 @@ impl MerchandisingMutation {
         input: CollectionInput,
     ) -> ApiResult<CollectionPayload> {
         let row = decode_as(Kind::Collection, &id)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result =
             merchandising::update_collection(&ctx.state()?.db, &actor, row, input.into()).await?;
         collection_payload(ctx, result).await
@@ -262,7 +263,7 @@ impl MerchandisingMutation {
         id: ID,
     ) -> ApiResult<CollectionDeletePayload> {
         let row = decode_as(Kind::Collection, &id)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result = merchandising::delete_collection(&ctx.state()?.db, &actor, row).await?;
         Ok(CollectionDeletePayload::from_outcome(result.map(|_| id)))
     }
@@ -279,7 +280,7 @@ impl MerchandisingMutation {
     ) -> ApiResult<CollectionPayload> {
         let row = decode_as(Kind::Collection, &collection_id)?;
         let ids = decode_all(Kind::Product, &product_ids)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let db = &ctx.state()?.db;
         let result = merchandising::add_collection_products(db, &actor, row, ids, position).await?;
         collection_payload(ctx, result).await
@@ -295,7 +296,7 @@ impl MerchandisingMutation {
     ) -> ApiResult<CollectionPayload> {
         let row = decode_as(Kind::Collection, &collection_id)?;
         let ids = decode_all(Kind::Product, &product_ids)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let db = &ctx.state()?.db;
         let result = merchandising::remove_collection_products(db, &actor, row, ids).await?;
         collection_payload(ctx, result).await
@@ -312,7 +313,7 @@ impl MerchandisingMutation {
     ) -> ApiResult<CollectionPayload> {
         let row = decode_as(Kind::Collection, &collection_id)?;
         let ids = decode_all(Kind::Product, &product_ids)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let db = &ctx.state()?.db;
         let result = merchandising::reorder_collection_products(db, &actor, row, ids).await?;
         collection_payload(ctx, result).await
@@ -334,7 +335,7 @@ impl MerchandisingMutation {
                 alt: m.alt,
             })
             .collect();
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result = merchandising::add_media(&ctx.state()?.db, &actor, row, items).await?;
         product_payload(ctx, result).await
     }
@@ -349,7 +350,7 @@ impl MerchandisingMutation {
     ) -> ApiResult<ProductPayload> {
         let row = decode_as(Kind::Product, &product_id)?;
         let ids = decode_all(Kind::MediaImage, &media_ids)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result = merchandising::reorder_media(&ctx.state()?.db, &actor, row, ids).await?;
         product_payload(ctx, result).await
     }
@@ -364,7 +365,7 @@ impl MerchandisingMutation {
     ) -> ApiResult<ProductPayload> {
         let row = decode_as(Kind::Product, &product_id)?;
         let ids = decode_all(Kind::MediaImage, &media_ids)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result = merchandising::delete_media(&ctx.state()?.db, &actor, row, ids).await?;
         product_payload(ctx, result).await
     }
@@ -387,7 +388,7 @@ impl MerchandisingMutation {
             currency_code: Some(currency_code),
             prices_include_tax,
         };
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result = merchandising::create_channel(&ctx.state()?.db, &actor, input).await?;
         Ok(ChannelPayload::from_outcome(result))
     }
@@ -410,7 +411,7 @@ impl MerchandisingMutation {
             currency_code,
             prices_include_tax,
         };
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result = merchandising::update_channel(&ctx.state()?.db, &actor, row, input).await?;
         Ok(ChannelPayload::from_outcome(result))
     }
@@ -423,7 +424,7 @@ impl MerchandisingMutation {
         #[graphql(desc = "Unique code: lower-case letters, digits and dashes.")] code: String,
         name: String,
     ) -> ApiResult<StockLocationPayload> {
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let db = &ctx.state()?.db;
         let result = merchandising::create_stock_location(db, &actor, &code, &name).await?;
         Ok(StockLocationPayload::from_outcome(result))
@@ -439,7 +440,7 @@ impl MerchandisingMutation {
         name: Option<String>,
     ) -> ApiResult<StockLocationPayload> {
         let row = decode_as(Kind::StockLocation, &id)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let db = &ctx.state()?.db;
         let result =
             merchandising::update_stock_location(db, &actor, row, code.as_deref(), name.as_deref())
@@ -455,7 +456,7 @@ impl MerchandisingMutation {
         id: ID,
     ) -> ApiResult<StockLocationDeletePayload> {
         let row = decode_as(Kind::StockLocation, &id)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let result = merchandising::delete_stock_location(&ctx.state()?.db, &actor, row).await?;
         Ok(StockLocationDeletePayload::from_outcome(result.map(|_| id)))
     }
@@ -468,7 +469,7 @@ impl MerchandisingMutation {
         #[graphql(desc = "Unique code: lower-case letters, digits and dashes.")] code: String,
         name: String,
     ) -> ApiResult<CustomerGroupPayload> {
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let db = &ctx.state()?.db;
         let result = merchandising::create_customer_group(db, &actor, &code, &name).await?;
         Ok(CustomerGroupPayload::from_outcome(result))
@@ -484,7 +485,7 @@ impl MerchandisingMutation {
     ) -> ApiResult<CustomerPayload> {
         ctx.request()?.no_store();
         let row = decode_as(Kind::Customer, &customer_id)?;
-        let actor = super::actor(ctx).await?;
+        let actor = actor(ctx).await?;
         let db = &ctx.state()?.db;
         let result =
             merchandising::assign_customer_group(db, &actor, row, group.as_deref()).await?;

@@ -5,7 +5,6 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{gift_card, promotion};
 
-use super::actor;
 use crate::{
     domain::{
         checkout::{
@@ -20,11 +19,9 @@ use crate::{
     graphql::{
         ContextExt,
         auth::Need,
-        catalog::types::Money,
-        commerce::types::money,
+        common::{Money, UserError, actor, money, user_errors},
         error::ApiResult,
         id::{Kind, decode_all, decode_as, encode},
-        identity::types::{UserError, user_errors},
         scalars::{CurrencyCode, Decimal},
     },
 };

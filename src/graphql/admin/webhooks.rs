@@ -9,7 +9,6 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use entity::{webhook_delivery, webhook_subscription};
 
-use super::actor;
 use crate::{
     domain::{
         identity::permission::Permission,
@@ -18,9 +17,9 @@ use crate::{
     graphql::{
         ContextExt,
         auth::Need,
+        common::{UserError, actor, user_errors},
         error::ApiResult,
         id::{Kind, decode_as, encode},
-        identity::types::{UserError, user_errors},
         pagination::{OffsetCursor, PageArgs},
     },
 };

@@ -11,6 +11,8 @@ use entity::{collection, media, product, variant};
 use crate::domain::{self, catalog::availability, money::Money as DomainMoney};
 use crate::graphql::{
     ContextExt,
+    admin::{catalog as admin_catalog, inventory},
+    common::Money,
     error::{ApiError, ApiResult},
     id::{Kind, encode},
     loaders::{
@@ -25,24 +27,6 @@ use super::{
     ProductSortKeys,
     connection::{ProductConnection, product_connection},
 };
-
-/// An amount of money in a currency.
-#[derive(SimpleObject, Debug, Clone, Copy)]
-pub struct Money {
-    /// Decimal amount at the currency's precision, as a string (`"19.99"`).
-    pub amount: Decimal,
-    /// The currency.
-    pub currency_code: CurrencyCode,
-}
-
-impl From<DomainMoney> for Money {
-    fn from(m: DomainMoney) -> Self {
-        Self {
-            amount: Decimal(m.amount()),
-            currency_code: m.currency().into(),
-        }
-    }
-}
 
 /// The lowest and highest variant price of a product.
 #[derive(SimpleObject, Debug, Clone, Copy)]
@@ -391,7 +375,7 @@ impl ProductVariant {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Vec<crate::graphql::admin::inventory::InventoryLevel>> {
-        crate::graphql::admin::inventory::levels(ctx, self.model.id).await
+        inventory::levels(ctx, self.model.id).await
     }
     /// Latest stock changes, newest first (default 50, at most 250). Needs `inventory:read`.
     #[graphql(
@@ -402,7 +386,7 @@ impl ProductVariant {
         ctx: &Context<'_>,
         first: Option<i32>,
     ) -> ApiResult<Vec<crate::graphql::admin::inventory::InventoryMovement>> {
-        crate::graphql::admin::inventory::movements(ctx, self.model.id, first).await
+        inventory::movements(ctx, self.model.id, first).await
     }
     /// Every price row: base prices per channel, quantity tiers and
     /// customer-group prices. Needs `catalog:read`.
@@ -413,7 +397,7 @@ impl ProductVariant {
         &self,
         ctx: &Context<'_>,
     ) -> ApiResult<Vec<crate::graphql::admin::catalog::VariantPrice>> {
-        crate::graphql::admin::catalog::price_list(ctx, self.model.id).await
+        admin_catalog::price_list(ctx, self.model.id).await
     }
     /// Stock keeping unit, unique across the shop.
     async fn sku(&self) -> &str {

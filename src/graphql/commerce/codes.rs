@@ -6,7 +6,6 @@
 use async_graphql::Context;
 
 use crate::{
-    app::AppState,
     domain::error::{UserError, UserErrorCode},
     graphql::{
         ContextExt,
@@ -14,6 +13,7 @@ use crate::{
         error::{ApiError, ApiResult},
     },
     infra::ratelimit::Budget,
+    state::AppState,
 };
 
 /// An admitted attempt at entering codes, to charge for the codes refused.

@@ -530,7 +530,7 @@ impl CommerceMutation {
             viewer: viewer(principal),
             // An anonymous caller's keys are scoped to the cart.
             scope: (!matches!(principal, Principal::Anonymous))
-                .then(|| crate::graphql::admin::idempotency_scope(principal)),
+                .then(|| principal.idempotency_scope()),
             ip: ctx.request()?.client_ip,
         };
         let payment = PaymentInput {

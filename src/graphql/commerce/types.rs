@@ -15,22 +15,18 @@ use crate::{
         },
         error::UserError as DomainUserError,
         identity::customer::Address,
-        money::{Currency, Money as DomainMoney},
+        money::Currency,
     },
     graphql::{
         ContextExt,
-        catalog::types::{Channel, Money, ProductVariant},
+        catalog::types::{Channel, ProductVariant},
+        common::{Money, UserErrorCode, money},
         error::ApiResult,
         id::{Kind, encode},
-        identity::types::UserErrorCode,
         loaders::{OrderLinesOf, PaymentsOf, TransitionsOf, VariantId},
         scalars::Decimal,
     },
 };
-
-pub(crate) fn money(minor: i64, currency: Currency) -> Money {
-    DomainMoney::from_minor(minor, currency).into()
-}
 
 /// A mistake in a cart or checkout mutation; the mutation changed nothing.
 #[derive(SimpleObject, Clone, Debug)]

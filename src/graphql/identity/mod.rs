@@ -13,12 +13,12 @@ use chrono::{DateTime, Duration, Utc};
 use super::{
     ContextExt,
     auth::{LoginThrottle, Need, SignedInCustomer, SignedInStaff},
+    common::{Outcome, UserError, user_errors},
     error::{ApiResult, ErrorCode},
     id::{self, Kind},
     pagination::{OffsetCursor, PageArgs},
 };
 use crate::{
-    app::AppState,
     domain::{
         error::{UserError as DomainUserError, UserErrorCode as DomainCode},
         identity::{
@@ -30,6 +30,7 @@ use crate::{
         },
     },
     infra::mail::Mail,
+    state::AppState,
 };
 use types::*;
 
