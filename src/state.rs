@@ -12,8 +12,9 @@ use crate::{
     config::{CommerceConfig, Config, Mode},
     domain::{
         self,
+        checkout::{complete::CheckoutSettings, service::CheckoutService, unpaid::UnpaidCaps},
         identity::{jwt::JwtKeys, password::Hashing, secret},
-        payments::{GatewaySettings, Gateways, STRIPE_API_BASE, StripeConfig},
+        payments::{CaptureMode, GatewaySettings, Gateways, STRIPE_API_BASE, StripeConfig},
         sealing::MasterKey,
     },
     infra::{
@@ -173,6 +174,16 @@ impl AppState {
         })
     }
 
+    /// Checkout over this node's database, gateways and settings.
+    pub fn checkout(&self) -> CheckoutService {
+        CheckoutService {
+            db: self.db.clone(),
+            gateways: self.gateways.clone(),
+            keys: self.checkout_keys.clone(),
+            settings: checkout_settings(&self.config.commerce),
+        }
+    }
+
     /// Whether the database is the embedded SQLite one.
     pub fn is_embedded(&self) -> bool {
         self.config.database_url.expose().starts_with("sqlite:")
@@ -207,4 +218,27 @@ fn gateways(config: &CommerceConfig) -> anyhow::Result<Gateways> {
         stripe,
     })
     .map_err(|e| anyhow::anyhow!("payment gateways: {e}"))
+}
+
+/// The checkout settings of this node.
+fn checkout_settings(config: &CommerceConfig) -> CheckoutSettings {
+    CheckoutSettings {
+        hold: Duration::from_secs(config.checkout_hold_secs),
+        pending_payment_hold: Duration::from_secs(config.payment_pending_secs),
+        pending_holds: config
+            .payment_pending_secs_per_gateway
+            .iter()
+            .map(|(code, secs)| (code.clone(), Duration::from_secs(*secs)))
+            .collect(),
+        unpaid_caps: UnpaidCaps {
+            per_email: config.unpaid_orders_per_email,
+            per_customer: config.unpaid_orders_per_customer,
+            per_address: config.unpaid_orders_per_address,
+        },
+        capture: if config.capture_automatic {
+            CaptureMode::Automatic
+        } else {
+            CaptureMode::Manual
+        },
+    }
 }

@@ -15,6 +15,10 @@ pub enum DomainError {
     /// Stored data breaks an invariant (e.g. a currency we do not know).
     #[error("inconsistent data: {0}")]
     Inconsistent(String),
+    /// An argument is malformed in a way no user error of the operation's
+    /// payload describes (e.g. an idempotency key over 255 characters).
+    #[error("{0}")]
+    InvalidArgument(String),
     /// A bounded resource (password hashing) is saturated: retry shortly.
     #[error("too many {what} at once; retry in {retry_after:?}")]
     Busy {

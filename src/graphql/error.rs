@@ -133,6 +133,9 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::Domain(DomainError::UnknownChannel(code)) => {
                 ErrorCode::BadUserInput.graphql_error(format!("unknown channel `{code}`"))
             }
+            ApiError::Domain(DomainError::InvalidArgument(message)) => {
+                ErrorCode::BadUserInput.graphql_error(message)
+            }
             ApiError::Domain(DomainError::Busy { what, retry_after }) => {
                 let ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
                 ErrorCode::RateLimited

@@ -418,3 +418,28 @@ async fn two_guests_with_one_idempotency_key_each_get_their_own_order() {
     assert_eq!(order_count(&app).await, 2);
     assert_eq!(authorizations(&app), 2);
 }
+
+#[tokio::test]
+async fn an_idempotency_key_over_255_characters_is_refused_before_anything_happens() {
+    let app = shop().await;
+    let item = stocked_item(&app, 5).await;
+    let cart = ready_cart(&app, None, &item, 1).await;
+    let long = "k".repeat(256);
+    let (status, body) = checkout(&app, None, &cart, "test", "tok_visa", Some(&long)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert_eq!(order_count(&app).await, 0);
+    assert_eq!(authorizations(&app), 0);
+    // Surrounding blanks are not part of a key: 255 characters between
+    // them are accepted, and a retry without the blanks is the same key.
+    let key = format!("  {}  ", "k".repeat(255));
+    let (status, body) = checkout(&app, None, &cart, "test", "tok_visa", Some(&key)).await;
+    let first = payload(status, &body);
+    assert_eq!(first["order"]["status"], "OPEN", "{first}");
+    let (status, body) = checkout(&app, None, &cart, "test", "tok_visa", Some(key.trim())).await;
+    assert_eq!(payload(status, &body)["order"]["id"], first["order"]["id"]);
+    assert_eq!(order_count(&app).await, 1);
+}

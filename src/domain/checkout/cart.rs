@@ -36,6 +36,7 @@ use crate::domain::{
     channel::Channel,
     error::{DomainResult, UserError, UserErrorCode},
     identity::{
+        access::Principal,
         customer::{self, Address, AddressInput},
         secret,
     },
@@ -114,6 +115,15 @@ pub enum Viewer {
 }
 
 impl Viewer {
+    /// The viewer a request's principal is: a signed-in customer, or a
+    /// guest (staff and partner apps see carts as guests do).
+    pub fn of(principal: &Principal) -> Self {
+        match principal.customer_id() {
+            Some(id) => Self::Customer(id),
+            None => Self::Guest,
+        }
+    }
+
     fn customer(self) -> Option<i64> {
         match self {
             Self::Guest => None,

@@ -67,6 +67,9 @@ use crate::domain::{
     payments::{Authorization, AuthorizeRequest, CaptureMode, Gateways, PaymentGateway},
 };
 
+/// The longest idempotency key a checkout accepts (after trimming).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
 /// How checkout holds stock and takes payment.
 #[derive(Debug, Clone)]
 pub struct CheckoutSettings {
@@ -193,6 +196,11 @@ impl Checkout<'_> {
             token_digest: payment.token.as_deref().map(secret::digest),
         };
         let key = idempotency_key.map(str::trim).filter(|k| !k.is_empty());
+        if key.is_some_and(|k| k.len() > MAX_IDEMPOTENCY_KEY_LEN) {
+            return Err(DomainError::InvalidArgument(format!(
+                "the idempotency key is longer than {MAX_IDEMPOTENCY_KEY_LEN} characters"
+            )));
+        }
         let scope = match (&caller.scope, key) {
             (Some(scope), _) => format!("checkout:{scope}"),
             (None, None) => String::new(),

@@ -6,7 +6,8 @@
 //!   store credit that price a cart;
 //! - [`stock`]: stock reservations; [`expiry`]: their release, and the
 //!   cancellation of orders whose payment never came;
-//! - [`complete`]: `checkoutComplete`, exactly once; [`keys`]: the gateway
+//! - [`complete`]: `checkoutComplete`, exactly once, and [`service`], what
+//!   runs it to its end on a task of its own; [`keys`]: the gateway
 //!   keys it derives; [`claims`]: once-per-customer promotions under
 //!   concurrency; [`unpaid`]: deadlines and caps of orders awaiting payment;
 //!   [`undo`]: voids and refunds of payments that became no order, retried
@@ -22,6 +23,7 @@ pub mod keys;
 pub mod orders;
 pub mod promotions;
 pub mod quote;
+pub mod service;
 pub mod setup;
 pub mod stock;
 pub mod undo;

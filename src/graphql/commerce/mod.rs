@@ -11,17 +11,14 @@ use crate::{
     domain::{
         checkout::{
             cart::{self, BuyerIdentity, LineInput, LineUpdate, Viewer},
-            complete::{Caller, Checkout, CheckoutSettings, PaymentInput},
+            complete::{Caller, PaymentInput},
             orders, quote,
-            unpaid::UnpaidCaps,
         },
-        error::DomainError,
         identity::{access::Principal, permission::Permission},
-        payments::CaptureMode,
     },
     graphql::{
         ContextExt,
-        error::{ApiResult, ErrorCode},
+        error::ApiResult,
         id::{Kind, decode_as},
         identity::MailingAddressInput,
         pagination::{OffsetCursor, PageArgs},
@@ -32,10 +29,7 @@ use types::{Cart, CartUserError, Order, cart_errors};
 
 /// Who the caller is to a cart.
 fn viewer(principal: &Principal) -> Viewer {
-    match principal.customer_id() {
-        Some(id) => Viewer::Customer(id),
-        None => Viewer::Guest,
-    }
+    Viewer::of(principal)
 }
 
 /// A cart ID as sent by the client (the token itself).
@@ -194,30 +188,6 @@ fn variant_lines(lines: Vec<CartLineInput>) -> ApiResult<Vec<LineInput>> {
 fn cart_hold(ctx: &Context<'_>) -> ApiResult<Option<std::time::Duration>> {
     let secs = ctx.state()?.config.commerce.cart_reservation_secs;
     Ok((secs > 0).then(|| std::time::Duration::from_secs(secs)))
-}
-
-/// The checkout settings of this node.
-pub fn checkout_settings(config: &crate::config::CommerceConfig) -> CheckoutSettings {
-    use std::time::Duration;
-    CheckoutSettings {
-        hold: Duration::from_secs(config.checkout_hold_secs),
-        pending_payment_hold: Duration::from_secs(config.payment_pending_secs),
-        pending_holds: config
-            .payment_pending_secs_per_gateway
-            .iter()
-            .map(|(code, secs)| (code.clone(), Duration::from_secs(*secs)))
-            .collect(),
-        unpaid_caps: UnpaidCaps {
-            per_email: config.unpaid_orders_per_email,
-            per_customer: config.unpaid_orders_per_customer,
-            per_address: config.unpaid_orders_per_address,
-        },
-        capture: if config.capture_automatic {
-            CaptureMode::Automatic
-        } else {
-            CaptureMode::Manual
-        },
-    }
 }
 
 /// Cart and order queries.
@@ -516,46 +486,15 @@ impl CommerceMutation {
     ) -> ApiResult<CheckoutCompletePayload> {
         ctx.request()?.no_store();
         let state = ctx.state()?;
-        if idempotency_key.as_ref().is_some_and(|k| k.len() > 255) {
-            return Err(
-                ErrorCode::BadUserInput.error("the idempotency key is longer than 255 characters")
-            );
-        }
-        let principal = ctx.principal()?;
-        let (db, gateways) = (state.db.clone(), state.gateways.clone());
-        let keys = state.checkout_keys.clone();
-        let settings = checkout_settings(&state.config.commerce);
-        let cart = token(&cart_id).to_owned();
-        let caller = Caller {
-            viewer: viewer(principal),
-            // An anonymous caller's keys are scoped to the cart.
-            scope: (!matches!(principal, Principal::Anonymous))
-                .then(|| principal.idempotency_scope()),
-            ip: ctx.request()?.client_ip,
-        };
+        let caller = Caller::of(ctx.principal()?, ctx.request()?.client_ip);
         let payment = PaymentInput {
             gateway: payment.gateway,
             token: payment.token,
         };
-        // Once started, a checkout runs to its end even if the client hangs
-        // up or the request times out: dropped half-way, it would leave a
-        // payment without an order and its idempotency key claimed for ever,
-        // so the client's retry could never get an answer.
-        // The events it records count as the request's (see `events::noting`).
-        let note = crate::domain::events::current_note().unwrap_or_default();
-        let done = tokio::spawn(crate::domain::events::noting(note, async move {
-            let checkout = Checkout {
-                db: &db,
-                gateways: &gateways,
-                keys: &keys,
-                settings,
-            };
-            checkout
-                .complete(&cart, &caller, &payment, idempotency_key.as_deref())
-                .await
-        }))
-        .await
-        .map_err(|e| DomainError::Inconsistent(format!("the checkout task failed: {e}")))??;
+        let done = state
+            .checkout()
+            .complete(token(&cart_id).to_owned(), caller, payment, idempotency_key)
+            .await?;
         let order = match done.order_id {
             Some(id) => orders::get(&state.db, id).await?.map(|row| Order { row }),
             None => None,
