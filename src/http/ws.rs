@@ -137,7 +137,7 @@ fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
 }
 
 /// Open connections per client, bounded; each connection holds a
-/// [`ClientSlot`] for its address and one for its principal.
+/// `ClientSlot` for its address and one for its principal.
 pub struct Clients {
     max: usize,
     open: Mutex<HashMap<String, usize>>,

@@ -19,8 +19,9 @@ use sea_orm::{
 use serde_json::json;
 
 use super::{
-    MAX_OPTIONS, OptionInput, Shape, check_option_name, check_option_values, check_options,
-    default_title, insert_option, insert_option_value, not_found, open_product, variant_snapshot,
+    MAX_OPTIONS, not_found,
+    shape::{Shape, open_product},
+    variants::{default_title, variant_snapshot},
 };
 use crate::domain::{
     audit::{self, Actor, Change},
@@ -29,6 +30,140 @@ use crate::domain::{
 
 /// An operation's outcome: the product, or what was wrong with the input.
 type Outcome = DomainResult<Result<product::Model, Vec<UserError>>>;
+
+/// An option and its values, in order.
+#[derive(Debug, Clone)]
+pub struct OptionInput {
+    /// Name, e.g. `Size`.
+    pub name: String,
+    /// Values, e.g. `S`, `M`, `L`.
+    pub values: Vec<String>,
+}
+
+/// Checks an option name: given, and not one of `taken` (the lower-case
+/// names of the product's other options), which it joins.
+fn check_option_name(
+    name: &str,
+    taken: &mut HashSet<String>,
+    field: &[&str],
+    errors: &mut Vec<UserError>,
+) -> String {
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        errors.push(UserError::new(
+            field,
+            UserErrorCode::Blank,
+            "an option name is required",
+        ));
+    } else if !taken.insert(name.to_lowercase()) {
+        errors.push(UserError::new(
+            field,
+            UserErrorCode::Taken,
+            format!("the product already has an option `{name}`"),
+        ));
+    }
+    name
+}
+
+/// Checks an option's values, in order: at least one, each given and none
+/// twice (ignoring case); returns them trimmed.
+fn check_option_values(
+    values: &[String],
+    field: &[&str],
+    errors: &mut Vec<UserError>,
+) -> Vec<String> {
+    let values: Vec<String> = values.iter().map(|v| v.trim().to_owned()).collect();
+    if values.is_empty() {
+        errors.push(UserError::new(
+            field,
+            UserErrorCode::Blank,
+            "an option has at least one value",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (j, value) in values.iter().enumerate() {
+        let jdx = j.to_string();
+        let field = [field, &[jdx.as_str()]].concat();
+        if value.is_empty() {
+            errors.push(UserError::new(
+                &field,
+                UserErrorCode::Blank,
+                "an option value is required",
+            ));
+        } else if !seen.insert(value.to_lowercase()) {
+            errors.push(UserError::new(
+                &field,
+                UserErrorCode::Taken,
+                format!("value `{value}` appears twice"),
+            ));
+        }
+    }
+    values
+}
+
+/// Checks new options at `prefix`: names given and distinct from `taken`
+/// (lower-case names already used) and from each other, values checked by
+/// [`check_option_values`].
+pub(super) fn check_options(
+    options: &[OptionInput],
+    taken: &mut HashSet<String>,
+    prefix: &[&str],
+    errors: &mut Vec<UserError>,
+) -> Vec<(String, Vec<String>)> {
+    options
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let idx = i.to_string();
+            let field = |f: &'static str| [prefix, &[idx.as_str(), f]].concat();
+            let name = check_option_name(&o.name, taken, &field("name"), errors);
+            let values = check_option_values(&o.values, &field("values"), errors);
+            (name, values)
+        })
+        .collect()
+}
+
+/// Inserts an option at `position` with its values in order; returns its
+/// id and the values' ids.
+pub(super) async fn insert_option(
+    tx: &DatabaseTransaction,
+    product_id: i64,
+    position: i32,
+    name: &str,
+    values: &[String],
+) -> DomainResult<(i64, Vec<i64>)> {
+    let option = product_option::ActiveModel {
+        product_id: Set(product_id),
+        name: Set(name.to_owned()),
+        position: Set(position),
+        ..Default::default()
+    }
+    .insert(tx)
+    .await?;
+    let mut ids = Vec::new();
+    for (vpos, value) in values.iter().enumerate() {
+        ids.push(insert_option_value(tx, option.id, vpos, value).await?);
+    }
+    Ok((option.id, ids))
+}
+
+/// Inserts one value of an option at `position`; returns its id.
+async fn insert_option_value(
+    tx: &DatabaseTransaction,
+    option_id: i64,
+    position: usize,
+    value: &str,
+) -> DomainResult<i64> {
+    let row = product_option_value::ActiveModel {
+        option_id: Set(option_id),
+        value: Set(value.to_owned()),
+        position: Set(i32::try_from(position).unwrap_or(0)),
+        ..Default::default()
+    }
+    .insert(tx)
+    .await?;
+    Ok(row.id)
+}
 
 /// Changes to one option (absent: unchanged).
 #[derive(Debug, Clone, Default)]

@@ -185,7 +185,7 @@ fn undo_of(row: &payment_undo::Model) -> Option<Undo> {
     })
 }
 
-/// Claims up to `limit` due pending undos for [`LEASE`].
+/// Claims up to `limit` due pending undos for the lease time (`LEASE`).
 pub async fn claim(db: &DatabaseConnection, limit: u64) -> DomainResult<Vec<payment_undo::Model>> {
     let tx = begin_write(db).await?;
     let now = Utc::now();

@@ -7,9 +7,10 @@ use entity::product_status::ProductStatus;
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
 use super::Problem;
+use crate::domain::catalog_admin::{MAX_OPTIONS, valid_handle};
 
 /// Most options a product may have (as in catalog administration).
-const OPTIONS: usize = crate::domain::catalog_admin::MAX_OPTIONS;
+const OPTIONS: usize = MAX_OPTIONS;
 
 /// What a header names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,7 +369,7 @@ pub(super) fn row(
     r.image = image_src.map(|src| (src, image_alt));
     if r.handle.is_empty() {
         problems.push(Problem::at(line, Some("handle"), "the handle is required"));
-    } else if !crate::domain::catalog_admin::valid_handle(&r.handle) {
+    } else if !valid_handle(&r.handle) {
         problems.push(Problem::at(
             line,
             Some("handle"),
