@@ -244,6 +244,15 @@ pub fn authorizations(app: &TestApp) -> u64 {
         .unwrap_or_else(|| panic!("the test gateway is not enabled"))
 }
 
+/// Calls of the test gateway's `authorize` so far, replays included.
+pub fn authorize_calls(app: &TestApp) -> u64 {
+    app.state
+        .gateways
+        .test_gateway()
+        .map(|g| g.authorize_calls())
+        .unwrap_or_else(|| panic!("the test gateway is not enabled"))
+}
+
 /// The variant's `quantityAvailable` as the storefront reads it.
 pub async fn quantity_available(app: &TestApp) -> i64 {
     let data = app
@@ -341,6 +350,7 @@ async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
         .await;
     assert_eq!(stock_of(&app, item.id).await, (i64::from(UNITS), 0));
     let charged_before = authorizations(&app);
+    let asked_before = authorize_calls(&app);
 
     // Then all of them press "buy" at once.
     let started = std::time::Instant::now();
@@ -394,6 +404,11 @@ async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
         UNITS as u64,
         "only the winners were charged"
     );
+    assert_eq!(
+        authorize_calls(&app) - asked_before,
+        UNITS as u64,
+        "the gateway was asked once per winner, never for a loser"
+    );
 
     // The stock: all sold, held for the orders, none for the losers.
     assert_eq!(quantity_available(&app).await, 0);
@@ -432,6 +447,7 @@ async fn retries_with_one_idempotency_key_make_one_order_and_one_charge() {
     let item = stocked_item(&app, 5).await;
     let cart = ready_cart(&app, None, &item, 1).await;
     let charged_before = authorizations(&app);
+    let asked_before = authorize_calls(&app);
 
     let answers = join_all((0..RETRIES).map(|_| async {
         let (status, body) = tokio::time::timeout(
@@ -471,6 +487,13 @@ async fn retries_with_one_idempotency_key_make_one_order_and_one_charge() {
         1,
         "one authorization"
     );
+    // The gateway replays a key it has seen, so the count above would stay
+    // at one even if every retry reached it: count the calls themselves.
+    assert_eq!(
+        authorize_calls(&app) - asked_before,
+        1,
+        "the gateway was asked once"
+    );
     assert_eq!(stock_of(&app, item.id).await, (5, 1));
 
     // The key belongs to that request: another card with it is refused.
@@ -484,6 +507,7 @@ async fn retries_with_one_idempotency_key_make_one_order_and_one_charge() {
     assert_eq!(codes(&payload(status, &body)), ["CART_COMPLETED"]);
     assert_eq!(order_count(&app).await, 1);
     assert_eq!(authorizations(&app) - charged_before, 1);
+    assert_eq!(authorize_calls(&app) - asked_before, 1);
 }
 
 #[tokio::test]
