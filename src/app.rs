@@ -65,6 +65,9 @@ pub struct AppState {
     /// One permit per request the node may work on at once
     /// (`EMPORIUM_MAX_IN_FLIGHT_REQUESTS`), unless unlimited.
     pub in_flight: Option<Arc<tokio::sync::Semaphore>>,
+    /// The time business rules go by: the system clock (tests set a
+    /// manual one before serving).
+    pub clock: domain::clock::Clock,
 }
 
 impl AppState {
@@ -168,6 +171,7 @@ impl AppState {
             live: Arc::new(LiveFeeds::default()),
             in_flight: (config_in_flight > 0)
                 .then(|| Arc::new(tokio::sync::Semaphore::new(config_in_flight))),
+            clock: domain::clock::Clock::system(),
         })
     }
 
@@ -238,6 +242,7 @@ pub async fn serve(
     // never takes a connection a request is waiting for.
     let sweeper = tokio::spawn(domain::checkout::expiry::run_sweeper(
         relay_db.clone(),
+        state.clock.clone(),
         Duration::from_secs(state.config.commerce.sweep_interval_secs),
     ));
     let _sweeper = AbortOnDrop(sweeper);
@@ -251,11 +256,13 @@ pub async fn serve(
             cap: Duration::from_secs(c.payment_retry_cap_secs),
             poll: Duration::from_secs(c.sweep_interval_secs),
         },
+        state.clock.clone(),
     ));
     let _undo = AbortOnDrop(undo);
     let _retention = retention_policy(&state.config.retention).map(|(policy, every)| {
         AbortOnDrop(tokio::spawn(domain::retention::run(
             relay_db.clone(),
+            state.clock.clone(),
             policy,
             every,
         )))
@@ -355,6 +362,7 @@ fn webhook_worker(
         settings,
         state.webhook_metrics.clone(),
         state.secrets.clone(),
+        state.clock.clone(),
     )
     .map_err(|e| anyhow::anyhow!("cannot build the webhook HTTP client: {e}"))
 }

@@ -280,6 +280,28 @@ pub async fn transitions_of(app: &TestApp, order_id: i64) -> Vec<order_transitio
         .unwrap_or_else(|e| panic!("transitions: {e}"))
 }
 
+/// Global ID of the order in a checkout payload.
+pub fn order_id(p: &Value) -> String {
+    p["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no order in {p}"))
+        .to_owned()
+}
+
+/// The payment deadline of an order awaiting payment.
+pub fn due(order: &shop_order::Model) -> chrono::DateTime<Utc> {
+    order
+        .payment_due_at
+        .unwrap_or_else(|| panic!("order {} has no payment deadline", order.id))
+}
+
+/// Runs one reservation sweep at the app's time; how many holds it released.
+pub async fn sweep(app: &TestApp) -> usize {
+    expiry::sweep(&app.db, app.clock.now(), 500)
+        .await
+        .unwrap_or_else(|e| panic!("sweep: {e}"))
+}
+
 /// Polls `check` every 100 ms until it holds, for at most `limit`.
 pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
@@ -569,35 +591,31 @@ async fn a_declined_payment_places_nothing_and_holds_nothing() {
 async fn the_sweeper_cancels_an_order_whose_payment_never_completes() {
     let app = TestApp::spawn_with(Options {
         products: Some(20),
-        configure: Some(|c| {
-            c.commerce.checkout_hold_secs = 1;
-            c.commerce.payment_pending_secs = 1;
-            c.commerce.sweep_interval_secs = 1;
-        }),
+        configure: Some(|c| c.commerce.sweep_interval_secs = 1),
         ..Default::default()
     })
     .await;
     let item = stocked_item(&app, 4).await;
     let p = pending_order(&app, &item, 3, "3ds-abandoned").await;
-    let order = order_row(&app, p["order"]["id"].as_str().unwrap_or_default()).await;
+    let gid = order_id(&p);
+    let order = order_row(&app, &gid).await;
     // Held while the customer is away...
     let held = reservations(&app, item.id).await;
     assert_eq!(held.iter().map(|r| r.quantity).sum::<i32>(), 3, "{held:?}");
     assert!(
         held.iter()
-            .all(|r| r.order_id == Some(order.id) && r.expires_at.is_some())
+            .all(|r| r.order_id == Some(order.id) && r.expires_at == order.payment_due_at)
     );
+    // (a sweep before the deadline gives nothing back) ...
+    assert_eq!(sweep(&app).await, 0);
+    assert_eq!(order_row(&app, &gid).await.status, "pending");
 
     // ... and given back when they never return.
+    app.advance_past(due(&order));
     eventually(
         Duration::from_secs(30),
         "the order is cancelled",
-        || async {
-            order_row(&app, p["order"]["id"].as_str().unwrap_or_default())
-                .await
-                .status
-                == "cancelled"
-        },
+        || async { order_row(&app, &gid).await.status == "cancelled" },
     )
     .await;
     assert_eq!(stock_of(&app, item.id).await, (4, 0));
@@ -625,7 +643,6 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
     let app = TestApp::spawn_with(Options {
         products: Some(20),
         configure: Some(|c| {
-            c.commerce.payment_pending_secs = 1;
             // Only the sweeps this test runs.
             c.commerce.sweep_interval_secs = 3600;
             // One buyer with more unpaid orders than the default cap.
@@ -643,11 +660,7 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
     let mut pending = Vec::new();
     for i in 0..ORDERS {
         let p = pending_order(&app, &item, 1, &format!("pending-{i}")).await;
-        pending.push(
-            order_row(&app, p["order"]["id"].as_str().unwrap_or_default())
-                .await
-                .id,
-        );
+        pending.push(order_row(&app, &order_id(&p)).await.id);
     }
     assert_eq!(stock_of(&app, item.id).await, (10, 2 + ORDERS as i64));
     let expiring: Vec<reservation::Model> = reservations(&app, item.id)
@@ -660,14 +673,13 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
         .iter()
         .filter_map(|r| r.expires_at)
         .max()
-        .unwrap_or_else(Utc::now);
-    eventually(Duration::from_secs(10), "the holds expire", || async {
-        Utc::now() > latest + chrono::Duration::milliseconds(50)
-    })
-    .await;
+        .unwrap_or_else(|| panic!("no expiry in {expiring:?}"));
+    assert_eq!(sweep(&app).await, 0, "nothing has expired yet");
+    app.advance_past(latest);
 
+    let now = app.clock.now();
     let sweeps = [app.db.clone(), app.db.clone()]
-        .map(|db| tokio::spawn(async move { expiry::sweep(&db, 500).await }));
+        .map(|db| tokio::spawn(async move { expiry::sweep(&db, now, 500).await }));
     let mut released = 0;
     for sweep in sweeps {
         released += sweep
@@ -679,11 +691,7 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
         released, ORDERS,
         "each expired hold released by exactly one sweep"
     );
-    assert_eq!(
-        expiry::sweep(&app.db, 500).await.ok(),
-        Some(0),
-        "nothing left"
-    );
+    assert_eq!(sweep(&app).await, 0, "nothing left");
     assert_eq!(
         stock_of(&app, item.id).await,
         (10, 2),
@@ -703,10 +711,7 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
 async fn a_release_racing_the_sweeper_gives_nothing_back_twice() {
     let app = TestApp::spawn_with(Options {
         products: Some(20),
-        configure: Some(|c| {
-            c.commerce.payment_pending_secs = 1;
-            c.commerce.sweep_interval_secs = 3600;
-        }),
+        configure: Some(|c| c.commerce.sweep_interval_secs = 3600),
         ..Default::default()
     })
     .await;
@@ -724,16 +729,17 @@ async fn a_release_racing_the_sweeper_gives_nothing_back_twice() {
         .filter(|r| r.expires_at.is_some())
         .collect();
     assert_eq!(stale.len(), 1, "{stale:?}");
-    let until = stale[0].expires_at.unwrap_or_else(Utc::now);
-    eventually(Duration::from_secs(10), "the hold expires", || async {
-        Utc::now() > until + chrono::Duration::milliseconds(50)
-    })
-    .await;
-    assert_eq!(expiry::sweep(&app.db, 500).await.ok(), Some(1));
+    let until = stale[0]
+        .expires_at
+        .unwrap_or_else(|| panic!("no expiry: {stale:?}"));
+    app.advance_past(until);
+    assert_eq!(sweep(&app).await, 1);
     assert_eq!(stock_of(&app, item.id).await, (5, 2));
 
-    let again = stock::release(&app.db, &stale).await;
-    assert_eq!(again.ok(), Some(0), "the stale hold was already released");
+    let again = stock::release(&app.db, &stale)
+        .await
+        .unwrap_or_else(|e| panic!("release: {e}"));
+    assert_eq!(again, 0, "the stale hold was already released");
     assert_eq!(
         stock_of(&app, item.id).await,
         (5, 2),
@@ -831,6 +837,7 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_by_its_retry() {
         Duration::from_millis(200),
         idempotency::once(
             &app.db,
+            &app.state.clock,
             "checkout:test",
             Some("k-crash"),
             &request,
@@ -845,17 +852,16 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_by_its_retry() {
     // While the claim is young, a retry waits for it and then gives up ...
     // (not run here: it takes the full wait). Once the claim is older than
     // the lease, the retry owns the key and runs.
-    idempotency_key::Entity::update_many()
-        .col_expr(
-            idempotency_key::Column::CreatedAt,
-            Expr::value(Utc::now() - chrono::Duration::hours(1)),
-        )
+    let claimed = idempotency_key::Entity::find()
         .filter(idempotency_key::Column::Key.eq("k-crash"))
-        .exec(&app.db)
+        .one(&app.db)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the first request claimed no key"));
+    app.advance_past(claimed.created_at + chrono::Duration::hours(1));
     let retried = idempotency::once(
         &app.db,
+        &app.state.clock,
         "checkout:test",
         Some("k-crash"),
         &request,
@@ -867,6 +873,7 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_by_its_retry() {
     // Later retries get that answer; another request with the key is refused.
     let again = idempotency::once(
         &app.db,
+        &app.state.clock,
         "checkout:test",
         Some("k-crash"),
         &request,
@@ -877,6 +884,7 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_by_its_retry() {
     assert_eq!(again, Ok(2));
     let other = idempotency::once(
         &app.db,
+        &app.state.clock,
         "checkout:test",
         Some("k-crash"),
         &json!({ "cart": "cart_y" }),

@@ -27,8 +27,8 @@ use wiremock::{
 use crate::{
     accounts,
     checkout::{
-        Item, checkout, codes, order_count, order_row, payload, payment_count, pending_order,
-        ready_cart, reservations, shop, stock_of, stocked_item, transitions_of,
+        Item, checkout, codes, due, order_count, order_id, order_row, payload, payment_count,
+        pending_order, ready_cart, reservations, shop, stock_of, stocked_item, transitions_of,
     },
     harness::{Options, TestApp},
 };
@@ -74,14 +74,6 @@ async fn order_as_staff(app: &TestApp, staff: &str, gid: &str) -> Value {
     app.query_as(staff, ORDER, json!({ "id": gid })).await["order"].clone()
 }
 
-/// Global ID of the order in a checkout payload.
-fn order_id(p: &Value) -> String {
-    p["order"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no order in {p}"))
-        .to_owned()
-}
-
 /// The checkout settings of the app being spawned (the harness's
 /// `configure` is a plain `fn`, so they travel through here, one spawn at a
 /// time).
@@ -117,6 +109,18 @@ async fn shop_with(commerce: CommerceConfig) -> TestApp {
         ..Default::default()
     })
     .await
+}
+
+/// Moves the app's clock past the expiry of every expiring hold of `item`,
+/// so that the sweeper releases them.
+async fn expire_holds(app: &TestApp, item: &Item) {
+    let latest = reservations(app, item.id)
+        .await
+        .iter()
+        .filter_map(|r| r.expires_at)
+        .max()
+        .unwrap_or_else(|| panic!("no expiring hold of variant {}", item.id));
+    app.advance_past(latest);
 }
 
 /// An app with the `stripe` gateway talking to `stripe`.
@@ -579,19 +583,31 @@ async fn the_longest_idempotency_key_a_client_may_send_reaches_stripe() {
 async fn a_hold_that_expires_while_the_gateway_thinks_is_taken_again() {
     let stripe = MockServer::start().await;
     // Stripe answers after the checkout's hold has expired and been swept.
+    let (open, gate) = std::sync::mpsc::channel();
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
-        .respond_with(SlowIntent)
+        .respond_with(Gate(Mutex::new(gate)))
+        .expect(1)
         .mount(&stripe)
         .await;
-    let mut commerce = with_stripe(&stripe);
-    commerce.checkout_hold_secs = 1;
-    commerce.sweep_interval_secs = 1;
-    let app = shop_with(commerce).await;
+    let app = forgetful_stripe_shop(&stripe).await;
     let item = stocked_item(&app, 1).await;
     let first = ready_cart(&app, None, &item, 1).await;
     let second = ready_cart(&app, None, &item, 1).await;
-    let (status, body) = checkout(&app, None, &first, "stripe", "pm_card_visa", Some("slow")).await;
+    let slow = checkout(&app, None, &first, "stripe", "pm_card_visa", Some("slow"));
+    let rest = async {
+        crate::checkout::eventually(Duration::from_secs(20), "the hold is taken", || async {
+            stock_of(&app, item.id).await == (1, 1)
+        })
+        .await;
+        expire_holds(&app, &item).await;
+        crate::checkout::eventually(Duration::from_secs(20), "the hold is swept", || async {
+            stock_of(&app, item.id).await == (1, 0)
+        })
+        .await;
+        let _ = open.send(());
+    };
+    let ((status, body), ()) = tokio::join!(slow, rest);
     let p = payload(status, &body);
     assert_eq!(p["order"]["status"], "OPEN", "{p}");
     // The order holds the unit it sold ...
@@ -626,10 +642,7 @@ async fn a_sale_that_cannot_become_an_order_is_refunded() {
         })))
         .mount(&stripe)
         .await;
-    let mut commerce = with_stripe(&stripe);
-    commerce.checkout_hold_secs = 1;
-    commerce.sweep_interval_secs = 1;
-    let app = shop_with(commerce).await;
+    let app = forgetful_stripe_shop(&stripe).await;
     let item = stocked_item(&app, 1).await;
     let slow = ready_cart(&app, None, &item, 1).await;
     let quick = ready_cart(&app, None, &item, 1).await;
@@ -641,6 +654,7 @@ async fn a_sale_that_cannot_become_an_order_is_refunded() {
             stock_of(&app, item.id).await == (1, 1)
         })
         .await;
+        expire_holds(&app, &item).await;
         crate::checkout::eventually(Duration::from_secs(20), "the hold is swept", || async {
             stock_of(&app, item.id).await == (1, 0)
         })
@@ -675,11 +689,7 @@ async fn a_sale_that_cannot_become_an_order_is_refunded() {
 async fn money_arriving_for_a_cancelled_order_is_given_back() {
     let app = TestApp::spawn_with(Options {
         products: Some(20),
-        configure: Some(|c| {
-            c.commerce.checkout_hold_secs = 1;
-            c.commerce.payment_pending_secs = 1;
-            c.commerce.sweep_interval_secs = 1;
-        }),
+        configure: Some(|c| c.commerce.sweep_interval_secs = 1),
         ..Default::default()
     })
     .await;
@@ -688,9 +698,10 @@ async fn money_arriving_for_a_cancelled_order_is_given_back() {
     let order = order_id(&p);
     let reference = p["order"]["payments"][0]["reference"]
         .as_str()
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("no payment reference in {p}"))
         .to_owned();
     // The customer is away too long: the order is cancelled, the stock freed.
+    app.advance_past(due(&order_row(&app, &order).await));
     crate::checkout::eventually(
         Duration::from_secs(30),
         "the order is cancelled",
@@ -808,11 +819,11 @@ async fn received_at(stripe: &MockServer, at: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A shop on `stripe` whose checkout holds expire after a second (so a
-/// slow gateway loses its buyer the stock).
+/// A shop on `stripe` swept every second: a test moves its clock past a
+/// checkout's hold (see [`expire_holds`]) so that a slow gateway loses its
+/// buyer the stock.
 async fn forgetful_stripe_shop(stripe: &MockServer) -> TestApp {
     let mut commerce = with_stripe(stripe);
-    commerce.checkout_hold_secs = 1;
     commerce.sweep_interval_secs = 1;
     shop_with(commerce).await
 }
@@ -867,6 +878,7 @@ async fn refunds_after_failed_placements_use_short_keys_of_their_own_cart() {
             stock_of(&app, item.id).await == (2, 2)
         })
         .await;
+        expire_holds(&app, &item).await;
         crate::checkout::eventually(Duration::from_secs(20), "the holds are swept", || async {
             stock_of(&app, item.id).await == (2, 0)
         })
@@ -936,6 +948,7 @@ async fn a_refund_stripe_fails_is_retried_until_it_goes_through() {
             stock_of(&app, item.id).await == (1, 1)
         })
         .await;
+        expire_holds(&app, &item).await;
         crate::checkout::eventually(Duration::from_secs(20), "the hold is swept", || async {
             stock_of(&app, item.id).await == (1, 0)
         })
@@ -948,29 +961,42 @@ async fn a_refund_stripe_fails_is_retried_until_it_goes_through() {
     assert_eq!(codes(&payload(status, &body)), ["OUT_OF_STOCK"]);
 
     // Stripe refused the refund at once; it is retried in the background,
-    // with the same key, until Stripe takes it.
+    // with the same key, until Stripe takes it: each retry once the clock
+    // passes the time it was put off to.
+    let recorded = std::cell::Cell::new(0);
     crate::checkout::eventually(
         Duration::from_secs(60),
         "the refund is retried until it succeeds",
-        || async { received_at(&stripe, "/v1/refunds").await.len() >= 3 },
+        || async {
+            let undos = entity::payment_undo::Entity::find()
+                .all(&app.db)
+                .await
+                .unwrap_or_else(|e| panic!("undos: {e}"));
+            for u in &undos {
+                // A failed attempt was recorded: its retry is due next.
+                if u.status == "pending" && u.attempts > recorded.get() {
+                    recorded.set(u.attempts);
+                    app.advance_past(u.next_attempt_at);
+                }
+            }
+            undos
+                .iter()
+                .any(|u| u.status == "done" && u.action == "refund")
+        },
     )
     .await;
     let refunds = received_at(&stripe, "/v1/refunds").await;
+    assert_eq!(
+        refunds.len(),
+        3,
+        "two refused, the third taken: {refunds:?}"
+    );
     assert!(
         refunds
             .iter()
             .all(|(k, b)| *k == refunds[0].0 && *b == refunds[0].1),
         "{refunds:?}"
     );
-    crate::checkout::eventually(Duration::from_secs(10), "the undo is done", || async {
-        entity::payment_undo::Entity::find()
-            .all(&app.db)
-            .await
-            .unwrap_or_default()
-            .iter()
-            .any(|u| u.status == "done" && u.action == "refund")
-    })
-    .await;
 }
 
 #[tokio::test]

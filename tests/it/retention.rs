@@ -169,7 +169,8 @@ async fn a_round_purges_what_is_past_its_period_and_keeps_the_rest() {
         .await
         .unwrap_or_else(|e| panic!("age reset: {e}"));
 
-    let purged = retention::run_once(&app.db, &policy(), "node-a", Duration::from_secs(3600))
+    let hour = Duration::from_secs(3600);
+    let purged = retention::run_once(&app.db, &policy(), "node-a", hour, app.clock.now())
         .await
         .unwrap_or_else(|e| panic!("purge: {e}"));
     assert_eq!(
@@ -212,9 +213,9 @@ async fn of_nodes_running_the_job_together_exactly_one_purges_a_round() {
     let hour = Duration::from_secs(3600);
     let nodes: Vec<_> = (0..6)
         .map(|i| {
-            let db = app.db.clone();
+            let (db, now) = (app.db.clone(), app.clock.now());
             tokio::spawn(async move {
-                retention::run_once(&db, &policy(), &format!("node-{i}"), hour).await
+                retention::run_once(&db, &policy(), &format!("node-{i}"), hour, now).await
             })
         })
         .collect();
@@ -228,10 +229,16 @@ async fn of_nodes_running_the_job_together_exactly_one_purges_a_round() {
     }
     assert_eq!(ran, 1);
     // The lease holds for the interval: nobody runs again before it ends.
-    let again = retention::run_once(&app.db, &policy(), "node-0", hour)
+    let again = retention::run_once(&app.db, &policy(), "node-0", hour, app.clock.now())
         .await
         .unwrap_or_else(|e| panic!("round: {e}"));
     assert_eq!(again, None);
+    // Once it has ended, the next round is someone's.
+    app.clock.advance(hour);
+    let next = retention::run_once(&app.db, &policy(), "node-1", hour, app.clock.now())
+        .await
+        .unwrap_or_else(|e| panic!("round: {e}"));
+    assert!(next.is_some(), "the lease never ended");
 }
 
 #[tokio::test]

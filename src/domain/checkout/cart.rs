@@ -214,6 +214,8 @@ async fn open_cart(
 }
 
 /// Creates a cart in `channel`, owned by the signed-in customer if any.
+/// With reservations on add to cart, its lines hold stock until `hold`
+/// (as do those of the line mutations below).
 pub async fn create(
     db: &DatabaseConnection,
     channel: &Channel,
@@ -221,7 +223,7 @@ pub async fn create(
     lines: &[LineInput],
     buyer: BuyerIdentity,
     discount_codes: &[String],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     retrying(|attempt| {
         let buyer = buyer.clone();
@@ -248,7 +250,7 @@ async fn create_once(
     lines: &[LineInput],
     buyer: BuyerIdentity,
     discount_codes: &[String],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     let mut errors = Vec::new();
     let checked = check_lines(db, channel, lines, &[], None, &mut errors).await?;
@@ -435,16 +437,16 @@ async fn touch(tx: &impl ConnectionTrait, cart_id: i64) -> DomainResult<()> {
     Ok(())
 }
 
-/// With reservations on add to cart (`hold`), holds the cart's lines again
-/// for `hold` from now, in the caller's transaction (which has written
+/// With reservations on add to cart (`hold`: until when), holds the cart's
+/// lines again until `hold`, in the caller's transaction (which has written
 /// first). A shortage is returned as out-of-stock errors; the caller rolls
 /// back.
 async fn rehold(
     tx: &impl ConnectionTrait,
     cart_id: i64,
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Result<(), Vec<UserError>>> {
-    let Some(hold) = hold else {
+    let Some(expires_at) = hold else {
         return Ok(Ok(()));
     };
     stock::release_cart(tx, cart_id).await?;
@@ -469,8 +471,6 @@ async fn rehold(
             quantity: l.quantity,
         })
         .collect();
-    let expires_at =
-        now() + chrono::Duration::from_std(hold).unwrap_or_else(|_| chrono::Duration::minutes(15));
     let held = stock::reserve(
         tx,
         &levels,
@@ -507,7 +507,7 @@ pub async fn lines_add(
     token: &str,
     viewer: Viewer,
     lines: &[LineInput],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     retrying(|attempt| lines_add_once(attempt, db, channel, token, viewer, lines, hold)).await
 }
@@ -519,7 +519,7 @@ async fn lines_add_once(
     token: &str,
     viewer: Viewer,
     lines: &[LineInput],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
@@ -576,7 +576,7 @@ pub async fn lines_update(
     token: &str,
     viewer: Viewer,
     updates: &[LineUpdate],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     retrying(|attempt| lines_update_once(attempt, db, channel, token, viewer, updates, hold)).await
 }
@@ -588,7 +588,7 @@ async fn lines_update_once(
     token: &str,
     viewer: Viewer,
     updates: &[LineUpdate],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
@@ -682,7 +682,7 @@ pub async fn lines_remove(
     token: &str,
     viewer: Viewer,
     line_ids: &[i64],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     retrying(|attempt| lines_remove_once(attempt, db, token, viewer, line_ids, hold)).await
 }
@@ -693,7 +693,7 @@ async fn lines_remove_once(
     token: &str,
     viewer: Viewer,
     line_ids: &[i64],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,

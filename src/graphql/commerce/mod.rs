@@ -6,6 +6,7 @@ mod codes;
 pub mod types;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, connection::Connection};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
 use crate::{
     domain::{
@@ -190,10 +191,15 @@ fn variant_lines(lines: Vec<CartLineInput>) -> ApiResult<Vec<LineInput>> {
         .collect()
 }
 
-/// How long adding to a cart holds stock, if it does.
-fn cart_hold(ctx: &Context<'_>) -> ApiResult<Option<std::time::Duration>> {
-    let secs = ctx.state()?.config.commerce.cart_reservation_secs;
-    Ok((secs > 0).then(|| std::time::Duration::from_secs(secs)))
+/// Until when adding to a cart now holds stock, if it does.
+fn cart_hold(ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
+    let state = ctx.state()?;
+    let secs = state.config.commerce.cart_reservation_secs;
+    Ok((secs > 0).then(|| {
+        state.clock.now().trunc_subsecs(6)
+            + TimeDelta::from_std(std::time::Duration::from_secs(secs))
+                .unwrap_or_else(|_| TimeDelta::minutes(15))
+    }))
 }
 
 /// The checkout settings of this node.
@@ -523,7 +529,7 @@ impl CommerceMutation {
         }
         let principal = ctx.principal()?;
         let (db, gateways) = (state.db.clone(), state.gateways.clone());
-        let keys = state.checkout_keys.clone();
+        let (keys, clock) = (state.checkout_keys.clone(), state.clock.clone());
         let settings = checkout_settings(&state.config.commerce);
         let cart = token(&cart_id).to_owned();
         let caller = Caller {
@@ -549,6 +555,7 @@ impl CommerceMutation {
                 gateways: &gateways,
                 keys: &keys,
                 settings,
+                clock: &clock,
             };
             checkout
                 .complete(&cart, &caller, &payment, idempotency_key.as_deref())
