@@ -461,6 +461,47 @@ async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
     );
 }
 
+/// Sends `retries` checkouts of `cart` with one idempotency `key` at once,
+/// paying with `(gateway, token)`, and checks every answer is the same
+/// order: a retry that gave up waiting for the first answer says so, and
+/// gets it when asked again. Returns the order's global ID.
+pub async fn retry_at_once(
+    app: &TestApp,
+    cart: &str,
+    (gateway, token): (&str, &str),
+    key: &str,
+    retries: usize,
+) -> String {
+    let answers = join_all((0..retries).map(|_| async {
+        let (status, body) = tokio::time::timeout(
+            Duration::from_secs(60),
+            checkout(app, None, cart, gateway, token, Some(key)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("a retry got no answer in 60 s"));
+        payload(status, &body)
+    }))
+    .await;
+    let mut orders = Vec::new();
+    let mut waited = 0;
+    for p in answers {
+        if codes(&p) == ["REQUEST_IN_PROGRESS"] {
+            waited += 1;
+            let (status, body) = checkout(app, None, cart, gateway, token, Some(key)).await;
+            orders.push(order_id(&payload(status, &body)));
+        } else {
+            assert_eq!(p["userErrors"], json!([]), "{p}");
+            orders.push(order_id(&p));
+        }
+    }
+    assert!(
+        orders.iter().all(|o| *o == orders[0]),
+        "different answers: {orders:?}"
+    );
+    eprintln!("{retries} retries: {waited} answered REQUEST_IN_PROGRESS first");
+    orders.swap_remove(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_with_one_idempotency_key_make_one_order_and_one_charge() {
     const RETRIES: usize = 50;
@@ -471,37 +512,7 @@ async fn retries_with_one_idempotency_key_make_one_order_and_one_charge() {
     let charged_before = authorizations(&app);
     let asked_before = authorize_calls(&app);
 
-    let answers = join_all((0..RETRIES).map(|_| async {
-        let (status, body) = tokio::time::timeout(
-            Duration::from_secs(60),
-            checkout(&app, None, &cart, "test", "tok_visa", Some(KEY)),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("a retry got no answer in 60 s"));
-        payload(status, &body)
-    }))
-    .await;
-
-    // Every answer is the first one; a retry that gave up waiting for it
-    // says so, and gets it when asked again.
-    let mut orders = Vec::new();
-    let mut waited = 0;
-    for p in answers {
-        if codes(&p) == ["REQUEST_IN_PROGRESS"] {
-            waited += 1;
-            let (status, body) = checkout(&app, None, &cart, "test", "tok_visa", Some(KEY)).await;
-            orders.push(payload(status, &body)["order"]["id"].clone());
-        } else {
-            assert_eq!(p["userErrors"], json!([]), "{p}");
-            orders.push(p["order"]["id"].clone());
-        }
-    }
-    assert!(orders[0].is_string(), "no order: {orders:?}");
-    assert!(
-        orders.iter().all(|o| *o == orders[0]),
-        "different answers: {orders:?}"
-    );
-    eprintln!("{RETRIES} retries: {waited} answered REQUEST_IN_PROGRESS first");
+    retry_at_once(&app, &cart, ("test", "tok_visa"), KEY, RETRIES).await;
     assert_eq!(order_count(&app).await, 1);
     assert_eq!(payment_count(&app).await, 1);
     assert_eq!(

@@ -93,6 +93,12 @@ fn with_stripe(stripe: &MockServer) -> CommerceConfig {
 
 /// An app with these checkout settings.
 async fn shop_with(commerce: CommerceConfig) -> TestApp {
+    spawn_shop(commerce, false).await
+}
+
+/// An app with these checkout settings, served on a runtime of its own
+/// when `apart` (for races).
+async fn spawn_shop(commerce: CommerceConfig, apart: bool) -> TestApp {
     let _one_at_a_time = SPAWNING.lock().await;
     *COMMERCE.lock().unwrap_or_else(PoisonError::into_inner) = Some(commerce);
     TestApp::spawn_with(Options {
@@ -106,6 +112,7 @@ async fn shop_with(commerce: CommerceConfig) -> TestApp {
                 c.commerce = commerce;
             }
         }),
+        own_runtime: apart,
         ..Default::default()
     })
     .await
@@ -534,6 +541,37 @@ async fn a_checkout_the_client_gave_up_on_completes_and_its_retry_gets_the_order
     assert_eq!(order_count(&app).await, 1);
     assert_eq!(payment_count(&app).await, 1);
     assert_eq!(stock_of(&app, item.id).await, (5, 1));
+    assert_intents_carry_keys_and_no_card_data(&stripe, "pm_card_visa").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_with_one_idempotency_key_reach_stripe_once() {
+    let stripe = MockServer::start().await;
+    // Slow enough that the retries arrive while the first one waits.
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(SlowIntent)
+        .expect(1)
+        .named("the PaymentIntent of the checkout")
+        .mount(&stripe)
+        .await;
+    let app = spawn_shop(with_stripe(&stripe), true).await;
+    let item = stocked_item(&app, 5).await;
+    let cart = ready_cart(&app, None, &item, 1).await;
+    let order = crate::checkout::retry_at_once(
+        &app,
+        &cart,
+        ("stripe", "pm_card_visa"),
+        "stripe-retry-once",
+        20,
+    )
+    .await;
+    assert_eq!(order_row(&app, &order).await.status, "open");
+    assert_eq!(order_count(&app).await, 1);
+    assert_eq!(payment_count(&app).await, 1);
+    assert_eq!(stock_of(&app, item.id).await, (5, 1));
+    // Stripe was asked once (the mock's expectation), under one key.
+    stripe.verify().await;
     assert_intents_carry_keys_and_no_card_data(&stripe, "pm_card_visa").await;
 }
 
