@@ -71,13 +71,27 @@ async fn registration_validates_and_emails_are_unique_regardless_of_case() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_registrations_of_one_email_create_one_account() {
-    let app = TestApp::spawn_with(Options {
+/// An app without a catalog, served on a runtime of its own: for races.
+async fn app_apart() -> TestApp {
+    TestApp::spawn_with(Options {
         products: Some(0),
+        own_runtime: true,
         ..Default::default()
     })
-    .await;
+    .await
+}
+
+/// The string at `value`, which must be there.
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_registrations_of_one_email_create_one_account() {
+    let app = app_apart().await;
     let attempts = (0..6).map(|i| {
         let email = if i % 2 == 0 {
             "race@example.com"
@@ -242,7 +256,7 @@ async fn a_customer_reads_and_edits_their_own_profile_and_addresses() {
 
 async fn refresh(app: &TestApp, token: &str) -> Value {
     app.query(
-        "mutation($t: String!) { customerTokenRefresh(refreshToken: $t) { tokens { accessToken refreshToken } userErrors { code message } } }",
+        "mutation($t: String!) { customerTokenRefresh(refreshToken: $t) { tokens { accessToken refreshToken } userErrors { field code message } } }",
         json!({ "t": token }),
     )
     .await["customerTokenRefresh"]
@@ -260,14 +274,8 @@ async fn refresh_tokens_rotate_and_reuse_ends_the_login() {
 
     let r1 = refresh(&app, &ada.refresh).await;
     assert_eq!(r1["userErrors"], json!([]));
-    let access2 = r1["tokens"]["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let refresh2 = r1["tokens"]["refreshToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let access2 = text(&r1["tokens"]["accessToken"]);
+    let refresh2 = text(&r1["tokens"]["refreshToken"]);
     assert_ne!(refresh2, ada.refresh);
     app.query_as(&access2, ME, json!({})).await;
 
@@ -297,25 +305,49 @@ async fn refresh_tokens_rotate_and_reuse_ends_the_login() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_refreshes_of_one_token_let_at_most_one_through() {
-    let app = TestApp::spawn_with(Options {
-        products: Some(0),
-        ..Default::default()
-    })
-    .await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refreshes_of_one_token_let_exactly_one_through() {
+    const RACERS: usize = 8;
+    let app = app_apart().await;
     let ada = accounts::customer(&app, "ada@example.com").await;
-    let results = futures_util::future::join_all((0..4).map(|_| refresh(&app, &ada.refresh))).await;
-    let rotated = results.iter().filter(|r| r["tokens"].is_object()).count();
-    assert!(rotated <= 1, "{results:?}");
-    // Whoever raced lost the family: nothing issued is usable any more.
-    for r in results.iter().filter(|r| r["tokens"].is_object()) {
-        let next = r["tokens"]["refreshToken"].as_str().unwrap_or_default();
+    let results =
+        futures_util::future::join_all((0..RACERS).map(|_| refresh(&app, &ada.refresh))).await;
+    // The token is claimed by one conditional update: one exchange wins.
+    let (winners, losers): (Vec<&Value>, Vec<&Value>) =
+        results.iter().partition(|r| r["tokens"].is_object());
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert_eq!(winners[0]["userErrors"], json!([]), "{results:?}");
+    // Every other one is refused with TOKEN_INVALID. The first to find the
+    // token used (or to lose the claim) is told of the reuse and ends the
+    // login; one that looks at the login only after that is told the
+    // token is no longer valid.
+    assert_eq!(losers.len(), RACERS - 1);
+    for r in &losers {
+        assert_eq!(r["tokens"], Value::Null, "{r}");
         assert_eq!(
-            refresh(&app, next).await["userErrors"][0]["code"],
-            "TOKEN_INVALID"
+            (
+                r["userErrors"][0]["code"].as_str(),
+                r["userErrors"][0]["field"].clone()
+            ),
+            (Some("TOKEN_INVALID"), json!(["refreshToken"])),
+            "{r}"
         );
     }
+    let told = |r: &&Value| {
+        r["userErrors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already used"))
+    };
+    assert!(
+        losers.iter().any(told),
+        "no loser was told of the reuse: {losers:?}"
+    );
+    // A reuse ends the family, so the winner's new token is dead too.
+    let next = text(&winners[0]["tokens"]["refreshToken"]);
+    assert_eq!(
+        refresh(&app, &next).await["userErrors"][0]["code"],
+        "TOKEN_INVALID"
+    );
 }
 
 #[tokio::test]
@@ -328,10 +360,7 @@ async fn logout_ends_the_session_at_once() {
     let ada = accounts::customer(&app, "ada@example.com").await;
     let other = {
         let (_, body) = accounts::customer_login(&app, "ada@example.com", PASSWORD).await;
-        body["data"]["customerLogin"]["tokens"]["accessToken"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        text(&body["data"]["customerLogin"]["tokens"]["accessToken"])
     };
     app.query_as(
         &ada.access,
@@ -435,10 +464,7 @@ async fn password_change_keeps_this_login_and_ends_the_others() {
     .await;
     let ada = accounts::customer(&app, "ada@example.com").await;
     let (_, body) = accounts::customer_login(&app, "ada@example.com", PASSWORD).await;
-    let elsewhere = body["data"]["customerLogin"]["tokens"]["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let elsewhere = text(&body["data"]["customerLogin"]["tokens"]["accessToken"]);
     let change = "mutation($c: String!, $n: String!) { customerPasswordChange(currentPassword: $c, newPassword: $n) { userErrors { field code } } }";
     let wrong = app
         .query_as(
@@ -515,10 +541,7 @@ async fn password_reset_is_mailed_single_use_and_ends_every_login() {
         .query(reset, json!({ "t": token, "p": "another fine secret" }))
         .await;
     assert_eq!(ok["customerPasswordReset"]["userErrors"], json!([]));
-    let fresh = ok["customerPasswordReset"]["tokens"]["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let fresh = text(&ok["customerPasswordReset"]["tokens"]["accessToken"]);
     app.query_as(&fresh, ME, json!({})).await;
     assert_eq!(
         app.post_as(&ada.access, ME, json!({})).await.0,
@@ -724,7 +747,7 @@ async fn partner_tokens_are_shown_once_stored_hashed_and_revoked_at_once() {
         )
         .await;
     let created = &created["apiTokenCreate"];
-    let secret = created["secret"].as_str().unwrap_or_default().to_owned();
+    let secret = text(&created["secret"]);
     assert!(secret.starts_with("emp_pat_") && secret.len() > 40);
     assert!(secret.starts_with(created["apiToken"]["prefix"].as_str().unwrap_or("?")));
     assert_eq!(created["apiToken"]["scopes"], json!(["catalog:read"]));
