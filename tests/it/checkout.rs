@@ -412,7 +412,7 @@ async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
                 (Some("OPEN"), Some("PAID")),
                 "{p}"
             );
-            placed.push(p["order"]["id"].as_str().unwrap_or_default().to_owned());
+            placed.push(order_id(&p));
         }
     }
     placed.sort();
@@ -778,17 +778,14 @@ async fn an_order_is_seen_by_its_owner_and_by_staff_who_read_orders_only() {
     )
     .await;
     let placed = payload(status, &body);
-    let order = placed["order"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(!order.is_empty(), "{placed}");
+    let order = order_id(&placed);
+    let owner_id = order_row(&app, &order)
+        .await
+        .customer_id
+        .unwrap_or_else(|| panic!("the order has no customer"));
     assert_eq!(
         placed["order"]["transitions"][0]["actor"],
-        format!(
-            "customer:{}",
-            order_row(&app, &order).await.customer_id.unwrap_or(0)
-        )
+        format!("customer:{owner_id}")
     );
     // Another customer's cart is not theirs to check out either.
     let (status, body) = checkout(

@@ -84,7 +84,7 @@ fn placed_unpaid(p: &Value) -> String {
         (Some("PENDING"), Some("PENDING")),
         "{p}"
     );
-    p["order"]["id"].as_str().unwrap_or_default().to_owned()
+    crate::checkout::order_id(p)
 }
 
 /// Asserts `p` was refused for too many unpaid orders, placing nothing.

@@ -235,13 +235,15 @@ async fn a_3ds_order_is_paid_by_its_signed_webhook_once() {
     let order = order_id(&p);
     let reference = p["order"]["payments"][0]["reference"]
         .as_str()
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("no payment reference in {p}"))
         .to_owned();
     assert_eq!(
         p["order"]["payments"][0]["status"], "requires_action",
         "{p}"
     );
-    let secret = p["nextAction"]["clientSecret"].as_str().unwrap_or_default();
+    let secret = p["nextAction"]["clientSecret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no client secret in {p}"));
     assert!(secret.starts_with(&reference), "{p}");
     // The stock waits for the customer, with a deadline.
     assert_eq!(stock_of(&app, item.id).await, (5, 2));
@@ -329,7 +331,7 @@ async fn a_3ds_order_is_paid_by_its_signed_webhook_once() {
         .complete_action(
             failed["order"]["payments"][0]["reference"]
                 .as_str()
-                .unwrap_or_default(),
+                .unwrap_or_else(|| panic!("no payment reference in {failed}")),
             false,
             Utc::now(),
         )
@@ -592,7 +594,10 @@ async fn the_longest_idempotency_key_a_client_may_send_reaches_stripe() {
     let p = payload(status, &body);
     assert_eq!(p["userErrors"], json!([]), "{p}");
     assert_eq!(p["order"]["status"], "OPEN", "{p}");
-    let sent = stripe.received_requests().await.unwrap_or_default();
+    let sent = stripe
+        .received_requests()
+        .await
+        .unwrap_or_else(|| panic!("the mock records no requests"));
     let sent_key = sent
         .first()
         .and_then(|r| r.headers.get("idempotency-key"))
@@ -841,7 +846,7 @@ async fn received_at(stripe: &MockServer, at: &str) -> Vec<(String, String)> {
     stripe
         .received_requests()
         .await
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("the mock records no requests"))
         .iter()
         .filter(|r| r.url.path() == at)
         .map(|r| {
@@ -1054,7 +1059,10 @@ async fn the_cart_token_never_reaches_stripe() {
     let (status, body) = checkout(&app, None, &cart, "stripe", "pm_card_visa", Some("k1")).await;
     assert_eq!(payload(status, &body)["order"]["status"], "OPEN");
     let secret = &cart["cart_".len()..];
-    let requests = stripe.received_requests().await.unwrap_or_default();
+    let requests = stripe
+        .received_requests()
+        .await
+        .unwrap_or_else(|| panic!("the mock records no requests"));
     assert_eq!(requests.len(), 1);
     for r in &requests {
         let body = String::from_utf8_lossy(&r.body);

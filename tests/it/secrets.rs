@@ -32,7 +32,10 @@ async fn column(db: &DatabaseConnection, table: &str, col: &str) -> Vec<String> 
     .await
     .unwrap_or_else(|e| panic!("read {table}.{col}: {e}"))
     .into_iter()
-    .filter_map(|r| r.try_get::<Option<String>>("", "v").ok().flatten())
+    .filter_map(|r| {
+        r.try_get::<Option<String>>("", "v")
+            .unwrap_or_else(|e| panic!("{table}.{col} as text: {e}"))
+    })
     .collect()
 }
 

@@ -1120,7 +1120,10 @@ async fn the_guard_refuses_at_delivery_a_host_that_resolves_to_loopback() {
     // Nothing reached the receiver.
     assert!(inbox.accepted().is_empty());
     assert_eq!(inbox.refused.load(Ordering::SeqCst), 0);
-    assert_eq!(inbox.hits(d["eventId"].as_str().unwrap_or_default()), 0);
+    let event = d["eventId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no event id in {d}"));
+    assert_eq!(inbox.hits(event), 0);
     // The owner sees why in its own log.
     let own = deliveries(&app, &owner, Some(&ids[0])).await;
     assert_eq!(own[0]["lastError"], d["lastError"]);
@@ -1245,15 +1248,13 @@ async fn a_subscription_delivers_only_while_its_creator_holds_the_rights() {
     // A delivery enqueued before the demotion is refused when it falls due.
     let ops_user = emporium::domain::identity::staff::find_by_email(&app.db, "ops@example.com")
         .await
-        .ok()
-        .flatten()
+        .unwrap_or_else(|e| panic!("staff: {e}"))
         .unwrap_or_else(|| panic!("no ops user"));
     let ops_row = entity::webhook_subscription::Entity::find()
         .filter(entity::webhook_subscription::Column::CreatedByStaffId.eq(ops_user.id))
         .one(&app.db)
         .await
-        .ok()
-        .flatten()
+        .unwrap_or_else(|e| panic!("subscription: {e}"))
         .unwrap_or_else(|| panic!("no subscription of ops"));
     let now = chrono::Utc::now();
     entity::webhook_delivery::Entity::insert(entity::webhook_delivery::ActiveModel {
