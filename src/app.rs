@@ -49,6 +49,7 @@ pub async fn serve(
     // never takes a connection a request is waiting for.
     let sweeper = tokio::spawn(domain::checkout::expiry::run_sweeper(
         relay_db.clone(),
+        state.clock.clone(),
         Duration::from_secs(state.config.commerce.sweep_interval_secs),
     ));
     let _sweeper = AbortOnDrop(sweeper);
@@ -62,11 +63,13 @@ pub async fn serve(
             cap: Duration::from_secs(c.payment_retry_cap_secs),
             poll: Duration::from_secs(c.sweep_interval_secs),
         },
+        state.clock.clone(),
     ));
     let _undo = AbortOnDrop(undo);
     let _retention = retention_policy(&state.config.retention).map(|(policy, every)| {
         AbortOnDrop(tokio::spawn(domain::retention::run(
             relay_db.clone(),
+            state.clock.clone(),
             policy,
             every,
         )))
@@ -163,6 +166,7 @@ fn webhook_worker(
         settings,
         state.webhook_metrics.clone(),
         state.secrets.clone(),
+        state.clock.clone(),
     )
     .map_err(|e| anyhow::anyhow!("cannot build the webhook HTTP client: {e}"))
 }

@@ -68,6 +68,9 @@ pub struct AppState {
     /// One permit per request the node may work on at once
     /// (`EMPORIUM_MAX_IN_FLIGHT_REQUESTS`), unless unlimited.
     pub in_flight: Option<Arc<tokio::sync::Semaphore>>,
+    /// The time business rules go by: the system clock (tests set a
+    /// manual one before serving).
+    pub clock: domain::clock::Clock,
 }
 
 impl AppState {
@@ -171,6 +174,7 @@ impl AppState {
             live: Arc::new(LiveFeeds::default()),
             in_flight: (config_in_flight > 0)
                 .then(|| Arc::new(tokio::sync::Semaphore::new(config_in_flight))),
+            clock: domain::clock::Clock::system(),
         })
     }
 
@@ -181,6 +185,7 @@ impl AppState {
             gateways: self.gateways.clone(),
             keys: self.checkout_keys.clone(),
             settings: checkout_settings(&self.config.commerce),
+            clock: self.clock.clone(),
         }
     }
 

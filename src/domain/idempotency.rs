@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::idempotency_key;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -15,6 +15,7 @@ use sea_orm::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
+    clock::Clock,
     error::{DomainError, DomainResult, is_unique_violation},
     identity::secret,
 };
@@ -47,9 +48,11 @@ enum Replay<T> {
 }
 
 /// Runs `f` once per `(scope, key)`; later calls with the same key and
-/// request get the stored answer.
+/// request get the stored answer. Claims are dated and judged abandoned by
+/// `clock`.
 pub async fn once<T, F, Fut>(
     db: &DatabaseConnection,
+    clock: &Clock,
     scope: &str,
     key: Option<&str>,
     request: &impl Serialize,
@@ -72,17 +75,19 @@ where
         key: Set(key.to_owned()),
         request_hash: Set(request_hash.clone()),
         response: Set(None),
-        created_at: Set(Utc::now()),
+        created_at: Set(clock.now()),
     })
     .exec_without_returning(db)
     .await;
     match claim {
         Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => match replay(db, scope, key, &request_hash).await? {
-            Replay::Answer(answer) => return Ok(Ok(answer)),
-            Replay::Refused(refusal) => return Ok(Err(refusal)),
-            Replay::TakenOver => {}
-        },
+        Err(e) if is_unique_violation(&e) => {
+            match replay(db, clock, scope, key, &request_hash).await? {
+                Replay::Answer(answer) => return Ok(Ok(answer)),
+                Replay::Refused(refusal) => return Ok(Err(refusal)),
+                Replay::TakenOver => {}
+            }
+        }
         Err(e) => return Err(e.into()),
     }
     match f().await {
@@ -111,6 +116,7 @@ where
 
 async fn replay<T: DeserializeOwned>(
     db: &impl ConnectionTrait,
+    clock: &Clock,
     scope: &str,
     key: &str,
     request_hash: &str,
@@ -136,10 +142,10 @@ async fn replay<T: DeserializeOwned>(
                         DomainError::Inconsistent(format!("stored answer unreadable: {e}"))
                     });
             }
-            Some(r) if is_abandoned(r.created_at) => {
+            Some(r) if is_abandoned(r.created_at, clock.now()) => {
                 // Take the dead request's claim over, if no one else did.
                 let taken = idempotency_key::Entity::update_many()
-                    .col_expr(idempotency_key::Column::CreatedAt, Expr::value(Utc::now()))
+                    .col_expr(idempotency_key::Column::CreatedAt, Expr::value(clock.now()))
                     .filter(idempotency_key::Column::Scope.eq(scope))
                     .filter(idempotency_key::Column::Key.eq(key))
                     .filter(idempotency_key::Column::Response.is_null())
@@ -159,6 +165,7 @@ async fn replay<T: DeserializeOwned>(
     }
 }
 
-fn is_abandoned(claimed_at: chrono::DateTime<Utc>) -> bool {
-    chrono::Duration::from_std(LEASE).is_ok_and(|lease| claimed_at + lease < Utc::now())
+/// Whether a claim made at `claimed_at` is abandoned at `now`.
+fn is_abandoned(claimed_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    chrono::Duration::from_std(LEASE).is_ok_and(|lease| claimed_at + lease < now)
 }

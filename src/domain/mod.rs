@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod catalog_admin;
 pub mod channel;
 pub mod checkout;
+pub mod clock;
 pub mod error;
 pub mod events;
 pub mod feed;

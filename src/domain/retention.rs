@@ -26,7 +26,7 @@ use sea_orm::{
     sea_query::{Expr, OnConflict, Query},
 };
 
-use super::error::DomainResult;
+use super::{clock::Clock, error::DomainResult};
 
 /// The name of the retention job's lease.
 pub const JOB: &str = "retention";
@@ -62,15 +62,16 @@ pub struct Purged {
     pub reset_tokens: u64,
 }
 
-/// Takes the lease of `job` for `lease` if nobody holds it now; whether
-/// `holder` got it. One conditional update decides between nodes.
+/// Takes the lease of `job` for `lease` if nobody holds it at `now`;
+/// whether `holder` got it. One conditional update decides between nodes.
 pub async fn claim(
     db: &impl ConnectionTrait,
     job: &str,
     holder: &str,
     lease: Duration,
+    now: DateTime<Utc>,
 ) -> DomainResult<bool> {
-    let now = Utc::now().trunc_subsecs(6);
+    let now = now.trunc_subsecs(6);
     job_lease::Entity::insert(job_lease::ActiveModel {
         name: sea_orm::Set(job.to_owned()),
         holder: sea_orm::Set(String::new()),
@@ -229,25 +230,27 @@ async fn purge_reset_tokens(db: &impl ConnectionTrait, before: DateTime<Utc>) ->
     }
 }
 
-/// Runs one round if this node (`holder`) wins the lease for `interval`;
-/// `None` when another node holds it.
+/// Runs one round at `now` if this node (`holder`) wins the lease for
+/// `interval`; `None` when another node holds it.
 pub async fn run_once(
     db: &impl ConnectionTrait,
     policy: &Policy,
     holder: &str,
     interval: Duration,
+    now: DateTime<Utc>,
 ) -> DomainResult<Option<Purged>> {
-    if !claim(db, JOB, holder, interval).await? {
+    if !claim(db, JOB, holder, interval, now).await? {
         return Ok(None);
     }
-    purge(db, policy, Utc::now()).await.map(Some)
+    purge(db, policy, now).await.map(Some)
 }
 
-/// Runs the job every `interval` until the task is dropped.
-pub async fn run(db: DatabaseConnection, policy: Policy, interval: Duration) {
+/// Runs the job every `interval`, at `clock`'s time, until the task is
+/// dropped.
+pub async fn run(db: DatabaseConnection, clock: Clock, policy: Policy, interval: Duration) {
     let holder = uuid::Uuid::new_v4().to_string();
     loop {
-        match run_once(&db, &policy, &holder, interval).await {
+        match run_once(&db, &policy, &holder, interval, clock.now()).await {
             Ok(Some(purged)) if purged != Purged::default() => {
                 tracing::info!(?purged, "retention: purged old rows");
             }

@@ -210,7 +210,11 @@ where
             if !(w.wanted)(&item) {
                 continue;
             }
-            let verdict = match w.credential.current(&w.state.db, &w.state.jwt).await {
+            let verdict = match w
+                .credential
+                .current(&w.state.db, &w.state.jwt, w.state.clock.now())
+                .await
+            {
                 Ok(Ok(p)) => (w.allowed)(&p, &item),
                 Ok(Err(refused)) => Err(ErrorCode::Unauthenticated.error(refused.message())),
                 Err(e) => Err(ApiError::from(e)),

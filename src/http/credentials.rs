@@ -48,7 +48,7 @@ pub async fn resolve(
         .map(|(_, t)| t.trim())
         .filter(|t| !t.is_empty())
         .ok_or(CredentialError::Malformed)?;
-    match access::authenticate(&app.db, &app.jwt, token).await {
+    match access::authenticate(&app.db, &app.jwt, token, app.clock.now()).await {
         Ok(Ok(principal)) => Ok((principal, Some(token.to_owned()))),
         Ok(Err(refused)) => Err(CredentialError::Refused(refused)),
         Err(e) if e.is_unavailable() => {

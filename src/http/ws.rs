@@ -355,7 +355,7 @@ impl Connection {
             .clone();
         self.activity
             .send_if_modified(|a| !std::mem::replace(&mut a.initialised, true));
-        let principal = match credential.current(&app.db, &app.jwt).await {
+        let principal = match credential.current(&app.db, &app.jwt, app.clock.now()).await {
             Ok(Ok(p)) => p,
             Ok(Err(refused)) => return fail(ErrorCode::Unauthenticated, refused.message()),
             Err(e) if e.is_unavailable() => {

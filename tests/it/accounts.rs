@@ -28,7 +28,10 @@ const LOGIN_FIELDS: &str = "tokens { accessToken accessTokenExpiresAt refreshTok
 fn login_of(payload: &Value, who: &str) -> Login {
     assert_eq!(payload["userErrors"], json!([]), "login failed: {payload}");
     Login {
-        id: payload[who]["id"].as_str().unwrap_or_default().to_owned(),
+        id: payload[who]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {who} id in {payload}"))
+            .to_owned(),
         access: payload["tokens"]["accessToken"]
             .as_str()
             .unwrap_or_else(|| panic!("no access token in {payload}"))

@@ -71,13 +71,27 @@ async fn registration_validates_and_emails_are_unique_regardless_of_case() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_registrations_of_one_email_create_one_account() {
-    let app = TestApp::spawn_with(Options {
+/// An app without a catalog, served on a runtime of its own: for races.
+async fn app_apart() -> TestApp {
+    TestApp::spawn_with(Options {
         products: Some(0),
+        own_runtime: true,
         ..Default::default()
     })
-    .await;
+    .await
+}
+
+/// The string at `value`, which must be there.
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_registrations_of_one_email_create_one_account() {
+    let app = app_apart().await;
     let attempts = (0..6).map(|i| {
         let email = if i % 2 == 0 {
             "race@example.com"
@@ -136,10 +150,7 @@ async fn a_customer_reads_and_edits_their_own_profile_and_addresses() {
     let first = &first["customerAddressCreate"];
     assert_eq!(first["userErrors"], json!([]));
     assert_eq!(first["address"]["countryCode"], "US");
-    let first_id = first["address"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let first_id = text(&first["address"]["id"]);
 
     let bad = app
         .query_as(
@@ -157,10 +168,7 @@ async fn a_customer_reads_and_edits_their_own_profile_and_addresses() {
     let second = app
         .query_as(&ada.access, create, json!({ "a": { "address1": "2 Side St", "city": "Shelbyville", "countryCode": "US" }, "d": true }))
         .await;
-    let second_id = second["customerAddressCreate"]["address"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let second_id = text(&second["customerAddressCreate"]["address"]["id"]);
     let me = app
         .query_as(
             &ada.access,
@@ -242,7 +250,7 @@ async fn a_customer_reads_and_edits_their_own_profile_and_addresses() {
 
 async fn refresh(app: &TestApp, token: &str) -> Value {
     app.query(
-        "mutation($t: String!) { customerTokenRefresh(refreshToken: $t) { tokens { accessToken refreshToken } userErrors { code message } } }",
+        "mutation($t: String!) { customerTokenRefresh(refreshToken: $t) { tokens { accessToken refreshToken } userErrors { field code message } } }",
         json!({ "t": token }),
     )
     .await["customerTokenRefresh"]
@@ -260,14 +268,8 @@ async fn refresh_tokens_rotate_and_reuse_ends_the_login() {
 
     let r1 = refresh(&app, &ada.refresh).await;
     assert_eq!(r1["userErrors"], json!([]));
-    let access2 = r1["tokens"]["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let refresh2 = r1["tokens"]["refreshToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let access2 = text(&r1["tokens"]["accessToken"]);
+    let refresh2 = text(&r1["tokens"]["refreshToken"]);
     assert_ne!(refresh2, ada.refresh);
     app.query_as(&access2, ME, json!({})).await;
 
@@ -297,25 +299,49 @@ async fn refresh_tokens_rotate_and_reuse_ends_the_login() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_refreshes_of_one_token_let_at_most_one_through() {
-    let app = TestApp::spawn_with(Options {
-        products: Some(0),
-        ..Default::default()
-    })
-    .await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refreshes_of_one_token_let_exactly_one_through() {
+    const RACERS: usize = 8;
+    let app = app_apart().await;
     let ada = accounts::customer(&app, "ada@example.com").await;
-    let results = futures_util::future::join_all((0..4).map(|_| refresh(&app, &ada.refresh))).await;
-    let rotated = results.iter().filter(|r| r["tokens"].is_object()).count();
-    assert!(rotated <= 1, "{results:?}");
-    // Whoever raced lost the family: nothing issued is usable any more.
-    for r in results.iter().filter(|r| r["tokens"].is_object()) {
-        let next = r["tokens"]["refreshToken"].as_str().unwrap_or_default();
+    let results =
+        futures_util::future::join_all((0..RACERS).map(|_| refresh(&app, &ada.refresh))).await;
+    // The token is claimed by one conditional update: one exchange wins.
+    let (winners, losers): (Vec<&Value>, Vec<&Value>) =
+        results.iter().partition(|r| r["tokens"].is_object());
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert_eq!(winners[0]["userErrors"], json!([]), "{results:?}");
+    // Every other one is refused with TOKEN_INVALID. The first to find the
+    // token used (or to lose the claim) is told of the reuse and ends the
+    // login; one that looks at the login only after that is told the
+    // token is no longer valid.
+    assert_eq!(losers.len(), RACERS - 1);
+    for r in &losers {
+        assert_eq!(r["tokens"], Value::Null, "{r}");
         assert_eq!(
-            refresh(&app, next).await["userErrors"][0]["code"],
-            "TOKEN_INVALID"
+            (
+                r["userErrors"][0]["code"].as_str(),
+                r["userErrors"][0]["field"].clone()
+            ),
+            (Some("TOKEN_INVALID"), json!(["refreshToken"])),
+            "{r}"
         );
     }
+    let told = |r: &&Value| {
+        r["userErrors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already used"))
+    };
+    assert!(
+        losers.iter().any(told),
+        "no loser was told of the reuse: {losers:?}"
+    );
+    // A reuse ends the family, so the winner's new token is dead too.
+    let next = text(&winners[0]["tokens"]["refreshToken"]);
+    assert_eq!(
+        refresh(&app, &next).await["userErrors"][0]["code"],
+        "TOKEN_INVALID"
+    );
 }
 
 #[tokio::test]
@@ -328,10 +354,7 @@ async fn logout_ends_the_session_at_once() {
     let ada = accounts::customer(&app, "ada@example.com").await;
     let other = {
         let (_, body) = accounts::customer_login(&app, "ada@example.com", PASSWORD).await;
-        body["data"]["customerLogin"]["tokens"]["accessToken"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        text(&body["data"]["customerLogin"]["tokens"]["accessToken"])
     };
     app.query_as(
         &ada.access,
@@ -371,13 +394,19 @@ async fn forged_expired_and_malformed_tokens_are_unauthenticated() {
 
     let mut expired = claims.clone();
     expired.exp = chrono::Utc::now().timestamp() - 120;
-    let expired = app.state.jwt.sign(&expired).unwrap_or_default();
+    let expired = app
+        .state
+        .jwt
+        .sign(&expired)
+        .unwrap_or_else(|e| panic!("sign: {e}"));
 
     let stranger = JwtKeys::new(
         b"not-this-servers-key-not-this-servers",
         chrono::Duration::minutes(5),
     );
-    let wrong_key = stranger.sign(&claims).unwrap_or_default();
+    let wrong_key = stranger
+        .sign(&claims)
+        .unwrap_or_else(|e| panic!("sign: {e}"));
 
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     let parts: Vec<&str> = ada.access.split('.').collect();
@@ -435,10 +464,7 @@ async fn password_change_keeps_this_login_and_ends_the_others() {
     .await;
     let ada = accounts::customer(&app, "ada@example.com").await;
     let (_, body) = accounts::customer_login(&app, "ada@example.com", PASSWORD).await;
-    let elsewhere = body["data"]["customerLogin"]["tokens"]["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let elsewhere = text(&body["data"]["customerLogin"]["tokens"]["accessToken"]);
     let change = "mutation($c: String!, $n: String!) { customerPasswordChange(currentPassword: $c, newPassword: $n) { userErrors { field code } } }";
     let wrong = app
         .query_as(
@@ -503,12 +529,7 @@ async fn password_reset_is_mailed_single_use_and_ends_every_login() {
     let mails = wait_for_mails(&app, 1).await;
     assert_eq!(mails.len(), 1, "one mail, to the known address only");
     assert_eq!(mails[0].to, "ada@example.com");
-    let token = mails[0]
-        .body
-        .lines()
-        .find_map(|l| l.strip_prefix("Your reset token: "))
-        .unwrap_or_else(|| panic!("no token in {}", mails[0].body))
-        .to_owned();
+    let token = reset_token(&mails[0]);
 
     let reset = "mutation($t: String!, $p: String!) { customerPasswordReset(token: $t, newPassword: $p) { customer { email } tokens { accessToken } userErrors { field code } } }";
     let weak = app.query(reset, json!({ "t": token, "p": "short" })).await;
@@ -520,10 +541,7 @@ async fn password_reset_is_mailed_single_use_and_ends_every_login() {
         .query(reset, json!({ "t": token, "p": "another fine secret" }))
         .await;
     assert_eq!(ok["customerPasswordReset"]["userErrors"], json!([]));
-    let fresh = ok["customerPasswordReset"]["tokens"]["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let fresh = text(&ok["customerPasswordReset"]["tokens"]["accessToken"]);
     app.query_as(&fresh, ME, json!({})).await;
     assert_eq!(
         app.post_as(&ada.access, ME, json!({})).await.0,
@@ -542,11 +560,20 @@ async fn password_reset_is_mailed_single_use_and_ends_every_login() {
     assert_eq!(login["data"]["customerLogin"]["userErrors"], json!([]));
 }
 
+/// The reset token in the mail.
+fn reset_token(mail: &emporium::infra::mail::Mail) -> String {
+    mail.body
+        .lines()
+        .find_map(|l| l.strip_prefix("Your reset token: "))
+        .unwrap_or_else(|| panic!("no token in {}", mail.body))
+        .to_owned()
+}
+
 #[tokio::test]
 async fn expired_reset_tokens_do_not_work() {
     let app = TestApp::spawn_with(Options {
         products: Some(0),
-        configure: Some(|c| c.auth.password_reset_ttl_mins = 0),
+        configure: Some(|c| c.auth.password_reset_ttl_mins = 60),
         ..Default::default()
     })
     .await;
@@ -554,18 +581,27 @@ async fn expired_reset_tokens_do_not_work() {
     app.query("mutation { customerPasswordResetRequest(email: \"ada@example.com\") { userErrors { code } } }", json!({}))
         .await;
     let mails = wait_for_mails(&app, 1).await;
-    let token = mails[0]
-        .body
-        .lines()
-        .find_map(|l| l.strip_prefix("Your reset token: "))
-        .unwrap_or_default()
-        .to_owned();
-    let reset = app
-        .query("mutation($t: String!) { customerPasswordReset(token: $t, newPassword: \"another fine secret\") { userErrors { code } } }", json!({ "t": token }))
-        .await;
+    assert_eq!(mails.len(), 1, "no reset mail");
+    let token = reset_token(&mails[0]);
+    let reset = |password: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.query(
+                "mutation($t: String!, $p: String!) { customerPasswordReset(token: $t, newPassword: $p) { userErrors { code } } }",
+                json!({ "t": token, "p": password }),
+            )
+            .await["customerPasswordReset"]["userErrors"]
+                .clone()
+        }
+    };
+    // Within the hour the token is good (a weak password is the only
+    // thing wrong, and nothing is used up) ...
+    assert_eq!(reset("short").await, json!([{ "code": "TOO_SHORT" }]));
+    // ... an hour later it is not.
+    app.clock.advance(Duration::from_secs(3601));
     assert_eq!(
-        reset["customerPasswordReset"]["userErrors"][0]["code"],
-        "TOKEN_INVALID"
+        reset("another fine secret").await,
+        json!([{ "code": "TOKEN_INVALID" }])
     );
 }
 
@@ -711,7 +747,7 @@ async fn partner_tokens_are_shown_once_stored_hashed_and_revoked_at_once() {
         )
         .await;
     let created = &created["apiTokenCreate"];
-    let secret = created["secret"].as_str().unwrap_or_default().to_owned();
+    let secret = text(&created["secret"]);
     assert!(secret.starts_with("emp_pat_") && secret.len() > 40);
     assert!(secret.starts_with(created["apiToken"]["prefix"].as_str().unwrap_or("?")));
     assert_eq!(created["apiToken"]["scopes"], json!(["catalog:read"]));
@@ -722,10 +758,12 @@ async fn partner_tokens_are_shown_once_stored_hashed_and_revoked_at_once() {
     let rows = entity::api_token::Entity::find()
         .all(&app.db)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("tokens: {e}"));
     assert!(
-        rows.iter()
-            .all(|r| r.token_hash.len() == 64 && !r.token_hash.contains(&secret))
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|r| r.token_hash.len() == 64 && !r.token_hash.contains(&secret))
     );
 
     let drafts = app
@@ -969,7 +1007,7 @@ async fn reset_mail_goes_through_smtp_when_configured() {
     let message = tokio::time::timeout(Duration::from_secs(10), received.recv())
         .await
         .unwrap_or_else(|_| panic!("no mail reached the SMTP server"))
-        .unwrap_or_default();
+        .unwrap_or_else(|| panic!("the SMTP sink stopped"));
     assert!(message.contains("To: ada@example.com"), "{message}");
     assert!(
         message.contains("Subject: Reset your password"),
@@ -983,23 +1021,31 @@ async fn reset_mail_goes_through_smtp_when_configured() {
 
 #[tokio::test]
 async fn expired_partner_tokens_are_refused() {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    use emporium::domain::identity::api_token::{self, NewToken};
     let app = TestApp::spawn_with(Options {
         products: Some(3),
         ..Default::default()
     })
     .await;
-    let (secret, id) = accounts::partner_token(&app, &["catalog:read"], None).await;
+    let expires_at = app.clock.now() + chrono::Duration::days(1);
+    let secret = api_token::create(
+        &app.db,
+        NewToken {
+            name: "for a day".into(),
+            scopes: vec!["catalog:read".into()],
+            expires_at: Some(expires_at),
+            rate_capacity: None,
+            rate_restore_per_second: None,
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create token: {e}"))
+    .unwrap_or_else(|e| panic!("create token: {e:?}"))
+    .secret;
     let catalog = "{ catalogProducts(first: 1) { nodes { id } } }";
     app.query_as(&secret, catalog, json!({})).await;
-    let row = entity::api_token::Entity::find_by_id(id)
-        .one(&app.db)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("no token {id}"));
-    let mut row: entity::api_token::ActiveModel = row.into();
-    row.expires_at = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
-    row.update(&app.db).await.unwrap_or_else(|e| panic!("{e}"));
+    app.advance_past(expires_at);
     let (status, body) = app.post_as(&secret, catalog, json!({})).await;
     assert_eq!(status, 401);
     assert!(

@@ -244,6 +244,15 @@ pub fn authorizations(app: &TestApp) -> u64 {
         .unwrap_or_else(|| panic!("the test gateway is not enabled"))
 }
 
+/// Calls of the test gateway's `authorize` so far, replays included.
+pub fn authorize_calls(app: &TestApp) -> u64 {
+    app.state
+        .gateways
+        .test_gateway()
+        .map(|g| g.authorize_calls())
+        .unwrap_or_else(|| panic!("the test gateway is not enabled"))
+}
+
 /// The variant's `quantityAvailable` as the storefront reads it.
 pub async fn quantity_available(app: &TestApp) -> i64 {
     let data = app
@@ -269,6 +278,28 @@ pub async fn transitions_of(app: &TestApp, order_id: i64) -> Vec<order_transitio
         .all(&app.db)
         .await
         .unwrap_or_else(|e| panic!("transitions: {e}"))
+}
+
+/// Global ID of the order in a checkout payload.
+pub fn order_id(p: &Value) -> String {
+    p["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no order in {p}"))
+        .to_owned()
+}
+
+/// The payment deadline of an order awaiting payment.
+pub fn due(order: &shop_order::Model) -> chrono::DateTime<Utc> {
+    order
+        .payment_due_at
+        .unwrap_or_else(|| panic!("order {} has no payment deadline", order.id))
+}
+
+/// Runs one reservation sweep at the app's time; how many holds it released.
+pub async fn sweep(app: &TestApp) -> usize {
+    expiry::sweep(&app.db, app.clock.now(), 500)
+        .await
+        .unwrap_or_else(|e| panic!("sweep: {e}"))
 }
 
 /// Polls `check` every 100 ms until it holds, for at most `limit`.
@@ -341,6 +372,7 @@ async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
         .await;
     assert_eq!(stock_of(&app, item.id).await, (i64::from(UNITS), 0));
     let charged_before = authorizations(&app);
+    let asked_before = authorize_calls(&app);
 
     // Then all of them press "buy" at once.
     let started = std::time::Instant::now();
@@ -380,7 +412,7 @@ async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
                 (Some("OPEN"), Some("PAID")),
                 "{p}"
             );
-            placed.push(p["order"]["id"].as_str().unwrap_or_default().to_owned());
+            placed.push(order_id(&p));
         }
     }
     placed.sort();
@@ -393,6 +425,11 @@ async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
         authorizations(&app) - charged_before,
         UNITS as u64,
         "only the winners were charged"
+    );
+    assert_eq!(
+        authorize_calls(&app) - asked_before,
+        UNITS as u64,
+        "the gateway was asked once per winner, never for a loser"
     );
 
     // The stock: all sold, held for the orders, none for the losers.
@@ -424,6 +461,47 @@ async fn a_flash_sale_sells_exactly_the_stock_and_no_more() {
     );
 }
 
+/// Sends `retries` checkouts of `cart` with one idempotency `key` at once,
+/// paying with `(gateway, token)`, and checks every answer is the same
+/// order: a retry that gave up waiting for the first answer says so, and
+/// gets it when asked again. Returns the order's global ID.
+pub async fn retry_at_once(
+    app: &TestApp,
+    cart: &str,
+    (gateway, token): (&str, &str),
+    key: &str,
+    retries: usize,
+) -> String {
+    let answers = join_all((0..retries).map(|_| async {
+        let (status, body) = tokio::time::timeout(
+            Duration::from_secs(60),
+            checkout(app, None, cart, gateway, token, Some(key)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("a retry got no answer in 60 s"));
+        payload(status, &body)
+    }))
+    .await;
+    let mut orders = Vec::new();
+    let mut waited = 0;
+    for p in answers {
+        if codes(&p) == ["REQUEST_IN_PROGRESS"] {
+            waited += 1;
+            let (status, body) = checkout(app, None, cart, gateway, token, Some(key)).await;
+            orders.push(order_id(&payload(status, &body)));
+        } else {
+            assert_eq!(p["userErrors"], json!([]), "{p}");
+            orders.push(order_id(&p));
+        }
+    }
+    assert!(
+        orders.iter().all(|o| *o == orders[0]),
+        "different answers: {orders:?}"
+    );
+    eprintln!("{retries} retries: {waited} answered REQUEST_IN_PROGRESS first");
+    orders.swap_remove(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_with_one_idempotency_key_make_one_order_and_one_charge() {
     const RETRIES: usize = 50;
@@ -432,44 +510,22 @@ async fn retries_with_one_idempotency_key_make_one_order_and_one_charge() {
     let item = stocked_item(&app, 5).await;
     let cart = ready_cart(&app, None, &item, 1).await;
     let charged_before = authorizations(&app);
+    let asked_before = authorize_calls(&app);
 
-    let answers = join_all((0..RETRIES).map(|_| async {
-        let (status, body) = tokio::time::timeout(
-            Duration::from_secs(60),
-            checkout(&app, None, &cart, "test", "tok_visa", Some(KEY)),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("a retry got no answer in 60 s"));
-        payload(status, &body)
-    }))
-    .await;
-
-    // Every answer is the first one; a retry that gave up waiting for it
-    // says so, and gets it when asked again.
-    let mut orders = Vec::new();
-    let mut waited = 0;
-    for p in answers {
-        if codes(&p) == ["REQUEST_IN_PROGRESS"] {
-            waited += 1;
-            let (status, body) = checkout(&app, None, &cart, "test", "tok_visa", Some(KEY)).await;
-            orders.push(payload(status, &body)["order"]["id"].clone());
-        } else {
-            assert_eq!(p["userErrors"], json!([]), "{p}");
-            orders.push(p["order"]["id"].clone());
-        }
-    }
-    assert!(orders[0].is_string(), "no order: {orders:?}");
-    assert!(
-        orders.iter().all(|o| *o == orders[0]),
-        "different answers: {orders:?}"
-    );
-    eprintln!("{RETRIES} retries: {waited} answered REQUEST_IN_PROGRESS first");
+    retry_at_once(&app, &cart, ("test", "tok_visa"), KEY, RETRIES).await;
     assert_eq!(order_count(&app).await, 1);
     assert_eq!(payment_count(&app).await, 1);
     assert_eq!(
         authorizations(&app) - charged_before,
         1,
         "one authorization"
+    );
+    // The gateway replays a key it has seen, so the count above would stay
+    // at one even if every retry reached it: count the calls themselves.
+    assert_eq!(
+        authorize_calls(&app) - asked_before,
+        1,
+        "the gateway was asked once"
     );
     assert_eq!(stock_of(&app, item.id).await, (5, 1));
 
@@ -484,6 +540,7 @@ async fn retries_with_one_idempotency_key_make_one_order_and_one_charge() {
     assert_eq!(codes(&payload(status, &body)), ["CART_COMPLETED"]);
     assert_eq!(order_count(&app).await, 1);
     assert_eq!(authorizations(&app) - charged_before, 1);
+    assert_eq!(authorize_calls(&app) - asked_before, 1);
 }
 
 #[tokio::test]
@@ -545,35 +602,31 @@ async fn a_declined_payment_places_nothing_and_holds_nothing() {
 async fn the_sweeper_cancels_an_order_whose_payment_never_completes() {
     let app = TestApp::spawn_with(Options {
         products: Some(20),
-        configure: Some(|c| {
-            c.commerce.checkout_hold_secs = 1;
-            c.commerce.payment_pending_secs = 1;
-            c.commerce.sweep_interval_secs = 1;
-        }),
+        configure: Some(|c| c.commerce.sweep_interval_secs = 1),
         ..Default::default()
     })
     .await;
     let item = stocked_item(&app, 4).await;
     let p = pending_order(&app, &item, 3, "3ds-abandoned").await;
-    let order = order_row(&app, p["order"]["id"].as_str().unwrap_or_default()).await;
+    let gid = order_id(&p);
+    let order = order_row(&app, &gid).await;
     // Held while the customer is away...
     let held = reservations(&app, item.id).await;
     assert_eq!(held.iter().map(|r| r.quantity).sum::<i32>(), 3, "{held:?}");
     assert!(
         held.iter()
-            .all(|r| r.order_id == Some(order.id) && r.expires_at.is_some())
+            .all(|r| r.order_id == Some(order.id) && r.expires_at == order.payment_due_at)
     );
+    // (a sweep before the deadline gives nothing back) ...
+    assert_eq!(sweep(&app).await, 0);
+    assert_eq!(order_row(&app, &gid).await.status, "pending");
 
     // ... and given back when they never return.
+    app.advance_past(due(&order));
     eventually(
         Duration::from_secs(30),
         "the order is cancelled",
-        || async {
-            order_row(&app, p["order"]["id"].as_str().unwrap_or_default())
-                .await
-                .status
-                == "cancelled"
-        },
+        || async { order_row(&app, &gid).await.status == "cancelled" },
     )
     .await;
     assert_eq!(stock_of(&app, item.id).await, (4, 0));
@@ -601,7 +654,6 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
     let app = TestApp::spawn_with(Options {
         products: Some(20),
         configure: Some(|c| {
-            c.commerce.payment_pending_secs = 1;
             // Only the sweeps this test runs.
             c.commerce.sweep_interval_secs = 3600;
             // One buyer with more unpaid orders than the default cap.
@@ -619,11 +671,7 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
     let mut pending = Vec::new();
     for i in 0..ORDERS {
         let p = pending_order(&app, &item, 1, &format!("pending-{i}")).await;
-        pending.push(
-            order_row(&app, p["order"]["id"].as_str().unwrap_or_default())
-                .await
-                .id,
-        );
+        pending.push(order_row(&app, &order_id(&p)).await.id);
     }
     assert_eq!(stock_of(&app, item.id).await, (10, 2 + ORDERS as i64));
     let expiring: Vec<reservation::Model> = reservations(&app, item.id)
@@ -636,14 +684,13 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
         .iter()
         .filter_map(|r| r.expires_at)
         .max()
-        .unwrap_or_else(Utc::now);
-    eventually(Duration::from_secs(10), "the holds expire", || async {
-        Utc::now() > latest + chrono::Duration::milliseconds(50)
-    })
-    .await;
+        .unwrap_or_else(|| panic!("no expiry in {expiring:?}"));
+    assert_eq!(sweep(&app).await, 0, "nothing has expired yet");
+    app.advance_past(latest);
 
+    let now = app.clock.now();
     let sweeps = [app.db.clone(), app.db.clone()]
-        .map(|db| tokio::spawn(async move { expiry::sweep(&db, 500).await }));
+        .map(|db| tokio::spawn(async move { expiry::sweep(&db, now, 500).await }));
     let mut released = 0;
     for sweep in sweeps {
         released += sweep
@@ -655,11 +702,7 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
         released, ORDERS,
         "each expired hold released by exactly one sweep"
     );
-    assert_eq!(
-        expiry::sweep(&app.db, 500).await.ok(),
-        Some(0),
-        "nothing left"
-    );
+    assert_eq!(sweep(&app).await, 0, "nothing left");
     assert_eq!(
         stock_of(&app, item.id).await,
         (10, 2),
@@ -679,10 +722,7 @@ async fn concurrent_sweeps_release_each_expired_hold_once() {
 async fn a_release_racing_the_sweeper_gives_nothing_back_twice() {
     let app = TestApp::spawn_with(Options {
         products: Some(20),
-        configure: Some(|c| {
-            c.commerce.payment_pending_secs = 1;
-            c.commerce.sweep_interval_secs = 3600;
-        }),
+        configure: Some(|c| c.commerce.sweep_interval_secs = 3600),
         ..Default::default()
     })
     .await;
@@ -700,16 +740,17 @@ async fn a_release_racing_the_sweeper_gives_nothing_back_twice() {
         .filter(|r| r.expires_at.is_some())
         .collect();
     assert_eq!(stale.len(), 1, "{stale:?}");
-    let until = stale[0].expires_at.unwrap_or_else(Utc::now);
-    eventually(Duration::from_secs(10), "the hold expires", || async {
-        Utc::now() > until + chrono::Duration::milliseconds(50)
-    })
-    .await;
-    assert_eq!(expiry::sweep(&app.db, 500).await.ok(), Some(1));
+    let until = stale[0]
+        .expires_at
+        .unwrap_or_else(|| panic!("no expiry: {stale:?}"));
+    app.advance_past(until);
+    assert_eq!(sweep(&app).await, 1);
     assert_eq!(stock_of(&app, item.id).await, (5, 2));
 
-    let again = stock::release(&app.db, &stale).await;
-    assert_eq!(again.ok(), Some(0), "the stale hold was already released");
+    let again = stock::release(&app.db, &stale)
+        .await
+        .unwrap_or_else(|e| panic!("release: {e}"));
+    assert_eq!(again, 0, "the stale hold was already released");
     assert_eq!(
         stock_of(&app, item.id).await,
         (5, 2),
@@ -737,17 +778,14 @@ async fn an_order_is_seen_by_its_owner_and_by_staff_who_read_orders_only() {
     )
     .await;
     let placed = payload(status, &body);
-    let order = placed["order"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(!order.is_empty(), "{placed}");
+    let order = order_id(&placed);
+    let owner_id = order_row(&app, &order)
+        .await
+        .customer_id
+        .unwrap_or_else(|| panic!("the order has no customer"));
     assert_eq!(
         placed["order"]["transitions"][0]["actor"],
-        format!(
-            "customer:{}",
-            order_row(&app, &order).await.customer_id.unwrap_or(0)
-        )
+        format!("customer:{owner_id}")
     );
     // Another customer's cart is not theirs to check out either.
     let (status, body) = checkout(
@@ -807,6 +845,7 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_by_its_retry() {
         Duration::from_millis(200),
         idempotency::once(
             &app.db,
+            &app.state.clock,
             "checkout:test",
             Some("k-crash"),
             &request,
@@ -821,17 +860,16 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_by_its_retry() {
     // While the claim is young, a retry waits for it and then gives up ...
     // (not run here: it takes the full wait). Once the claim is older than
     // the lease, the retry owns the key and runs.
-    idempotency_key::Entity::update_many()
-        .col_expr(
-            idempotency_key::Column::CreatedAt,
-            Expr::value(Utc::now() - chrono::Duration::hours(1)),
-        )
+    let claimed = idempotency_key::Entity::find()
         .filter(idempotency_key::Column::Key.eq("k-crash"))
-        .exec(&app.db)
+        .one(&app.db)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the first request claimed no key"));
+    app.advance_past(claimed.created_at + chrono::Duration::hours(1));
     let retried = idempotency::once(
         &app.db,
+        &app.state.clock,
         "checkout:test",
         Some("k-crash"),
         &request,
@@ -843,6 +881,7 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_by_its_retry() {
     // Later retries get that answer; another request with the key is refused.
     let again = idempotency::once(
         &app.db,
+        &app.state.clock,
         "checkout:test",
         Some("k-crash"),
         &request,
@@ -853,6 +892,7 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_by_its_retry() {
     assert_eq!(again, Ok(2));
     let other = idempotency::once(
         &app.db,
+        &app.state.clock,
         "checkout:test",
         Some("k-crash"),
         &json!({ "cart": "cart_y" }),

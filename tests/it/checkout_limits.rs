@@ -21,8 +21,9 @@ use serde_json::{Value, json};
 use crate::{
     accounts,
     checkout::{
-        Item, authorizations, checkout, codes, data, eventually, order_count, order_row, payload,
-        quantity_available, ready_cart, reservations, shop, stock_of, stocked_item, transitions_of,
+        Item, authorizations, checkout, codes, data, due, eventually, order_count, order_row,
+        payload, quantity_available, ready_cart, reservations, shop, stock_of, stocked_item,
+        transitions_of,
     },
     harness::{Options, TestApp},
 };
@@ -31,18 +32,22 @@ use crate::{
 const ORDER: &str =
     "query($id: ID!) { order(id: $id) { status paymentStatus transitions { event actor } } }";
 
-/// A shop whose unpaid orders wait one second for their payment, swept
-/// every second.
+/// A shop swept every second, so that an unpaid order is cancelled soon
+/// after the test moves the clock past its deadline.
 async fn impatient_shop() -> TestApp {
     TestApp::spawn_with(Options {
         products: Some(20),
-        configure: Some(|c| {
-            c.commerce.payment_pending_secs = 1;
-            c.commerce.sweep_interval_secs = 1;
-        }),
+        configure: Some(|c| c.commerce.sweep_interval_secs = 1),
         ..Default::default()
     })
     .await
+}
+
+/// Moves the clock past the payment deadline of order `gid`.
+async fn miss_the_deadline(app: &TestApp, gid: &str) {
+    let order = order_row(app, gid).await;
+    assert_eq!(order.status, "pending", "cancelled before its deadline");
+    app.advance_past(due(&order));
 }
 
 /// Places `cart` paid with the `manual` gateway (a bank transfer); returns
@@ -79,7 +84,7 @@ fn placed_unpaid(p: &Value) -> String {
         (Some("PENDING"), Some("PENDING")),
         "{p}"
     );
-    p["order"]["id"].as_str().unwrap_or_default().to_owned()
+    crate::checkout::order_id(p)
 }
 
 /// Asserts `p` was refused for too many unpaid orders, placing nothing.
@@ -121,6 +126,7 @@ async fn an_anonymous_bank_transfer_order_gives_its_stock_back_when_its_deadline
 
     // When the deadline passes the order is cancelled and the stock is
     // for sale again.
+    miss_the_deadline(&app, &gid).await;
     eventually(
         Duration::from_secs(30),
         "the unpaid order is cancelled",
@@ -178,6 +184,7 @@ async fn an_unpaid_order_holding_no_stock_is_cancelled_at_its_deadline_too() {
     let cart = ready_cart(&app, None, &item, 2).await;
     let gid = placed_unpaid(&pay_by_transfer(&app, None, &cart, "untracked").await);
     assert!(reservations(&app, item.id).await.is_empty());
+    miss_the_deadline(&app, &gid).await;
     eventually(
         Duration::from_secs(30),
         "the unpaid order is cancelled",

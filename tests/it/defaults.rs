@@ -75,7 +75,7 @@ async fn production_mode_seeds_no_gift_card_or_discount_codes() {
     let products = entity::product::Entity::find()
         .count(&app.db)
         .await
-        .unwrap_or(0);
+        .unwrap_or_else(|e| panic!("count products: {e}"));
     assert_eq!(products, 3);
     assert_eq!(money_codes(&app.db).await, (0, 0));
     // Development seeds them (the demo's README walks through them).
@@ -135,7 +135,7 @@ async fn serve_in_production_seeds_an_empty_embedded_database_without_codes() {
     let products = entity::product::Entity::find()
         .count(&db)
         .await
-        .unwrap_or(0);
+        .unwrap_or_else(|e| panic!("count products: {e}"));
     assert!(products > 0, "the catalog was not seeded");
     assert_eq!(money_codes(&db).await, (0, 0));
 }

@@ -45,7 +45,7 @@ async fn unpublished(app: &TestApp) -> i64 {
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .and_then(|r| r.try_get::<i64>("", "n").ok())
-        .unwrap_or(-1)
+        .unwrap_or_else(|| panic!("no count"))
 }
 
 #[tokio::test]

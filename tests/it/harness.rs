@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use emporium::{
     app::{self, AppState},
     config::Config,
+    domain::clock::ManualClock,
     infra,
     seed::{self, SeedOptions},
 };
@@ -46,6 +47,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server's state (its mailer, limiter and keys).
     pub state: AppState,
+    /// The clock the server's rules go by: advance it to make holds,
+    /// deadlines and tokens expire instead of waiting for them.
+    pub clock: ManualClock,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     handle: Option<DbHandle>,
@@ -121,13 +125,15 @@ impl TestApp {
                 log.push(info.statement.sql.clone());
             }
         });
+        let clock = ManualClock::new();
         if opts.own_runtime {
-            return Self::serve_apart(db, config, statements, handle).await;
+            return Self::serve_apart(db, config, clock, statements, handle).await;
         }
-        let state = AppState::with_db(db.clone(), config)
+        let mut state = AppState::with_db(db.clone(), config)
             .await
             .unwrap_or_else(|e| panic!("state: {e}"));
-        Self::serve(state, statements, Some(handle)).await
+        state.clock = clock.clock();
+        Self::serve(state, clock, statements, Some(handle)).await
     }
 
     /// Serves on a multi-threaded runtime of the app's own, with a pool of
@@ -137,6 +143,7 @@ impl TestApp {
     async fn serve_apart(
         db: DatabaseConnection,
         config: Config,
+        clock: ManualClock,
         statements: Arc<Mutex<Vec<String>>>,
         handle: DbHandle,
     ) -> Self {
@@ -154,10 +161,12 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("addr: {e}"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<AppState>();
+        let server_clock = clock.clock();
         let server = runtime.spawn(async move {
             let pool =
                 infra::db::connect(config.database_url.expose(), config.db_max_connections).await?;
-            let state = AppState::with_db(pool, config).await?;
+            let mut state = AppState::with_db(pool, config).await?;
+            state.clock = server_clock;
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let _ = ready_tx.send(state.clone());
             app::serve(state, listener, async move {
@@ -177,6 +186,7 @@ impl TestApp {
             statements,
             client: reqwest::Client::new(),
             state,
+            clock,
             shutdown: Some(tx),
             server: Some(server),
             handle: Some(handle),
@@ -186,6 +196,7 @@ impl TestApp {
 
     async fn serve(
         state: AppState,
+        clock: ManualClock,
         statements: Arc<Mutex<Vec<String>>>,
         handle: Option<DbHandle>,
     ) -> Self {
@@ -200,6 +211,7 @@ impl TestApp {
             statements,
             client: reqwest::Client::new(),
             state,
+            clock,
             shutdown: Some(tx),
             server: Some(server),
             handle,
@@ -208,21 +220,23 @@ impl TestApp {
     }
 
     /// A second node: its own server and in-process state (caches, limiter)
-    /// on the same database, configuration and Redis as this one.
+    /// on the same database, configuration, Redis and clock as this one.
     pub async fn spawn_sibling(&self) -> Self {
         let config = (*self.state.config).clone();
-        let state = AppState::with_db(self.db.clone(), config)
+        let mut state = AppState::with_db(self.db.clone(), config)
             .await
             .unwrap_or_else(|e| panic!("state: {e}"));
-        Self::serve(state, self.statements.clone(), None).await
+        state.clock = self.clock.clock();
+        Self::serve(state, self.clock.clone(), self.statements.clone(), None).await
     }
 
     /// A second node in a process of its own: the built `emporium` binary
     /// serving on a free loopback port, on this app's database and Redis
     /// (with its key prefix), configured from the environment as an
     /// operator would. Returns a client-side view of it (its `base` is the
-    /// process; `db` and `state` are this app's, for assertions) and the
-    /// process, which is killed when dropped.
+    /// process; `db`, `state` and `clock` are this app's, for assertions;
+    /// the process runs on the system clock) and the process, which is
+    /// killed when dropped.
     pub async fn spawn_process(&self) -> (Self, NodeProcess) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -276,12 +290,21 @@ impl TestApp {
             statements: self.statements.clone(),
             client,
             state: self.state.clone(),
+            clock: self.clock.clone(),
             shutdown: None,
             server: None,
             handle: None,
             runtime: None,
         };
         (view, NodeProcess { _child: child })
+    }
+
+    /// Moves the app's clock a second past `at` (leaves it if it is past
+    /// already).
+    pub fn advance_past(&self, at: chrono::DateTime<chrono::Utc>) {
+        if let Ok(gap) = (at - self.clock.now()).to_std() {
+            self.clock.advance(gap + std::time::Duration::from_secs(1));
+        }
     }
 
     /// Mails the app has queued so far.

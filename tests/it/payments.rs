@@ -27,8 +27,8 @@ use wiremock::{
 use crate::{
     accounts,
     checkout::{
-        Item, checkout, codes, order_count, order_row, payload, payment_count, pending_order,
-        ready_cart, reservations, shop, stock_of, stocked_item, transitions_of,
+        Item, checkout, codes, due, order_count, order_id, order_row, payload, payment_count,
+        pending_order, ready_cart, reservations, shop, stock_of, stocked_item, transitions_of,
     },
     harness::{Options, TestApp},
 };
@@ -74,14 +74,6 @@ async fn order_as_staff(app: &TestApp, staff: &str, gid: &str) -> Value {
     app.query_as(staff, ORDER, json!({ "id": gid })).await["order"].clone()
 }
 
-/// Global ID of the order in a checkout payload.
-fn order_id(p: &Value) -> String {
-    p["order"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no order in {p}"))
-        .to_owned()
-}
-
 /// The checkout settings of the app being spawned (the harness's
 /// `configure` is a plain `fn`, so they travel through here, one spawn at a
 /// time).
@@ -101,6 +93,12 @@ fn with_stripe(stripe: &MockServer) -> CommerceConfig {
 
 /// An app with these checkout settings.
 async fn shop_with(commerce: CommerceConfig) -> TestApp {
+    spawn_shop(commerce, false).await
+}
+
+/// An app with these checkout settings, served on a runtime of its own
+/// when `apart` (for races).
+async fn spawn_shop(commerce: CommerceConfig, apart: bool) -> TestApp {
     let _one_at_a_time = SPAWNING.lock().await;
     *COMMERCE.lock().unwrap_or_else(PoisonError::into_inner) = Some(commerce);
     TestApp::spawn_with(Options {
@@ -114,9 +112,22 @@ async fn shop_with(commerce: CommerceConfig) -> TestApp {
                 c.commerce = commerce;
             }
         }),
+        own_runtime: apart,
         ..Default::default()
     })
     .await
+}
+
+/// Moves the app's clock past the expiry of every expiring hold of `item`,
+/// so that the sweeper releases them.
+async fn expire_holds(app: &TestApp, item: &Item) {
+    let latest = reservations(app, item.id)
+        .await
+        .iter()
+        .filter_map(|r| r.expires_at)
+        .max()
+        .unwrap_or_else(|| panic!("no expiring hold of variant {}", item.id));
+    app.advance_past(latest);
 }
 
 /// An app with the `stripe` gateway talking to `stripe`.
@@ -224,13 +235,15 @@ async fn a_3ds_order_is_paid_by_its_signed_webhook_once() {
     let order = order_id(&p);
     let reference = p["order"]["payments"][0]["reference"]
         .as_str()
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("no payment reference in {p}"))
         .to_owned();
     assert_eq!(
         p["order"]["payments"][0]["status"], "requires_action",
         "{p}"
     );
-    let secret = p["nextAction"]["clientSecret"].as_str().unwrap_or_default();
+    let secret = p["nextAction"]["clientSecret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no client secret in {p}"));
     assert!(secret.starts_with(&reference), "{p}");
     // The stock waits for the customer, with a deadline.
     assert_eq!(stock_of(&app, item.id).await, (5, 2));
@@ -318,7 +331,7 @@ async fn a_3ds_order_is_paid_by_its_signed_webhook_once() {
         .complete_action(
             failed["order"]["payments"][0]["reference"]
                 .as_str()
-                .unwrap_or_default(),
+                .unwrap_or_else(|| panic!("no payment reference in {failed}")),
             false,
             Utc::now(),
         )
@@ -533,6 +546,37 @@ async fn a_checkout_the_client_gave_up_on_completes_and_its_retry_gets_the_order
     assert_intents_carry_keys_and_no_card_data(&stripe, "pm_card_visa").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_with_one_idempotency_key_reach_stripe_once() {
+    let stripe = MockServer::start().await;
+    // Slow enough that the retries arrive while the first one waits.
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(SlowIntent)
+        .expect(1)
+        .named("the PaymentIntent of the checkout")
+        .mount(&stripe)
+        .await;
+    let app = spawn_shop(with_stripe(&stripe), true).await;
+    let item = stocked_item(&app, 5).await;
+    let cart = ready_cart(&app, None, &item, 1).await;
+    let order = crate::checkout::retry_at_once(
+        &app,
+        &cart,
+        ("stripe", "pm_card_visa"),
+        "stripe-retry-once",
+        20,
+    )
+    .await;
+    assert_eq!(order_row(&app, &order).await.status, "open");
+    assert_eq!(order_count(&app).await, 1);
+    assert_eq!(payment_count(&app).await, 1);
+    assert_eq!(stock_of(&app, item.id).await, (5, 1));
+    // Stripe was asked once (the mock's expectation), under one key.
+    stripe.verify().await;
+    assert_intents_carry_keys_and_no_card_data(&stripe, "pm_card_visa").await;
+}
+
 #[tokio::test]
 async fn the_longest_idempotency_key_a_client_may_send_reaches_stripe() {
     let stripe = MockServer::start().await;
@@ -550,7 +594,10 @@ async fn the_longest_idempotency_key_a_client_may_send_reaches_stripe() {
     let p = payload(status, &body);
     assert_eq!(p["userErrors"], json!([]), "{p}");
     assert_eq!(p["order"]["status"], "OPEN", "{p}");
-    let sent = stripe.received_requests().await.unwrap_or_default();
+    let sent = stripe
+        .received_requests()
+        .await
+        .unwrap_or_else(|| panic!("the mock records no requests"));
     let sent_key = sent
         .first()
         .and_then(|r| r.headers.get("idempotency-key"))
@@ -579,19 +626,31 @@ async fn the_longest_idempotency_key_a_client_may_send_reaches_stripe() {
 async fn a_hold_that_expires_while_the_gateway_thinks_is_taken_again() {
     let stripe = MockServer::start().await;
     // Stripe answers after the checkout's hold has expired and been swept.
+    let (open, gate) = std::sync::mpsc::channel();
     Mock::given(method("POST"))
         .and(path("/v1/payment_intents"))
-        .respond_with(SlowIntent)
+        .respond_with(Gate(Mutex::new(gate)))
+        .expect(1)
         .mount(&stripe)
         .await;
-    let mut commerce = with_stripe(&stripe);
-    commerce.checkout_hold_secs = 1;
-    commerce.sweep_interval_secs = 1;
-    let app = shop_with(commerce).await;
+    let app = forgetful_stripe_shop(&stripe).await;
     let item = stocked_item(&app, 1).await;
     let first = ready_cart(&app, None, &item, 1).await;
     let second = ready_cart(&app, None, &item, 1).await;
-    let (status, body) = checkout(&app, None, &first, "stripe", "pm_card_visa", Some("slow")).await;
+    let slow = checkout(&app, None, &first, "stripe", "pm_card_visa", Some("slow"));
+    let rest = async {
+        crate::checkout::eventually(Duration::from_secs(20), "the hold is taken", || async {
+            stock_of(&app, item.id).await == (1, 1)
+        })
+        .await;
+        expire_holds(&app, &item).await;
+        crate::checkout::eventually(Duration::from_secs(20), "the hold is swept", || async {
+            stock_of(&app, item.id).await == (1, 0)
+        })
+        .await;
+        let _ = open.send(());
+    };
+    let ((status, body), ()) = tokio::join!(slow, rest);
     let p = payload(status, &body);
     assert_eq!(p["order"]["status"], "OPEN", "{p}");
     // The order holds the unit it sold ...
@@ -626,10 +685,7 @@ async fn a_sale_that_cannot_become_an_order_is_refunded() {
         })))
         .mount(&stripe)
         .await;
-    let mut commerce = with_stripe(&stripe);
-    commerce.checkout_hold_secs = 1;
-    commerce.sweep_interval_secs = 1;
-    let app = shop_with(commerce).await;
+    let app = forgetful_stripe_shop(&stripe).await;
     let item = stocked_item(&app, 1).await;
     let slow = ready_cart(&app, None, &item, 1).await;
     let quick = ready_cart(&app, None, &item, 1).await;
@@ -641,6 +697,7 @@ async fn a_sale_that_cannot_become_an_order_is_refunded() {
             stock_of(&app, item.id).await == (1, 1)
         })
         .await;
+        expire_holds(&app, &item).await;
         crate::checkout::eventually(Duration::from_secs(20), "the hold is swept", || async {
             stock_of(&app, item.id).await == (1, 0)
         })
@@ -675,11 +732,7 @@ async fn a_sale_that_cannot_become_an_order_is_refunded() {
 async fn money_arriving_for_a_cancelled_order_is_given_back() {
     let app = TestApp::spawn_with(Options {
         products: Some(20),
-        configure: Some(|c| {
-            c.commerce.checkout_hold_secs = 1;
-            c.commerce.payment_pending_secs = 1;
-            c.commerce.sweep_interval_secs = 1;
-        }),
+        configure: Some(|c| c.commerce.sweep_interval_secs = 1),
         ..Default::default()
     })
     .await;
@@ -688,9 +741,10 @@ async fn money_arriving_for_a_cancelled_order_is_given_back() {
     let order = order_id(&p);
     let reference = p["order"]["payments"][0]["reference"]
         .as_str()
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("no payment reference in {p}"))
         .to_owned();
     // The customer is away too long: the order is cancelled, the stock freed.
+    app.advance_past(due(&order_row(&app, &order).await));
     crate::checkout::eventually(
         Duration::from_secs(30),
         "the order is cancelled",
@@ -792,7 +846,7 @@ async fn received_at(stripe: &MockServer, at: &str) -> Vec<(String, String)> {
     stripe
         .received_requests()
         .await
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("the mock records no requests"))
         .iter()
         .filter(|r| r.url.path() == at)
         .map(|r| {
@@ -808,11 +862,11 @@ async fn received_at(stripe: &MockServer, at: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A shop on `stripe` whose checkout holds expire after a second (so a
-/// slow gateway loses its buyer the stock).
+/// A shop on `stripe` swept every second: a test moves its clock past a
+/// checkout's hold (see [`expire_holds`]) so that a slow gateway loses its
+/// buyer the stock.
 async fn forgetful_stripe_shop(stripe: &MockServer) -> TestApp {
     let mut commerce = with_stripe(stripe);
-    commerce.checkout_hold_secs = 1;
     commerce.sweep_interval_secs = 1;
     shop_with(commerce).await
 }
@@ -867,6 +921,7 @@ async fn refunds_after_failed_placements_use_short_keys_of_their_own_cart() {
             stock_of(&app, item.id).await == (2, 2)
         })
         .await;
+        expire_holds(&app, &item).await;
         crate::checkout::eventually(Duration::from_secs(20), "the holds are swept", || async {
             stock_of(&app, item.id).await == (2, 0)
         })
@@ -936,6 +991,7 @@ async fn a_refund_stripe_fails_is_retried_until_it_goes_through() {
             stock_of(&app, item.id).await == (1, 1)
         })
         .await;
+        expire_holds(&app, &item).await;
         crate::checkout::eventually(Duration::from_secs(20), "the hold is swept", || async {
             stock_of(&app, item.id).await == (1, 0)
         })
@@ -948,29 +1004,42 @@ async fn a_refund_stripe_fails_is_retried_until_it_goes_through() {
     assert_eq!(codes(&payload(status, &body)), ["OUT_OF_STOCK"]);
 
     // Stripe refused the refund at once; it is retried in the background,
-    // with the same key, until Stripe takes it.
+    // with the same key, until Stripe takes it: each retry once the clock
+    // passes the time it was put off to.
+    let recorded = std::cell::Cell::new(0);
     crate::checkout::eventually(
         Duration::from_secs(60),
         "the refund is retried until it succeeds",
-        || async { received_at(&stripe, "/v1/refunds").await.len() >= 3 },
+        || async {
+            let undos = entity::payment_undo::Entity::find()
+                .all(&app.db)
+                .await
+                .unwrap_or_else(|e| panic!("undos: {e}"));
+            for u in &undos {
+                // A failed attempt was recorded: its retry is due next.
+                if u.status == "pending" && u.attempts > recorded.get() {
+                    recorded.set(u.attempts);
+                    app.advance_past(u.next_attempt_at);
+                }
+            }
+            undos
+                .iter()
+                .any(|u| u.status == "done" && u.action == "refund")
+        },
     )
     .await;
     let refunds = received_at(&stripe, "/v1/refunds").await;
+    assert_eq!(
+        refunds.len(),
+        3,
+        "two refused, the third taken: {refunds:?}"
+    );
     assert!(
         refunds
             .iter()
             .all(|(k, b)| *k == refunds[0].0 && *b == refunds[0].1),
         "{refunds:?}"
     );
-    crate::checkout::eventually(Duration::from_secs(10), "the undo is done", || async {
-        entity::payment_undo::Entity::find()
-            .all(&app.db)
-            .await
-            .unwrap_or_default()
-            .iter()
-            .any(|u| u.status == "done" && u.action == "refund")
-    })
-    .await;
 }
 
 #[tokio::test]
@@ -990,7 +1059,10 @@ async fn the_cart_token_never_reaches_stripe() {
     let (status, body) = checkout(&app, None, &cart, "stripe", "pm_card_visa", Some("k1")).await;
     assert_eq!(payload(status, &body)["order"]["status"], "OPEN");
     let secret = &cart["cart_".len()..];
-    let requests = stripe.received_requests().await.unwrap_or_default();
+    let requests = stripe
+        .received_requests()
+        .await
+        .unwrap_or_else(|| panic!("the mock records no requests"));
     assert_eq!(requests.len(), 1);
     for r in &requests {
         let body = String::from_utf8_lossy(&r.body);

@@ -38,7 +38,7 @@ async fn cart(app: &TestApp, lines: serde_json::Value) -> String {
     assert_eq!(data["cartCreate"]["userErrors"], json!([]), "{data}");
     data["cartCreate"]["cart"]["id"]
         .as_str()
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("no cart in {data}"))
         .to_owned()
 }
 
@@ -60,7 +60,7 @@ async fn carts_left(app: &TestApp) -> Vec<String> {
         .order_by_asc(entity::cart::Column::Id)
         .all(&app.db)
         .await
-        .unwrap_or_default()
+        .unwrap_or_else(|e| panic!("carts: {e}"))
         .into_iter()
         .map(|c| c.token)
         .collect()
@@ -71,7 +71,10 @@ where
     E: EntityTrait,
     E::Model: Sync,
 {
-    E::find().count(&app.db).await.unwrap_or(u64::MAX)
+    E::find()
+        .count(&app.db)
+        .await
+        .unwrap_or_else(|e| panic!("count: {e}"))
 }
 
 #[tokio::test]
@@ -95,8 +98,7 @@ async fn a_round_purges_what_is_past_its_period_and_keeps_the_rest() {
         .order_by_asc(entity::variant::Column::Id)
         .one(&app.db)
         .await
-        .ok()
-        .flatten()
+        .unwrap_or_else(|e| panic!("variant: {e}"))
         .unwrap_or_else(|| panic!("no tracked variant"));
     let holding = cart(
         &app,
@@ -130,7 +132,7 @@ async fn a_round_purges_what_is_past_its_period_and_keeps_the_rest() {
         .order_by_asc(entity::auth_session::Column::CreatedAt)
         .all(&app.db)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("sessions: {e}"));
     assert_eq!(sessions.len(), 3);
     let ended = [
         (entity::auth_session::Column::RevokedAt, &sessions[1].id),
@@ -157,7 +159,7 @@ async fn a_round_purges_what_is_past_its_period_and_keeps_the_rest() {
         .order_by_asc(entity::password_reset::Column::Id)
         .all(&app.db)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("reset tokens: {e}"));
     assert_eq!(resets.len(), 2);
     entity::password_reset::Entity::update_many()
         .col_expr(
@@ -169,7 +171,8 @@ async fn a_round_purges_what_is_past_its_period_and_keeps_the_rest() {
         .await
         .unwrap_or_else(|e| panic!("age reset: {e}"));
 
-    let purged = retention::run_once(&app.db, &policy(), "node-a", Duration::from_secs(3600))
+    let hour = Duration::from_secs(3600);
+    let purged = retention::run_once(&app.db, &policy(), "node-a", hour, app.clock.now())
         .await
         .unwrap_or_else(|e| panic!("purge: {e}"));
     assert_eq!(
@@ -186,7 +189,7 @@ async fn a_round_purges_what_is_past_its_period_and_keeps_the_rest() {
     let keys = entity::idempotency_key::Entity::find()
         .all(&app.db)
         .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("keys: {e}"));
     assert_eq!(
         keys.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
         ["new"]
@@ -212,9 +215,9 @@ async fn of_nodes_running_the_job_together_exactly_one_purges_a_round() {
     let hour = Duration::from_secs(3600);
     let nodes: Vec<_> = (0..6)
         .map(|i| {
-            let db = app.db.clone();
+            let (db, now) = (app.db.clone(), app.clock.now());
             tokio::spawn(async move {
-                retention::run_once(&db, &policy(), &format!("node-{i}"), hour).await
+                retention::run_once(&db, &policy(), &format!("node-{i}"), hour, now).await
             })
         })
         .collect();
@@ -228,10 +231,16 @@ async fn of_nodes_running_the_job_together_exactly_one_purges_a_round() {
     }
     assert_eq!(ran, 1);
     // The lease holds for the interval: nobody runs again before it ends.
-    let again = retention::run_once(&app.db, &policy(), "node-0", hour)
+    let again = retention::run_once(&app.db, &policy(), "node-0", hour, app.clock.now())
         .await
         .unwrap_or_else(|e| panic!("round: {e}"));
     assert_eq!(again, None);
+    // Once it has ended, the next round is someone's.
+    app.clock.advance(hour);
+    let next = retention::run_once(&app.db, &policy(), "node-1", hour, app.clock.now())
+        .await
+        .unwrap_or_else(|e| panic!("round: {e}"));
+    assert!(next.is_some(), "the lease never ended");
 }
 
 #[tokio::test]

@@ -32,7 +32,10 @@ async fn column(db: &DatabaseConnection, table: &str, col: &str) -> Vec<String> 
     .await
     .unwrap_or_else(|e| panic!("read {table}.{col}: {e}"))
     .into_iter()
-    .filter_map(|r| r.try_get::<Option<String>>("", "v").ok().flatten())
+    .filter_map(|r| {
+        r.try_get::<Option<String>>("", "v")
+            .unwrap_or_else(|e| panic!("{table}.{col} as text: {e}"))
+    })
     .collect()
 }
 
@@ -214,32 +217,54 @@ async fn sessions_stored_before_ids_were_hashed_keep_working() {
         vec![secret::digest(sid)]
     );
     // Access tokens naming the session still find it.
-    let live = session::live(&db, sid)
+    let live = session::live(&db, sid, chrono::Utc::now())
         .await
         .unwrap_or_else(|e| panic!("live: {e}"));
     assert_eq!(live.map(|s| s.subject_id), Some(7));
     // Its refresh token is exchanged once for a login in a new session,
     // which ends the old one.
-    let rotated = session::rotate(&db, SubjectKind::Customer, "emp_rt_legacy-token")
-        .await
-        .unwrap_or_else(|e| panic!("rotate: {e}"));
+    let rotated = session::rotate(
+        &db,
+        SubjectKind::Customer,
+        "emp_rt_legacy-token",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("rotate: {e}"));
     let Refresh::Rotated(issued) = rotated else {
         panic!("not rotated: {rotated:?}");
     };
     assert_eq!(issued.session.subject_id, 7);
     assert_ne!(issued.session_id, sid);
-    assert!(session::live(&db, sid).await.ok().flatten().is_none());
+    let live = |sid: String| {
+        let db = db.clone();
+        async move {
+            session::live(&db, &sid, chrono::Utc::now())
+                .await
+                .unwrap_or_else(|e| panic!("live: {e}"))
+        }
+    };
     assert!(
-        session::live(&db, &issued.session_id)
-            .await
-            .ok()
-            .flatten()
-            .is_some()
+        live(sid.to_owned()).await.is_none(),
+        "the old session ended"
     );
-    let again = session::rotate(&db, SubjectKind::Customer, "emp_rt_legacy-token").await;
+    assert!(live(issued.session_id.clone()).await.is_some());
+    let again = session::rotate(
+        &db,
+        SubjectKind::Customer,
+        "emp_rt_legacy-token",
+        chrono::Utc::now(),
+    )
+    .await;
     assert!(matches!(again, Ok(Refresh::Reused)), "{again:?}");
     // And the new refresh token rotates within its session.
-    let next = session::rotate(&db, SubjectKind::Customer, &issued.refresh_token).await;
+    let next = session::rotate(
+        &db,
+        SubjectKind::Customer,
+        &issued.refresh_token,
+        chrono::Utc::now(),
+    )
+    .await;
     let Ok(Refresh::Rotated(next)) = next else {
         panic!("not rotated: {next:?}");
     };

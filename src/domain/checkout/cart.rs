@@ -224,6 +224,8 @@ async fn open_cart(
 }
 
 /// Creates a cart in `channel`, owned by the signed-in customer if any.
+/// With reservations on add to cart, its lines hold stock until `hold`
+/// (as do those of the line mutations below).
 pub async fn create(
     db: &DatabaseConnection,
     channel: &Channel,
@@ -231,7 +233,7 @@ pub async fn create(
     lines: &[LineInput],
     buyer: BuyerIdentity,
     discount_codes: &[String],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     retrying(|attempt| {
         let buyer = buyer.clone();
@@ -258,7 +260,7 @@ async fn create_once(
     lines: &[LineInput],
     buyer: BuyerIdentity,
     discount_codes: &[String],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     let mut errors = Vec::new();
     let checked = check_lines(db, channel, lines, &[], None, &mut errors).await?;
@@ -445,16 +447,16 @@ async fn touch(tx: &impl ConnectionTrait, cart_id: i64) -> DomainResult<()> {
     Ok(())
 }
 
-/// With reservations on add to cart (`hold`), holds the cart's lines again
-/// for `hold` from now, in the caller's transaction (which has written
+/// With reservations on add to cart (`hold`: until when), holds the cart's
+/// lines again until `hold`, in the caller's transaction (which has written
 /// first). A shortage is returned as out-of-stock errors; the caller rolls
 /// back.
 async fn rehold(
     tx: &impl ConnectionTrait,
     cart_id: i64,
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Result<(), Vec<UserError>>> {
-    let Some(hold) = hold else {
+    let Some(expires_at) = hold else {
         return Ok(Ok(()));
     };
     stock::release_cart(tx, cart_id).await?;
@@ -479,8 +481,6 @@ async fn rehold(
             quantity: l.quantity,
         })
         .collect();
-    let expires_at =
-        now() + chrono::Duration::from_std(hold).unwrap_or_else(|_| chrono::Duration::minutes(15));
     let held = stock::reserve(
         tx,
         &levels,
@@ -517,7 +517,7 @@ pub async fn lines_add(
     token: &str,
     viewer: Viewer,
     lines: &[LineInput],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     retrying(|attempt| lines_add_once(attempt, db, channel, token, viewer, lines, hold)).await
 }
@@ -529,7 +529,7 @@ async fn lines_add_once(
     token: &str,
     viewer: Viewer,
     lines: &[LineInput],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
@@ -586,7 +586,7 @@ pub async fn lines_update(
     token: &str,
     viewer: Viewer,
     updates: &[LineUpdate],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     retrying(|attempt| lines_update_once(attempt, db, channel, token, viewer, updates, hold)).await
 }
@@ -598,7 +598,7 @@ async fn lines_update_once(
     token: &str,
     viewer: Viewer,
     updates: &[LineUpdate],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
@@ -692,7 +692,7 @@ pub async fn lines_remove(
     token: &str,
     viewer: Viewer,
     line_ids: &[i64],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     retrying(|attempt| lines_remove_once(attempt, db, token, viewer, line_ids, hold)).await
 }
@@ -703,7 +703,7 @@ async fn lines_remove_once(
     token: &str,
     viewer: Viewer,
     line_ids: &[i64],
-    hold: Option<std::time::Duration>,
+    hold: Option<DateTime<Utc>>,
 ) -> DomainResult<Outcome> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,

@@ -75,24 +75,25 @@ pub async fn limited(db: &impl ConnectionTrait, quote: &Quote) -> DomainResult<V
     Ok(out)
 }
 
-/// Claims `limited` for `customer_id`'s checkout of `cart_id` until
-/// `until`, in the caller's transaction, which holds [`lock_key`]. Refuses
+/// Claims `limited` for `customer_id`'s checkout of `cart_id` from `now`
+/// until `until`, in the caller's transaction, which holds [`lock_key`]. Refuses
 /// (writing nothing) a promotion the customer has no use left of.
 pub async fn claim(
     tx: &impl ConnectionTrait,
     limited: &[Limited],
     customer_id: i64,
     cart_id: i64,
+    now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> DomainResult<Result<(), Vec<UserError>>> {
     release(tx, cart_id).await?;
     if limited.is_empty() {
         return Ok(Ok(()));
     }
-    if let Err(errors) = check(tx, limited, customer_id, cart_id).await? {
+    if let Err(errors) = check(tx, limited, customer_id, cart_id, now).await? {
         return Ok(Err(errors));
     }
-    let now = Utc::now().trunc_subsecs(6);
+    let now = now.trunc_subsecs(6);
     promotion_claim::Entity::insert_many(limited.iter().map(|l| promotion_claim::ActiveModel {
         promotion_id: Set(l.promotion_id),
         customer_id: Set(customer_id),
@@ -107,15 +108,15 @@ pub async fn claim(
 }
 
 /// Whether `customer_id` has a use left of each of `limited`, counting
-/// their uses and the live claims of their carts other than `cart_id`, in
-/// the caller's transaction, which holds [`lock_key`].
+/// their uses and the claims of their carts other than `cart_id` still live
+/// at `now`, in the caller's transaction, which holds [`lock_key`].
 pub async fn check(
     tx: &impl ConnectionTrait,
     limited: &[Limited],
     customer_id: i64,
     cart_id: i64,
+    now: DateTime<Utc>,
 ) -> DomainResult<Result<(), Vec<UserError>>> {
-    let now = Utc::now();
     let mut errors = Vec::new();
     for l in limited {
         let used = promotion_usage::Entity::find()

@@ -36,7 +36,7 @@
 use crate::domain::tx::{Attempt, lock_keys, retrying};
 use std::{collections::HashMap, net::IpAddr, time::Duration};
 
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use entity::{
     cart as cart_row, payment, payment_transaction, promotion, promotion_usage, reservation,
     variant,
@@ -59,6 +59,7 @@ use super::{
     unpaid::{self, UnpaidCaps},
 };
 use crate::domain::{
+    clock::Clock,
     error::{DomainError, DomainResult, UserError, UserErrorCode},
     idempotency::{self, Refusal},
     identity::secret,
@@ -171,6 +172,8 @@ pub struct Checkout<'a> {
     pub keys: &'a CheckoutKeys,
     /// Holds, caps and capture mode.
     pub settings: CheckoutSettings,
+    /// The time holds and payment deadlines go by.
+    pub clock: &'a Clock,
 }
 
 /// The request an idempotency key is bound to.
@@ -182,6 +185,11 @@ struct KeyedRequest<'a> {
 }
 
 impl Checkout<'_> {
+    /// The time now, as stored.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+
     /// Completes the cart `token` for `caller`.
     pub async fn complete(
         &self,
@@ -211,7 +219,7 @@ impl Checkout<'_> {
                 None => return Ok(Completion::failed(vec![not_found()])),
             },
         };
-        let answer = idempotency::once(self.db, &scope, key, &request, || {
+        let answer = idempotency::once(self.db, self.clock, &scope, key, &request, || {
             self.run(token, caller, payment, key)
         })
         .await?;
@@ -356,7 +364,7 @@ impl Checkout<'_> {
             .iter()
             .filter_map(|l| l.variant.clone().map(|v| (v.id, v)))
             .collect();
-        let now = Utc::now().trunc_subsecs(6);
+        let now = self.now();
         let expires_at = now
             + chrono::Duration::from_std(self.settings.hold)
                 .unwrap_or_else(|_| chrono::Duration::minutes(10));
@@ -378,7 +386,8 @@ impl Checkout<'_> {
         }
         if let (Some(customer), false) = (customer_id, limited.is_empty()) {
             lock_keys(&tx, &[claims::lock_key(customer)]).await?;
-            let claimed = claims::claim(&tx, limited, customer, cart.row.id, expires_at).await?;
+            let claimed =
+                claims::claim(&tx, limited, customer, cart.row.id, now, expires_at).await?;
             if let Err(errors) = claimed {
                 tx.rollback().await?;
                 return Ok(Err(errors));
@@ -447,7 +456,7 @@ impl Checkout<'_> {
         let levels = stock::levels(tx, &ids).await?;
         let hold = stock::Hold::Cart {
             cart_id: cart.row.id,
-            expires_at: Utc::now().trunc_subsecs(6)
+            expires_at: self.now()
                 + chrono::Duration::from_std(self.settings.hold)
                     .unwrap_or_else(|_| chrono::Duration::minutes(10)),
         };
@@ -466,10 +475,7 @@ impl Checkout<'_> {
         let tx = attempt.begin(self.db).await?;
         // Write first (SQLite lock order), then release.
         cart_row::Entity::update_many()
-            .col_expr(
-                cart_row::Column::UpdatedAt,
-                Expr::value(Utc::now().trunc_subsecs(6)),
-            )
+            .col_expr(cart_row::Column::UpdatedAt, Expr::value(self.now()))
             .filter(cart_row::Column::Id.eq(cart_id))
             .exec(&tx)
             .await?;
@@ -558,7 +564,7 @@ impl Checkout<'_> {
             quote.amount_due > 0 && !matches!(auth, Some(Authorization::Authorized { .. }));
         let payment_due_at = match (unpaid, gateway) {
             (true, Some(g)) => Some(
-                Utc::now().trunc_subsecs(6)
+                self.now()
                     + chrono::Duration::from_std(self.settings.pending_hold(g.code()))
                         .unwrap_or_else(|_| chrono::Duration::hours(1)),
             ),
@@ -616,7 +622,9 @@ impl Checkout<'_> {
         if let Some(customer) = customer_id
             && !limited.is_empty()
         {
-            if let Err(errors) = claims::check(&tx, limited, customer, cart.row.id).await? {
+            if let Err(errors) =
+                claims::check(&tx, limited, customer, cart.row.id, self.now()).await?
+            {
                 tx.rollback().await?;
                 return Ok(Err(errors));
             }
@@ -667,7 +675,7 @@ impl Checkout<'_> {
         let mut next_action = None;
         let mut secured = quote.amount_due == 0;
         if let (Some(g), Some(a)) = (gateway, auth) {
-            let now = Utc::now().trunc_subsecs(6);
+            let now = self.now();
             let status = match a {
                 Authorization::Authorized { captured: true, .. } => "captured",
                 Authorization::Authorized { .. } => "authorized",

@@ -12,7 +12,7 @@
 use crate::domain::tx::begin_write;
 use std::collections::BTreeSet;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{reservation, shop_order};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
@@ -21,6 +21,7 @@ use sea_orm::{
 
 use super::{claims, orders, stock};
 use crate::domain::{
+    clock::Clock,
     error::DomainResult,
     order_state::{OrderEvent, OrderStatus},
 };
@@ -28,10 +29,9 @@ use crate::domain::{
 /// Who the sweeper's cancellations are recorded as.
 pub const ACTOR: &str = "system:expiry";
 
-/// Releases up to `limit` expired reservations; returns how many.
-pub async fn sweep(db: &DatabaseConnection, limit: u64) -> DomainResult<usize> {
+/// Releases up to `limit` reservations expired at `now`; returns how many.
+pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>, limit: u64) -> DomainResult<usize> {
     let tx = begin_write(db).await?;
-    let now = Utc::now();
     let backend = tx.get_database_backend();
     let rows: Vec<reservation::Model> = if backend == DatabaseBackend::Postgres {
         reservation::Entity::find()
@@ -94,13 +94,16 @@ async fn cancel_unpaid(tx: &impl ConnectionTrait, order: &shop_order::Model) -> 
     })
 }
 
-/// Cancels up to `limit` orders awaiting payment past their deadline that
-/// hold no stock (those that do are cancelled with their expiring holds by
-/// [`sweep`]), and deletes expired promotion claims; returns how many
-/// orders were cancelled.
-pub async fn sweep_unpaid(db: &DatabaseConnection, limit: u64) -> DomainResult<usize> {
+/// Cancels up to `limit` orders awaiting payment past their deadline at
+/// `now` that hold no stock (those that do are cancelled with their
+/// expiring holds by [`sweep`]), and deletes expired promotion claims;
+/// returns how many orders were cancelled.
+pub async fn sweep_unpaid(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> DomainResult<usize> {
     let tx = begin_write(db).await?;
-    let now = Utc::now();
     let backend = tx.get_database_backend();
     let orders: Vec<shop_order::Model> = if backend == DatabaseBackend::Postgres {
         // Only the order rows are locked: a payment webhook locks an
@@ -146,15 +149,16 @@ pub async fn sweep_unpaid(db: &DatabaseConnection, limit: u64) -> DomainResult<u
     Ok(cancelled)
 }
 
-/// Runs [`sweep`] every `every` until the process ends.
-pub async fn run_sweeper(db: DatabaseConnection, every: std::time::Duration) {
+/// Runs [`sweep`] and [`sweep_unpaid`] every `every`, at `clock`'s time,
+/// until the process ends.
+pub async fn run_sweeper(db: DatabaseConnection, clock: Clock, every: std::time::Duration) {
     const BATCH: u64 = 500;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         loop {
-            match sweep(&db, BATCH).await {
+            match sweep(&db, clock.now(), BATCH).await {
                 Ok(n) if n as u64 == BATCH => continue,
                 Ok(0) => break,
                 Ok(n) => {
@@ -168,7 +172,7 @@ pub async fn run_sweeper(db: DatabaseConnection, every: std::time::Duration) {
             }
         }
         loop {
-            match sweep_unpaid(&db, BATCH).await {
+            match sweep_unpaid(&db, clock.now(), BATCH).await {
                 Ok(n) if n as u64 == BATCH => continue,
                 Ok(0) => break,
                 Ok(n) => {

@@ -11,6 +11,7 @@ use super::{
     keys::CheckoutKeys,
 };
 use crate::domain::{
+    clock::Clock,
     error::{DomainError, DomainResult},
     events,
     identity::access::Principal,
@@ -42,6 +43,8 @@ pub struct CheckoutService {
     pub keys: CheckoutKeys,
     /// Holds, caps and capture mode.
     pub settings: CheckoutSettings,
+    /// The time holds and payment deadlines go by.
+    pub clock: Clock,
 }
 
 impl CheckoutService {
@@ -67,6 +70,7 @@ impl CheckoutService {
                 gateways: &self.gateways,
                 keys: &self.keys,
                 settings: self.settings,
+                clock: &self.clock,
             };
             checkout
                 .complete(&token, &caller, &payment, idempotency_key.as_deref())

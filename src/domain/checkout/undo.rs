@@ -21,7 +21,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use entity::payment_undo;
 use sea_orm::{
     ActiveValue::Set,
@@ -31,6 +31,7 @@ use sea_orm::{
 };
 
 use crate::domain::{
+    clock::Clock,
     error::DomainResult,
     money::Currency,
     payments::{GatewayError, Gateways, PaymentGateway},
@@ -185,10 +186,13 @@ fn undo_of(row: &payment_undo::Model) -> Option<Undo> {
     })
 }
 
-/// Claims up to `limit` due pending undos for the lease time (`LEASE`).
-pub async fn claim(db: &DatabaseConnection, limit: u64) -> DomainResult<Vec<payment_undo::Model>> {
+/// Claims up to `limit` pending undos due at `now` for the lease time (`LEASE`).
+pub async fn claim(
+    db: &DatabaseConnection,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> DomainResult<Vec<payment_undo::Model>> {
     let tx = begin_write(db).await?;
-    let now = Utc::now();
     let mut q = payment_undo::Entity::find()
         .filter(payment_undo::Column::Status.eq("pending"))
         .filter(payment_undo::Column::NextAttemptAt.lte(now))
@@ -212,14 +216,16 @@ pub async fn claim(db: &DatabaseConnection, limit: u64) -> DomainResult<Vec<paym
     Ok(rows)
 }
 
-/// Records the outcome of an attempt at a claimed undo.
+/// Records the outcome of an attempt at a claimed undo made at `now` (a
+/// retry falls due counting from then).
 async fn record(
     db: &impl ConnectionTrait,
     row: &payment_undo::Model,
     outcome: &Result<(), GatewayError>,
     retry: Retry,
+    now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let now = Utc::now().trunc_subsecs(6);
+    let now = now.trunc_subsecs(6);
     let attempts = u32::try_from(row.attempts).unwrap_or(0) + 1;
     let (status, next, error) = match outcome {
         Ok(()) => ("done", now, None),
@@ -262,14 +268,15 @@ async fn record(
     Ok(())
 }
 
-/// One round: claims due undos and attempts each. Returns how many were
-/// attempted.
+/// One round at `clock`'s time: claims due undos and attempts each.
+/// Returns how many were attempted.
 pub async fn run_once(
     db: &DatabaseConnection,
     gateways: &Gateways,
     retry: Retry,
+    clock: &Clock,
 ) -> DomainResult<usize> {
-    let rows = claim(db, CLAIM).await?;
+    let rows = claim(db, CLAIM, clock.now()).await?;
     for row in &rows {
         let outcome = match (undo_of(row), gateways.get(&row.gateway)) {
             (Some(undo), Some(gateway)) => attempt(gateway.as_ref(), &undo).await,
@@ -281,16 +288,21 @@ pub async fn run_once(
                 row.gateway
             ))),
         };
-        record(db, row, &outcome, retry).await?;
+        record(db, row, &outcome, retry, clock.now()).await?;
     }
     Ok(rows.len())
 }
 
 /// Runs [`run_once`] until the process ends: again at once while rounds
 /// are full, else after `retry.poll`.
-pub async fn run_worker(db: DatabaseConnection, gateways: Arc<Gateways>, retry: Retry) {
+pub async fn run_worker(
+    db: DatabaseConnection,
+    gateways: Arc<Gateways>,
+    retry: Retry,
+    clock: Clock,
+) {
     loop {
-        match run_once(&db, &gateways, retry).await {
+        match run_once(&db, &gateways, retry, &clock).await {
             Ok(n) if n as u64 == CLAIM => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "payment undo round failed"),

@@ -1,5 +1,6 @@
 //! Who is asking: the principal behind a request's bearer token.
 
+use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
 use super::{
@@ -149,15 +150,17 @@ impl Refused {
     }
 }
 
-/// Resolves a bearer token: a partner token (by its prefix) or an access JWT.
+/// Resolves a bearer token: a partner token (by its prefix) or an access JWT
+/// whose session is live at `now`.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     keys: &JwtKeys,
     token: &str,
+    now: DateTime<Utc>,
 ) -> DomainResult<Result<Principal, Refused>> {
     let token = token.trim();
     if token.starts_with(api_token::PREFIX) {
-        return Ok(match api_token::authenticate(db, token).await? {
+        return Ok(match api_token::authenticate(db, token, now).await? {
             Ok(t) => Ok(Principal::Partner {
                 token_id: t.id,
                 scopes: api_token::scopes_of(&t),
@@ -179,7 +182,7 @@ pub async fn authenticate(
     let Some((kind, id)) = claims.subject() else {
         return Ok(Err(Refused::Invalid));
     };
-    let Some(session) = session::live(db, &claims.sid).await? else {
+    let Some(session) = session::live(db, &claims.sid, now).await? else {
         return Ok(Err(Refused::Revoked));
     };
     if session.subject_kind != kind.as_str() || session.subject_id != id {
@@ -241,12 +244,14 @@ impl Credential {
         Self::new(None, Principal::Anonymous)
     }
 
-    /// The principal now, checking the token again if it was last checked
-    /// more than [`RECHECK_EVERY`] ago; `Err` once it is no longer valid.
+    /// The principal at `now`, checking the token again if it was last
+    /// checked more than [`RECHECK_EVERY`] ago; `Err` once it is no longer
+    /// valid.
     pub async fn current(
         &self,
         db: &impl ConnectionTrait,
         keys: &JwtKeys,
+        now: DateTime<Utc>,
     ) -> DomainResult<Result<Principal, Refused>> {
         let Some(token) = &self.token else {
             return Ok(Ok(Principal::Anonymous));
@@ -255,7 +260,7 @@ impl Credential {
         if last.1.elapsed() < RECHECK_EVERY {
             return Ok(Ok(last.0.clone()));
         }
-        let checked = authenticate(db, keys, token).await?;
+        let checked = authenticate(db, keys, token, now).await?;
         if let Ok(p) = &checked {
             *last = (p.clone(), std::time::Instant::now());
         }

@@ -188,10 +188,12 @@ pub enum Refused {
     Expired,
 }
 
-/// The live token matching `secret`; refreshes its last-used time when stale.
+/// The token matching `secret` if it is live at `now`; refreshes its
+/// last-used time when stale.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     secret: &str,
+    now: DateTime<Utc>,
 ) -> DomainResult<Result<api_token::Model, Refused>> {
     let digest = secret::digest(secret);
     let Some(token) = api_token::Entity::find()
@@ -205,7 +207,6 @@ pub async fn authenticate(
     if !secret::ct_eq(token.token_hash.as_bytes(), digest.as_bytes()) {
         return Ok(Err(Refused::Unknown));
     }
-    let now = Utc::now();
     if token.revoked_at.is_some() {
         return Ok(Err(Refused::Revoked));
     }

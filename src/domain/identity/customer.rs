@@ -4,7 +4,7 @@
 use crate::domain::tx::begin_write;
 use std::str::FromStr;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entity::{customer, customer_address, password_reset};
 use sea_orm::{
     ActiveModelTrait,
@@ -656,18 +656,18 @@ pub struct ResetToken {
     pub token: String,
 }
 
-/// Issues a single-use reset token valid for `ttl` if the email has an
-/// account; `None` otherwise (the caller answers the same either way).
+/// Issues a single-use reset token valid for `ttl` from `now` if the email
+/// has an account; `None` otherwise (the caller answers the same either way).
 pub async fn request_password_reset(
     db: &impl ConnectionTrait,
     email: &str,
     ttl: Duration,
+    now: DateTime<Utc>,
 ) -> DomainResult<Option<ResetToken>> {
     let Some(customer) = find_by_email(db, email).await? else {
         return Ok(None);
     };
     let token = secret::random_token("");
-    let now = Utc::now();
     password_reset::Entity::insert(password_reset::ActiveModel {
         customer_id: Set(customer.id),
         token_hash: Set(secret::digest(&token)),
@@ -684,13 +684,15 @@ pub async fn request_password_reset(
     }))
 }
 
-/// Sets a new password with a reset token: the token is used up, every other
-/// outstanding reset token of the customer too, and every session ends.
+/// Sets a new password with a reset token not expired at `now`: the token
+/// is used up, every other outstanding reset token of the customer too, and
+/// every session ends.
 pub async fn reset_password(
     db: &impl ConnectionTrait,
     hashing: &Hashing,
     token: &str,
     new: &str,
+    now: DateTime<Utc>,
 ) -> DomainResult<Result<customer::Model, Vec<UserError>>> {
     let invalid = || {
         vec![UserError::new(
@@ -699,7 +701,6 @@ pub async fn reset_password(
             "the reset token is invalid, used or expired",
         )]
     };
-    let now = Utc::now();
     let Some(row) = password_reset::Entity::find()
         .filter(password_reset::Column::TokenHash.eq(secret::digest(token.trim())))
         .filter(password_reset::Column::UsedAt.is_null())

@@ -108,12 +108,13 @@ async fn issue(
     db: &impl ConnectionTrait,
     session: auth_session::Model,
     session_id: String,
+    now: DateTime<Utc>,
 ) -> DomainResult<Issued> {
     let token = format!("{}.{session_id}", secret::random_token(REFRESH_PREFIX));
     refresh_token::Entity::insert(refresh_token::ActiveModel {
         session_id: Set(session.id.clone()),
         token_hash: Set(secret::digest(&token)),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         used_at: Set(None),
         ..Default::default()
     })
@@ -126,14 +127,15 @@ async fn issue(
     })
 }
 
-/// Starts a session for `subject` that can be refreshed for `lifetime`.
+/// Starts a session for `subject` at `now` that can be refreshed for
+/// `lifetime`.
 pub async fn start(
     db: &impl ConnectionTrait,
     kind: SubjectKind,
     subject_id: i64,
     lifetime: Duration,
+    now: DateTime<Utc>,
 ) -> DomainResult<Issued> {
-    let now = Utc::now();
     let session_id = secret::random_token("");
     let session = auth_session::Model {
         id: secret::digest(&session_id),
@@ -155,20 +157,21 @@ pub async fn start(
     })
     .exec_without_returning(db)
     .await?;
-    issue(db, session, session_id).await
+    issue(db, session, session_id, now).await
 }
 
 fn is_live(s: &auth_session::Model, now: DateTime<Utc>) -> bool {
     s.revoked_at.is_none() && s.expires_at > now
 }
 
-/// Exchanges a refresh token of a `kind` session for a new one.
+/// Exchanges a refresh token of a `kind` session for a new one at `now`
+/// (an expired session's tokens are refused).
 pub async fn rotate(
     db: &impl ConnectionTrait,
     kind: SubjectKind,
     token: &str,
+    now: DateTime<Utc>,
 ) -> DomainResult<Refresh> {
-    let now = Utc::now();
     let Some(row) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(secret::digest(token)))
         .one(db)
@@ -207,7 +210,9 @@ pub async fn rotate(
         return Ok(Refresh::Reused);
     }
     match session_id {
-        Some(sid) => Ok(Refresh::Rotated(issue(db, session, sid.to_owned()).await?)),
+        Some(sid) => Ok(Refresh::Rotated(
+            issue(db, session, sid.to_owned(), now).await?,
+        )),
         None => {
             // Its session's id is known only as a digest now: the login
             // goes on in a new session, for what remains of the old one.
@@ -219,7 +224,7 @@ pub async fn rotate(
                 SubjectKind::Customer
             };
             Ok(Refresh::Rotated(
-                start(db, kind, session.subject_id, lifetime).await?,
+                start(db, kind, session.subject_id, lifetime, now).await?,
             ))
         }
     }
@@ -278,12 +283,12 @@ pub async fn revoke_all(
 }
 
 /// The session with id `session_id` (as access tokens name it) if it is
-/// neither revoked nor expired.
+/// neither revoked nor expired at `now`.
 pub async fn live(
     db: &impl ConnectionTrait,
     session_id: &str,
+    now: DateTime<Utc>,
 ) -> DomainResult<Option<auth_session::Model>> {
-    let now = Utc::now();
     Ok(auth_session::Entity::find_by_id(secret::digest(session_id))
         .one(db)
         .await?

@@ -49,7 +49,8 @@ const TOKENS: &str = "tok_visa, tok_success, tok_decline, tok_insufficient_funds
 /// 10 000 payments, in memory. The same idempotency key returns
 /// the same outcome and reference; [`TestGateway::authorizations`] counts the
 /// authorizations actually made, so a test can assert that retries made
-/// only one. Capture, void and refund check amounts and states as Stripe
+/// only one, and [`TestGateway::authorize_calls`] every call, replays
+/// included, so it can assert the server asked only once. Capture, void and refund check amounts and states as Stripe
 /// does (at most the authorized amount, once; refunds up to what was
 /// captured), refusing with [`GatewayError::Rejected`]. Webhooks use
 /// Stripe's signature scheme and event JSON, signed with the secret given to
@@ -57,6 +58,7 @@ const TOKENS: &str = "tok_visa, tok_success, tok_decline, tok_insufficient_funds
 pub struct TestGateway {
     webhook_secret: String,
     authorizations: AtomicU64,
+    authorize_calls: AtomicU64,
     payments: Cache<String, Arc<Mutex<TestPayment>>>,
     authorize_replays: Replays<Authorization>,
     capture_replays: Replays<Capture>,
@@ -113,6 +115,7 @@ impl TestGateway {
         Self {
             webhook_secret: webhook_secret.into(),
             authorizations: AtomicU64::new(0),
+            authorize_calls: AtomicU64::new(0),
             payments: Cache::new(CAPACITY),
             authorize_replays: Replays::new(CAPACITY),
             capture_replays: Replays::new(CAPACITY),
@@ -126,6 +129,13 @@ impl TestGateway {
     /// an idempotency key or simulated gateway errors.
     pub fn authorizations(&self) -> u64 {
         self.authorizations.load(Ordering::Relaxed)
+    }
+
+    /// Every call of [`PaymentGateway::authorize`] so far, whatever it
+    /// answered: replays of an idempotency key, refusals and simulated
+    /// gateway errors included.
+    pub fn authorize_calls(&self) -> u64 {
+        self.authorize_calls.load(Ordering::Relaxed)
     }
 
     /// Finishes the customer action of a `tok_3ds` payment, as the customer
@@ -273,6 +283,7 @@ impl fmt::Debug for TestGateway {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestGateway")
             .field("authorizations", &self.authorizations())
+            .field("authorize_calls", &self.authorize_calls())
             .finish_non_exhaustive()
     }
 }
@@ -285,6 +296,7 @@ impl PaymentGateway for TestGateway {
 
     #[tracing::instrument(skip_all, fields(gateway = "test", order_reference = %req.reference))]
     async fn authorize(&self, req: &AuthorizeRequest) -> Result<Authorization, GatewayError> {
+        self.authorize_calls.fetch_add(1, Ordering::Relaxed);
         require_positive(req.amount_minor)?;
         require_key(&req.idempotency_key)?;
         let request = format!(

@@ -175,8 +175,8 @@ pub struct Claimed {
     pub subscription: webhook_subscription::Model,
 }
 
-/// Claims up to `limit` due pending deliveries of live subscriptions for
-/// `lease` (see the module documentation). Deliveries of a subscription
+/// Claims up to `limit` pending deliveries of live subscriptions due at
+/// `now`, for `lease` (see the module documentation). Deliveries of a subscription
 /// whose owner was revoked meanwhile stay pending, unsent; those whose
 /// owner lost `webhooks:write` or the topic's read permission are refused:
 /// marked failed, saying which permission is missing.
@@ -184,9 +184,9 @@ pub async fn claim(
     db: &DatabaseConnection,
     limit: u64,
     lease: Duration,
+    now: DateTime<Utc>,
 ) -> DomainResult<Vec<Claimed>> {
     let tx = begin_write(db).await?;
-    let now = Utc::now();
     let backend = tx.get_database_backend();
     if backend != DatabaseBackend::Postgres {
         // Take SQLite's write lock first (a no-op update), then read.
@@ -310,15 +310,17 @@ pub struct Retry {
     pub cap: Duration,
 }
 
-/// Records an attempt at a claimed delivery; returns its status after it.
-/// A delivery no longer pending (deleted meanwhile) is left alone.
+/// Records an attempt at a claimed delivery made at `now` (a retry falls
+/// due counting from then); returns its status after it. A delivery no
+/// longer pending (deleted meanwhile) is left alone.
 pub async fn record(
     db: &impl ConnectionTrait,
     delivery: &webhook_delivery::Model,
     attempt: &Attempt,
     retry: Retry,
+    now: DateTime<Utc>,
 ) -> DomainResult<Status> {
-    let now = Utc::now().trunc_subsecs(6);
+    let now = now.trunc_subsecs(6);
     let attempts = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
     let status = if attempt.succeeded() {
         Status::Succeeded

@@ -42,7 +42,7 @@ use super::{
     queue::{self, Attempt, Claimed, Retry},
     target::{self, GuardedResolver, Targets},
 };
-use crate::domain::{error::DomainResult, payments::signature, sealing::MasterKey};
+use crate::domain::{clock::Clock, error::DomainResult, payments::signature, sealing::MasterKey};
 
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "Emporium-Signature";
@@ -125,16 +125,18 @@ pub struct Worker {
     settings: Settings,
     metrics: Arc<Metrics>,
     master: Arc<MasterKey>,
+    clock: Clock,
 }
 
 impl Worker {
     /// A worker on `db` (the background pool), counting into `metrics`,
-    /// opening signing secrets with `master`.
+    /// opening signing secrets with `master`; deliveries fall due by `clock`.
     pub fn new(
         db: DatabaseConnection,
         settings: Settings,
         metrics: Arc<Metrics>,
         master: Arc<MasterKey>,
+        clock: Clock,
     ) -> reqwest::Result<Self> {
         let mut client = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -151,13 +153,15 @@ impl Worker {
             settings,
             metrics,
             master,
+            clock,
         })
     }
 
     /// Claims one round of due deliveries and attempts them; returns how
     /// many it claimed.
     pub async fn run_once(&self) -> DomainResult<usize> {
-        let claimed = queue::claim(&self.db, CLAIM, self.settings.lease()).await?;
+        let claimed =
+            queue::claim(&self.db, CLAIM, self.settings.lease(), self.clock.now()).await?;
         let n = claimed.len();
         let results: Vec<DomainResult<()>> = futures_util::stream::iter(claimed)
             .map(|c| self.deliver(c))
@@ -172,7 +176,14 @@ impl Worker {
 
     async fn deliver(&self, c: Claimed) -> DomainResult<()> {
         let attempt = self.attempt(&c).await;
-        let status = queue::record(&self.db, &c.delivery, &attempt, self.settings.retry).await?;
+        let status = queue::record(
+            &self.db,
+            &c.delivery,
+            &attempt,
+            self.settings.retry,
+            self.clock.now(),
+        )
+        .await?;
         self.metrics.count(&attempt, status);
         if let Some(error) = &attempt.error {
             tracing::info!(

@@ -288,11 +288,12 @@ impl Call {
             reference: self.reference,
             mode: self.mode.unwrap_or_default().into(),
         };
-        let db = &ctx.state()?.db;
+        let state = ctx.state()?;
+        let db = &state.db;
         let scope = ctx.principal()?.idempotency_scope();
         let request = (&rows, &context.reason, context.mode, &context.reference);
         let key = self.idempotency_key.as_deref();
-        let outcome = idempotency::once(db, &scope, key, &request, || {
+        let outcome = idempotency::once(db, &state.clock, &scope, key, &request, || {
             inventory::change(db, &context, &rows)
         })
         .await?;

@@ -6,6 +6,7 @@ mod codes;
 pub mod types;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, connection::Connection};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
 use crate::{
     domain::{
@@ -184,10 +185,15 @@ fn variant_lines(lines: Vec<CartLineInput>) -> ApiResult<Vec<LineInput>> {
         .collect()
 }
 
-/// How long adding to a cart holds stock, if it does.
-fn cart_hold(ctx: &Context<'_>) -> ApiResult<Option<std::time::Duration>> {
-    let secs = ctx.state()?.config.commerce.cart_reservation_secs;
-    Ok((secs > 0).then(|| std::time::Duration::from_secs(secs)))
+/// Until when adding to a cart now holds stock, if it does.
+fn cart_hold(ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
+    let state = ctx.state()?;
+    let secs = state.config.commerce.cart_reservation_secs;
+    Ok((secs > 0).then(|| {
+        state.clock.now().trunc_subsecs(6)
+            + TimeDelta::from_std(std::time::Duration::from_secs(secs))
+                .unwrap_or_else(|_| TimeDelta::minutes(15))
+    }))
 }
 
 /// Cart and order queries.

@@ -70,7 +70,14 @@ async fn start_login(
     id: i64,
     role: Option<Role>,
 ) -> ApiResult<AuthTokens> {
-    let issued = session::start(&state.db, kind, id, session_lifetime(state)).await?;
+    let issued = session::start(
+        &state.db,
+        kind,
+        id,
+        session_lifetime(state),
+        state.clock.now(),
+    )
+    .await?;
     sign(state, kind, id, issued, role)
 }
 
@@ -80,11 +87,13 @@ async fn rotate_login(
     kind: SubjectKind,
     token: &str,
 ) -> ApiResult<Result<session::Issued, Vec<UserError>>> {
-    Ok(match session::rotate(&state.db, kind, token).await? {
-        Refresh::Rotated(issued) => Ok(issued),
-        Refresh::Invalid => Err(refresh_refused(false)),
-        Refresh::Reused => Err(refresh_refused(true)),
-    })
+    Ok(
+        match session::rotate(&state.db, kind, token, state.clock.now()).await? {
+            Refresh::Rotated(issued) => Ok(issued),
+            Refresh::Invalid => Err(refresh_refused(false)),
+            Refresh::Reused => Err(refresh_refused(true)),
+        },
+    )
 }
 
 fn invalid_credentials() -> Vec<UserError> {
@@ -415,7 +424,9 @@ impl IdentityMutation {
         let ttl = Duration::minutes(
             i64::try_from(state.config.auth.password_reset_ttl_mins).unwrap_or(60),
         );
-        if let Some(reset) = customer::request_password_reset(&state.db, &email, ttl).await? {
+        let reset =
+            customer::request_password_reset(&state.db, &email, ttl, state.clock.now()).await?;
+        if let Some(reset) = reset {
             let link = state
                 .config
                 .auth
@@ -455,7 +466,10 @@ impl IdentityMutation {
         new_password: String,
     ) -> ApiResult<CustomerAuthPayload> {
         let state = ctx.state()?;
-        match customer::reset_password(&state.db, &state.hashing, &token, &new_password).await? {
+        let now = state.clock.now();
+        match customer::reset_password(&state.db, &state.hashing, &token, &new_password, now)
+            .await?
+        {
             Ok(c) => {
                 let tokens = start_login(state, SubjectKind::Customer, c.id, None).await?;
                 Ok(CustomerAuthPayload::signed_in(c, tokens))

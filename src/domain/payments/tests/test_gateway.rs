@@ -138,6 +138,8 @@ async fn the_same_idempotency_key_is_the_same_authorization() -> TestResult {
         assert_eq!(retry.await??, first);
     }
     assert_eq!(gateway.authorizations(), 1);
+    // Every call is counted apart: ten asked, one authorization made.
+    assert_eq!(gateway.authorize_calls(), 10);
 
     // Declines are replayed too.
     let decline = request("tok_decline", CaptureMode::Manual);
@@ -189,6 +191,7 @@ async fn invalid_requests_are_refused() {
         "resource_missing"
     );
     assert_eq!(gateway.authorizations(), 0);
+    assert_eq!(gateway.authorize_calls(), 2, "refused calls count as calls");
 }
 
 #[tokio::test]
