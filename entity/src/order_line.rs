@@ -41,6 +41,12 @@ pub struct Model {
     pub discount_allocations: String,
     /// Line order.
     pub position: i32,
+    /// Units shipped by fulfilments that are not cancelled.
+    pub quantity_fulfilled: i32,
+    /// Units cancelled (never to be shipped).
+    pub quantity_cancelled: i32,
+    /// Units refunded.
+    pub quantity_refunded: i32,
 }
 
 /// `order_line` relations are followed by explicit queries.

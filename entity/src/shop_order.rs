@@ -76,6 +76,12 @@ pub struct Model {
     /// A keyed digest of the network it was placed from (for the cap on
     /// unpaid orders per client address).
     pub client_address: Option<String>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<DateTimeUtc>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// How its card money is captured: `automatic`, `on_fulfillment` or `manual`.
+    pub capture_mode: String,
     /// Placed at.
     pub created_at: DateTimeUtc,
     /// Last change.

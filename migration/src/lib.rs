@@ -18,6 +18,7 @@ mod m20261126_000010_stock_outside_catalog_version;
 mod m20261127_000011_checkout_limits;
 mod m20261201_000012_secrets_at_rest;
 mod m20261201_000013_job_lease;
+mod m20261203_000014_orders_after_payment;
 
 /// The ordered list of migration steps.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000011_checkout_limits::Migration),
             Box::new(m20261201_000012_secrets_at_rest::Migration),
             Box::new(m20261201_000013_job_lease::Migration),
+            Box::new(m20261203_000014_orders_after_payment::Migration),
         ]
     }
 }

@@ -85,6 +85,61 @@ pub enum DomainEvent {
         /// Statuses after the event.
         status: crate::domain::order_state::Status,
     },
+    /// Units of an order shipped (a fulfilment was created).
+    #[serde(rename_all = "camelCase")]
+    OrderFulfilled {
+        /// The order.
+        order_id: i64,
+        /// Its owner, if signed in.
+        customer_id: Option<i64>,
+        /// The fulfilment.
+        fulfillment_id: i64,
+        /// Statuses after the event.
+        status: crate::domain::order_state::Status,
+    },
+    /// A fulfilment's tracking or shipment status changed (tracking
+    /// updated, in transit, out for delivery, delivered, failure,
+    /// cancelled).
+    #[serde(rename_all = "camelCase")]
+    FulfillmentUpdated {
+        /// The order.
+        order_id: i64,
+        /// Its owner, if signed in.
+        customer_id: Option<i64>,
+        /// The fulfilment.
+        fulfillment_id: i64,
+        /// Its shipment status now (`shipped`, `in_transit`,
+        /// `out_for_delivery`, `delivered`, `failure`, `cancelled`).
+        shipment_status: String,
+    },
+    /// An order was cancelled.
+    #[serde(rename_all = "camelCase")]
+    OrderCancelled {
+        /// The order.
+        order_id: i64,
+        /// Its owner, if signed in.
+        customer_id: Option<i64>,
+        /// Why, as staff told it.
+        reason: String,
+        /// Statuses after the event.
+        status: crate::domain::order_state::Status,
+    },
+    /// Money was paid back on an order.
+    #[serde(rename_all = "camelCase")]
+    OrderRefunded {
+        /// The order.
+        order_id: i64,
+        /// Its owner, if signed in.
+        customer_id: Option<i64>,
+        /// The refund.
+        refund_id: i64,
+        /// Minor units paid back.
+        amount_minor: i64,
+        /// Currency code.
+        currency: String,
+        /// Statuses after the event.
+        status: crate::domain::order_state::Status,
+    },
 }
 
 /// Every topic an event is published under (what webhook subscriptions
@@ -95,6 +150,10 @@ pub const TOPICS: &[&str] = &[
     "order.paid",
     "order.updated",
     "catalog.changed",
+    "order.fulfilled",
+    "fulfillment.updated",
+    "order.cancelled",
+    "order.refunded",
 ];
 
 impl DomainEvent {
@@ -106,6 +165,10 @@ impl DomainEvent {
             Self::OrderPaid { .. } => "order.paid",
             Self::OrderUpdated { .. } => "order.updated",
             Self::CatalogChanged { .. } => "catalog.changed",
+            Self::OrderFulfilled { .. } => "order.fulfilled",
+            Self::FulfillmentUpdated { .. } => "fulfillment.updated",
+            Self::OrderCancelled { .. } => "order.cancelled",
+            Self::OrderRefunded { .. } => "order.refunded",
         }
     }
 }
@@ -260,6 +323,32 @@ mod tests {
                 product_ids: vec![],
                 variant_ids: vec![],
                 everything: true,
+            },
+            DomainEvent::OrderFulfilled {
+                order_id: 1,
+                customer_id: None,
+                fulfillment_id: 1,
+                status,
+            },
+            DomainEvent::FulfillmentUpdated {
+                order_id: 1,
+                customer_id: None,
+                fulfillment_id: 1,
+                shipment_status: "in_transit".into(),
+            },
+            DomainEvent::OrderCancelled {
+                order_id: 1,
+                customer_id: None,
+                reason: "customer".into(),
+                status,
+            },
+            DomainEvent::OrderRefunded {
+                order_id: 1,
+                customer_id: None,
+                refund_id: 1,
+                amount_minor: 100,
+                currency: "USD".into(),
+                status,
             },
         ];
         let topics: Vec<&str> = events.iter().map(DomainEvent::topic).collect();

@@ -41,6 +41,14 @@ pub enum Kind {
     WebhookSubscription,
     /// One event's delivery to a webhook subscription.
     WebhookDelivery,
+    /// A line of an order.
+    OrderLine,
+    /// A shipment of some of an order's units.
+    Fulfillment,
+    /// Money paid back on an order.
+    Refund,
+    /// An entry of an order's timeline.
+    OrderEvent,
 }
 
 impl Kind {
@@ -65,6 +73,10 @@ impl Kind {
             Self::GiftCard => "GiftCard",
             Self::WebhookSubscription => "WebhookSubscription",
             Self::WebhookDelivery => "WebhookDelivery",
+            Self::OrderLine => "OrderLine",
+            Self::Fulfillment => "Fulfillment",
+            Self::Refund => "Refund",
+            Self::OrderEvent => "OrderEvent",
         }
     }
 
@@ -89,6 +101,10 @@ impl Kind {
             Self::GiftCard,
             Self::WebhookSubscription,
             Self::WebhookDelivery,
+            Self::OrderLine,
+            Self::Fulfillment,
+            Self::Refund,
+            Self::OrderEvent,
         ]
         .into_iter()
         .find(|k| k.name() == s)

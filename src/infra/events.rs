@@ -238,7 +238,11 @@ async fn invalidation_of(
             }
             DomainEvent::OrderCreated { .. }
             | DomainEvent::OrderPaid { .. }
-            | DomainEvent::OrderUpdated { .. } => {}
+            | DomainEvent::OrderUpdated { .. }
+            | DomainEvent::OrderFulfilled { .. }
+            | DomainEvent::FulfillmentUpdated { .. }
+            | DomainEvent::OrderCancelled { .. }
+            | DomainEvent::OrderRefunded { .. } => {}
         }
     }
     if inv.everything {

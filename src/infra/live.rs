@@ -161,7 +161,11 @@ pub async fn run(
                 }
                 DomainEvent::OrderCreated { order_id, .. }
                 | DomainEvent::OrderPaid { order_id, .. }
-                | DomainEvent::OrderUpdated { order_id, .. } => order_ids.push(*order_id),
+                | DomainEvent::OrderUpdated { order_id, .. }
+                | DomainEvent::OrderFulfilled { order_id, .. }
+                | DomainEvent::FulfillmentUpdated { order_id, .. }
+                | DomainEvent::OrderCancelled { order_id, .. }
+                | DomainEvent::OrderRefunded { order_id, .. } => order_ids.push(*order_id),
             }
         }
         if !variants.is_empty() && feeds.stock.receiver_count() > 0 {

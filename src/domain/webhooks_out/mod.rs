@@ -174,7 +174,9 @@ pub fn permission_for(topic: &str) -> Option<Permission> {
     match topic.trim() {
         "stock.changed" => Some(Permission::InventoryRead),
         "catalog.changed" => Some(Permission::CatalogRead),
-        t if t.starts_with("order.") => Some(Permission::OrdersRead),
+        t if t.starts_with("order.") || t.starts_with("fulfillment.") => {
+            Some(Permission::OrdersRead)
+        }
         _ => None,
     }
 }

@@ -56,6 +56,8 @@ const ID_FIELDS: &[(&str, Kind)] = &[
     ("customerId", Kind::Customer),
     ("productIds", Kind::Product),
     ("variantIds", Kind::ProductVariant),
+    ("fulfillmentId", Kind::Fulfillment),
+    ("refundId", Kind::Refund),
 ];
 
 /// `event` as a receiver sees it: its row ids replaced by global IDs.
@@ -412,6 +414,32 @@ mod tests {
                 variant_ids: vec![7],
                 everything: false,
             },
+            DomainEvent::OrderFulfilled {
+                order_id: 9,
+                customer_id: Some(4),
+                fulfillment_id: 3,
+                status,
+            },
+            DomainEvent::FulfillmentUpdated {
+                order_id: 9,
+                customer_id: Some(4),
+                fulfillment_id: 3,
+                shipment_status: "delivered".into(),
+            },
+            DomainEvent::OrderCancelled {
+                order_id: 9,
+                customer_id: None,
+                reason: "customer".into(),
+                status,
+            },
+            DomainEvent::OrderRefunded {
+                order_id: 9,
+                customer_id: Some(4),
+                refund_id: 2,
+                amount_minor: 500,
+                currency: "EUR".into(),
+                status,
+            },
         ];
         for e in &all {
             match e {
@@ -419,7 +447,11 @@ mod tests {
                 | DomainEvent::OrderCreated { .. }
                 | DomainEvent::OrderPaid { .. }
                 | DomainEvent::OrderUpdated { .. }
-                | DomainEvent::CatalogChanged { .. } => {}
+                | DomainEvent::CatalogChanged { .. }
+                | DomainEvent::OrderFulfilled { .. }
+                | DomainEvent::FulfillmentUpdated { .. }
+                | DomainEvent::OrderCancelled { .. }
+                | DomainEvent::OrderRefunded { .. } => {}
             }
         }
         all
