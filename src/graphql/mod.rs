@@ -52,6 +52,7 @@ pub struct QueryRoot(
     commerce::CommerceQuery,
     admin::promotions::PromotionQuery,
     admin::webhooks::WebhookQuery,
+    admin::settings::SettingsQuery,
 );
 
 /// Every mutation of the API.
@@ -66,6 +67,7 @@ pub struct MutationRoot(
     commerce::CommerceMutation,
     admin::promotions::PromotionMutation,
     admin::webhooks::WebhookMutation,
+    admin::settings::SettingsMutation,
 );
 
 pub use subscriptions::SubscriptionRoot;
