@@ -28,10 +28,7 @@ pub mod tax;
 
 use std::collections::HashSet;
 
-use crate::domain::error::{DomainResult, UserError, UserErrorCode};
-
-/// An operation's outcome: the value, or what was wrong with the input.
-pub type Outcome<T> = DomainResult<Result<T, Vec<UserError>>>;
+use crate::domain::error::{UserError, UserErrorCode};
 
 /// Every ISO 3166-1 alpha-2 code officially assigned.
 const ISO_COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH \
@@ -149,10 +146,10 @@ mod tests {
     fn country_lists_are_checked_entry_by_entry() {
         let mut errors = Vec::new();
         let codes = ["de", "FR", "DE", "UK"].map(str::to_owned);
-        let out = check_countries(&codes, &["input", "countries"], &mut errors);
+        let out = check_countries(&codes, &["countries"], &mut errors);
         assert_eq!(out, ["DE", "FR"]);
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].field, ["input", "countries", "3"]);
+        assert_eq!(errors[0].field, ["countries", "3"]);
         assert_eq!(errors[0].code, UserErrorCode::InvalidCountryCode);
         let mut errors = Vec::new();
         assert!(check_countries(&[], &["countries"], &mut errors).is_empty());

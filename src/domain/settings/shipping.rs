@@ -15,13 +15,13 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{Outcome, check_countries, check_name, check_tax_class};
+use super::{check_countries, check_name, check_tax_class};
 use crate::domain::{
     audit::{self, Actor, Change},
     catalog_admin::{not_found, valid_handle},
     channel::{self, Channel},
     checkout::setup::Bracket,
-    error::{DomainError, DomainResult, UserError, UserErrorCode, is_unique_violation},
+    error::{DomainError, DomainResult, Outcome, UserError, UserErrorCode, is_unique_violation},
     money::Money,
     tx::begin_write,
 };
@@ -171,12 +171,12 @@ pub async fn zone_create(
     let mut errors = Vec::new();
     let name = check_name(
         input.name.as_deref().unwrap_or_default(),
-        &["input", "name"],
+        &["name"],
         &mut errors,
     );
     let countries = check_countries(
         input.countries.as_deref().unwrap_or_default(),
-        &["input", "countries"],
+        &["countries"],
         &mut errors,
     );
     if errors.is_empty() && zone_name_taken(&tx, &name, None).await? {
@@ -209,7 +209,7 @@ pub async fn zone_create(
 
 fn taken_name(name: &str) -> UserError {
     UserError::new(
-        &["input", "name"],
+        &["name"],
         UserErrorCode::Taken,
         format!("another shipping zone is named `{name}`"),
     )
@@ -230,14 +230,14 @@ pub async fn zone_update(
     let mut errors = Vec::new();
     let mut row: shipping_zone::ActiveModel = existing.clone().into();
     if let Some(name) = &input.name {
-        let name = check_name(name, &["input", "name"], &mut errors);
+        let name = check_name(name, &["name"], &mut errors);
         if errors.is_empty() && zone_name_taken(&tx, &name, Some(id)).await? {
             errors.push(taken_name(&name));
         }
         row.name = Set(name);
     }
     if let Some(countries) = &input.countries {
-        let countries = check_countries(countries, &["input", "countries"], &mut errors);
+        let countries = check_countries(countries, &["countries"], &mut errors);
         row.countries = Set(countries.join(" "));
     }
     if !errors.is_empty() {
@@ -390,14 +390,14 @@ fn priced(
 ) -> (i64, Option<i64>, Option<String>) {
     let kind_changed = existing.is_some_and(|e| e.kind != kind.as_str());
     let amount = match input.amount {
-        Some(a) => check_amount(a, ch, &["input", "price"], errors).unwrap_or(0),
+        Some(a) => check_amount(a, ch, &["price"], errors).unwrap_or(0),
         None => match existing {
             _ if kind == MethodKind::ByWeight => existing.map_or(0, |e| e.amount_minor),
             // A by-weight method's amount was not a price: ask for one.
             Some(e) if e.kind != MethodKind::ByWeight.as_str() => e.amount_minor,
             _ => {
                 errors.push(UserError::new(
-                    &["input", "price"],
+                    &["price"],
                     UserErrorCode::Blank,
                     "a flat or free-over method needs a price",
                 ));
@@ -406,14 +406,14 @@ fn priced(
         },
     };
     let threshold = match (kind, input.free_over) {
-        (MethodKind::FreeOver, Some(t)) => check_amount(t, ch, &["input", "freeOver"], errors),
+        (MethodKind::FreeOver, Some(t)) => check_amount(t, ch, &["freeOver"], errors),
         (MethodKind::FreeOver, None) => {
             let kept = existing
                 .filter(|_| !kind_changed)
                 .and_then(|e| e.threshold_minor);
             if kept.is_none() {
                 errors.push(UserError::new(
-                    &["input", "freeOver"],
+                    &["freeOver"],
                     UserErrorCode::Blank,
                     "a free-over method needs the subtotal it is free from",
                 ));
@@ -422,7 +422,7 @@ fn priced(
         }
         (_, Some(_)) => {
             errors.push(UserError::new(
-                &["input", "freeOver"],
+                &["freeOver"],
                 UserErrorCode::Invalid,
                 "only a FREE_OVER method has a free-over threshold",
             ));
@@ -438,7 +438,7 @@ fn priced(
                 .and_then(|e| e.brackets.clone());
             if kept.is_none() {
                 errors.push(UserError::new(
-                    &["input", "weightBrackets"],
+                    &["weightBrackets"],
                     UserErrorCode::Blank,
                     "a by-weight method needs at least one weight bracket",
                 ));
@@ -447,7 +447,7 @@ fn priced(
         }
         (_, Some(_)) => {
             errors.push(UserError::new(
-                &["input", "weightBrackets"],
+                &["weightBrackets"],
                 UserErrorCode::Invalid,
                 "only a BY_WEIGHT method has weight brackets",
             ));
@@ -461,7 +461,7 @@ fn priced(
 fn check_brackets(b: &[BracketInput], ch: &Channel, errors: &mut Vec<UserError>) -> Option<String> {
     if b.is_empty() {
         errors.push(UserError::new(
-            &["input", "weightBrackets"],
+            &["weightBrackets"],
             UserErrorCode::Blank,
             "a by-weight method needs at least one weight bracket",
         ));
@@ -472,7 +472,7 @@ fn check_brackets(b: &[BracketInput], ch: &Channel, errors: &mut Vec<UserError>)
     let mut out = Vec::new();
     for (i, x) in b.iter().enumerate() {
         let index = i.to_string();
-        let grams = ["input", "weightBrackets", index.as_str(), "upToGrams"];
+        let grams = ["weightBrackets", index.as_str(), "upToGrams"];
         let Ok(up_to_grams) = u64::try_from(x.up_to_grams) else {
             errors.push(UserError::new(
                 &grams,
@@ -494,7 +494,7 @@ fn check_brackets(b: &[BracketInput], ch: &Channel, errors: &mut Vec<UserError>)
                 "another bracket has the same weight limit",
             ));
         }
-        let amount_field = ["input", "weightBrackets", index.as_str(), "price"];
+        let amount_field = ["weightBrackets", index.as_str(), "price"];
         if let Some(amount_minor) = check_amount(x.amount, ch, &amount_field, errors) {
             out.push(Bracket {
                 up_to_grams,
@@ -513,13 +513,13 @@ fn check_method_code(code: &str, errors: &mut Vec<UserError>) -> String {
     let code = code.trim().to_owned();
     if code.is_empty() {
         errors.push(UserError::new(
-            &["input", "code"],
+            &["code"],
             UserErrorCode::Blank,
             "a code is required",
         ));
     } else if !valid_handle(&code) || code.len() > 64 {
         errors.push(UserError::new(
-            &["input", "code"],
+            &["code"],
             UserErrorCode::Invalid,
             "a code is 1 to 64 lower-case letters, digits and dashes",
         ));
@@ -543,7 +543,7 @@ async fn method_code_taken(
 
 fn taken_code(code: &str, ch: &Channel) -> UserError {
     UserError::new(
-        &["input", "code"],
+        &["code"],
         UserErrorCode::Taken,
         format!(
             "channel `{}` has another shipping method with code `{code}`",
@@ -556,7 +556,7 @@ fn tax_class_of(input: &MethodInput, errors: &mut Vec<UserError>) -> Option<Opti
     input.tax_class.as_ref().map(|c| {
         c.as_deref()
             .filter(|c| !c.trim().is_empty())
-            .map(|c| check_tax_class(c, &["input", "taxClass"], errors))
+            .map(|c| check_tax_class(c, &["taxClass"], errors))
     })
 }
 
@@ -574,7 +574,7 @@ pub async fn method_create(
         None => None,
     };
     if zone.is_none() {
-        errors.extend(not_found(&["input", "zoneId"], "shipping zone"));
+        errors.extend(not_found(&["zoneId"], "shipping zone"));
     }
     let channel_code = input.channel.as_deref().unwrap_or_default().trim();
     let channel = channel::list(&tx)
@@ -583,7 +583,7 @@ pub async fn method_create(
         .find(|c| c.code == channel_code);
     if channel.is_none() {
         errors.push(UserError::new(
-            &["input", "channel"],
+            &["channel"],
             UserErrorCode::NotFound,
             format!("no channel has the code `{channel_code}`"),
         ));
@@ -591,14 +591,14 @@ pub async fn method_create(
     let code = check_method_code(input.code.as_deref().unwrap_or_default(), &mut errors);
     let name = check_name(
         input.name.as_deref().unwrap_or_default(),
-        &["input", "name"],
+        &["name"],
         &mut errors,
     );
     let tax_class = tax_class_of(&input, &mut errors).flatten();
     let (Some(zone), Some(ch), Some(kind)) = (zone, channel, input.kind) else {
         if input.kind.is_none() {
             errors.push(UserError::new(
-                &["input", "kind"],
+                &["kind"],
                 UserErrorCode::Blank,
                 "a kind is required",
             ));
@@ -681,7 +681,7 @@ pub async fn method_update(
         .is_some_and(|c| c.trim() != ch.code)
     {
         errors.push(UserError::new(
-            &["input", "channel"],
+            &["channel"],
             UserErrorCode::Invalid,
             "a shipping method's channel cannot change (its amounts are in that currency); create one in the other channel",
         ));
@@ -693,7 +693,7 @@ pub async fn method_update(
             .await?
             .is_none()
         {
-            errors.extend(not_found(&["input", "zoneId"], "shipping zone"));
+            errors.extend(not_found(&["zoneId"], "shipping zone"));
         }
         row.zone_id = Set(z);
     }
@@ -705,7 +705,7 @@ pub async fn method_update(
         row.code = Set(code);
     }
     if let Some(name) = &input.name {
-        row.name = Set(check_name(name, &["input", "name"], &mut errors));
+        row.name = Set(check_name(name, &["name"], &mut errors));
     }
     if let Some(class) = tax_class_of(&input, &mut errors) {
         row.tax_class = Set(class);

@@ -26,12 +26,12 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{Outcome, check_name, check_tax_class, country_code, shipping};
+use super::{check_name, check_tax_class, country_code, shipping};
 use crate::domain::{
     audit::{self, Actor, Change},
     catalog_admin::not_found,
     channel,
-    error::{DomainResult, UserError, UserErrorCode, is_unique_violation},
+    error::{DomainResult, Outcome, UserError, UserErrorCode, is_unique_violation},
     tx::begin_write,
 };
 
@@ -285,7 +285,7 @@ pub struct RateInput {
 fn check_rate(rate: Decimal, errors: &mut Vec<UserError>) -> i64 {
     if rate < Decimal::ZERO || rate > Decimal::ONE {
         errors.push(UserError::new(
-            &["input", "rate"],
+            &["rate"],
             UserErrorCode::OutOfRange,
             "a tax rate is a fraction from 0 to 1 (0.19 is 19 %)",
         ));
@@ -294,7 +294,7 @@ fn check_rate(rate: Decimal, errors: &mut Vec<UserError>) -> i64 {
     let ppm = rate * Decimal::from(1_000_000);
     if ppm.fract() != Decimal::ZERO {
         errors.push(UserError::new(
-            &["input", "rate"],
+            &["rate"],
             UserErrorCode::Invalid,
             "a tax rate has at most 6 decimals",
         ));
@@ -311,7 +311,7 @@ fn check_region(region: &str, errors: &mut Vec<UserError>) -> String {
             .all(|c| c.is_ascii_alphanumeric() || c == '-')
     {
         errors.push(UserError::new(
-            &["input", "region"],
+            &["region"],
             UserErrorCode::Invalid,
             "a region is up to 16 letters, digits and dashes, as addresses give it (e.g. CA)",
         ));
@@ -322,7 +322,7 @@ fn check_region(region: &str, errors: &mut Vec<UserError>) -> String {
 fn check_country(country: &str, errors: &mut Vec<UserError>) -> String {
     if country.trim().is_empty() {
         errors.push(UserError::new(
-            &["input", "countryCode"],
+            &["countryCode"],
             UserErrorCode::Blank,
             "a country is required",
         ));
@@ -330,7 +330,7 @@ fn check_country(country: &str, errors: &mut Vec<UserError>) -> String {
     }
     country_code(country).unwrap_or_else(|| {
         errors.push(UserError::new(
-            &["input", "countryCode"],
+            &["countryCode"],
             UserErrorCode::InvalidCountryCode,
             format!(
                 "`{}` is not an ISO 3166-1 alpha-2 country code (e.g. US, DE, GB)",
@@ -362,7 +362,7 @@ fn taken_place(r: &tax_rate::Model) -> Vec<UserError> {
         format!("{} region {}", r.country, r.region)
     };
     vec![UserError::new(
-        &["input", "taxClass"],
+        &["taxClass"],
         UserErrorCode::Taken,
         format!(
             "{place} already has a rate for tax class `{}`; change that one",
@@ -395,25 +395,21 @@ fn apply(
     if creating || input.tax_class.is_some() {
         row.tax_class = check_tax_class(
             input.tax_class.as_deref().unwrap_or_default(),
-            &["input", "taxClass"],
+            &["taxClass"],
             errors,
         );
     }
     match input.rate {
         Some(rate) => row.rate_ppm = check_rate(rate, errors),
         None if creating => errors.push(UserError::new(
-            &["input", "rate"],
+            &["rate"],
             UserErrorCode::Blank,
             "a rate is required",
         )),
         None => {}
     }
     if creating || input.name.is_some() {
-        row.name = check_name(
-            input.name.as_deref().unwrap_or_default(),
-            &["input", "name"],
-            errors,
-        );
+        row.name = check_name(input.name.as_deref().unwrap_or_default(), &["name"], errors);
     }
     row
 }

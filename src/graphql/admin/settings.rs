@@ -18,7 +18,7 @@ use crate::{
         ContextExt,
         auth::Need,
         catalog::types::Channel,
-        common::{Money, Outcome, UserError, actor, money, outcome},
+        common::{Money, Payload, UserError, actor, money, payload, under_input},
         error::ApiResult,
         id::{Kind, decode_as, encode},
         scalars::Decimal,
@@ -415,32 +415,32 @@ pub struct TaxRateDeletePayload {
     pub user_errors: Vec<UserError>,
 }
 
-outcome!(
+payload!(
     ShippingZonePayload,
     shipping::Zone,
     shipping_zone,
     ShippingZone
 );
-outcome!(
+payload!(
     ShippingZoneDeletePayload,
     ID,
     deleted_shipping_zone_id,
     std::convert::identity
 );
-outcome!(
+payload!(
     ShippingMethodPayload,
     shipping::Method,
     shipping_method,
     ShippingMethod
 );
-outcome!(
+payload!(
     ShippingMethodDeletePayload,
     ID,
     deleted_shipping_method_id,
     std::convert::identity
 );
-outcome!(TaxRatePayload, tax_rate::Model, tax_rate, TaxRate);
-outcome!(
+payload!(TaxRatePayload, tax_rate::Model, tax_rate, TaxRate);
+payload!(
     TaxRateDeletePayload,
     ID,
     deleted_tax_rate_id,
@@ -519,7 +519,9 @@ impl SettingsMutation {
             countries: Some(input.countries),
         };
         let actor = actor(ctx).await?;
-        let result = shipping::zone_create(&ctx.state()?.db, &actor, input).await?;
+        let result = shipping::zone_create(&ctx.state()?.db, &actor, input)
+            .await?
+            .map_err(under_input);
         Ok(ShippingZonePayload::from_outcome(result))
     }
 
@@ -537,7 +539,9 @@ impl SettingsMutation {
             countries: input.countries,
         };
         let actor = actor(ctx).await?;
-        let result = shipping::zone_update(&ctx.state()?.db, &actor, row, input).await?;
+        let result = shipping::zone_update(&ctx.state()?.db, &actor, row, input)
+            .await?
+            .map_err(under_input);
         Ok(ShippingZonePayload::from_outcome(result))
     }
 
@@ -575,7 +579,9 @@ impl SettingsMutation {
             position: input.position,
         };
         let actor = actor(ctx).await?;
-        let result = shipping::method_create(&ctx.state()?.db, &actor, input).await?;
+        let result = shipping::method_create(&ctx.state()?.db, &actor, input)
+            .await?
+            .map_err(under_input);
         Ok(ShippingMethodPayload::from_outcome(result))
     }
 
@@ -609,7 +615,9 @@ impl SettingsMutation {
             position: input.position,
         };
         let actor = actor(ctx).await?;
-        let result = shipping::method_update(&ctx.state()?.db, &actor, row, input).await?;
+        let result = shipping::method_update(&ctx.state()?.db, &actor, row, input)
+            .await?
+            .map_err(under_input);
         Ok(ShippingMethodPayload::from_outcome(result))
     }
 
@@ -643,7 +651,9 @@ impl SettingsMutation {
             name: Some(input.name),
         };
         let actor = actor(ctx).await?;
-        let result = tax::rate_create(&ctx.state()?.db, &actor, input).await?;
+        let result = tax::rate_create(&ctx.state()?.db, &actor, input)
+            .await?
+            .map_err(under_input);
         Ok(TaxRatePayload::from_outcome(result))
     }
 
@@ -664,7 +674,9 @@ impl SettingsMutation {
             name: input.name,
         };
         let actor = actor(ctx).await?;
-        let result = tax::rate_update(&ctx.state()?.db, &actor, row, input).await?;
+        let result = tax::rate_update(&ctx.state()?.db, &actor, row, input)
+            .await?
+            .map_err(under_input);
         Ok(TaxRatePayload::from_outcome(result))
     }
 
