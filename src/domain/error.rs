@@ -156,6 +156,11 @@ pub enum UserErrorCode {
     PrivateUrl,
     /// A webhook topic is not one of the event topics.
     UnknownTopic,
+    /// A country is not an assigned ISO 3166-1 alpha-2 code.
+    InvalidCountryCode,
+    /// A number is outside its allowed range (a negative amount, a tax rate
+    /// above 100 %).
+    OutOfRange,
 }
 
 /// One mistake in a mutation's input.

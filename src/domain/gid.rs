@@ -49,6 +49,12 @@ pub enum Kind {
     Refund,
     /// An entry of an order's timeline.
     OrderEvent,
+    /// A shipping zone (countries shipping methods serve).
+    ShippingZone,
+    /// A shipping method of a zone and channel.
+    ShippingMethod,
+    /// A tax rate of a tax class at a place.
+    TaxRate,
 }
 
 impl Kind {
@@ -77,6 +83,9 @@ impl Kind {
             Self::Fulfillment => "Fulfillment",
             Self::Refund => "Refund",
             Self::OrderEvent => "OrderEvent",
+            Self::ShippingZone => "ShippingZone",
+            Self::ShippingMethod => "ShippingMethod",
+            Self::TaxRate => "TaxRate",
         }
     }
 
@@ -105,6 +114,9 @@ impl Kind {
             Self::Fulfillment,
             Self::Refund,
             Self::OrderEvent,
+            Self::ShippingZone,
+            Self::ShippingMethod,
+            Self::TaxRate,
         ]
         .into_iter()
         .find(|k| k.name() == s)

@@ -24,5 +24,6 @@ pub mod payments;
 pub mod pricing;
 pub mod retention;
 pub mod sealing;
+pub mod settings;
 pub mod tx;
 pub mod webhooks_out;

@@ -83,6 +83,11 @@ pub enum UserErrorCode {
     PrivateUrl,
     /// A webhook topic is not one of the event topics.
     UnknownTopic,
+    /// A country is not an assigned ISO 3166-1 alpha-2 code (`GB`, not `UK`).
+    InvalidCountryCode,
+    /// A number is outside its allowed range: a negative amount, a tax rate
+    /// below 0 or above 1 (100 %).
+    OutOfRange,
 }
 
 /// A mistake in a mutation's input; the mutation changed nothing.

@@ -53,6 +53,7 @@ pub struct QueryRoot(
     commerce::CommerceQuery,
     admin::promotions::PromotionQuery,
     admin::webhooks::WebhookQuery,
+    admin::settings::SettingsQuery,
 );
 
 /// Every mutation of the API.
@@ -67,6 +68,7 @@ pub struct MutationRoot(
     commerce::CommerceMutation,
     admin::promotions::PromotionMutation,
     admin::webhooks::WebhookMutation,
+    admin::settings::SettingsMutation,
 );
 
 pub use subscriptions::SubscriptionRoot;

@@ -143,7 +143,10 @@ async fn fetch(
         | Kind::OrderLine
         | Kind::Fulfillment
         | Kind::Refund
-        | Kind::OrderEvent => None,
+        | Kind::OrderEvent
+        | Kind::ShippingZone
+        | Kind::ShippingMethod
+        | Kind::TaxRate => None,
         Kind::Order => super::commerce::order_for(ctx, row)
             .await?
             .map(|o| Node::Order(Box::new(o))),

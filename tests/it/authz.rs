@@ -482,6 +482,68 @@ const OPS: &[Op] = &[
         "mutation { webhookDeliveryRetry(id: \"{missing_webhook_delivery}\") { userErrors { code } } }",
         Perm(WebhooksWrite),
     ),
+    // Shop settings (inputs that fail validation: nothing is written).
+    op(
+        "shippingZones",
+        "{ shippingZones { name methods { code } } }",
+        Perm(SettingsRead),
+    ),
+    op(
+        "taxRates",
+        "{ taxRates { countryCode } }",
+        Perm(SettingsRead),
+    ),
+    op("taxClasses", "{ taxClasses { code } }", Perm(SettingsRead)),
+    op(
+        "shopConfigurationWarnings",
+        "{ shopConfigurationWarnings { code } }",
+        Perm(SettingsRead),
+    ),
+    op(
+        "shippingZoneCreate",
+        "mutation { shippingZoneCreate(input: { name: \"\", countries: [] }) { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
+    op(
+        "shippingZoneUpdate",
+        "mutation { shippingZoneUpdate(id: \"{missing_shipping_zone}\", input: { name: \"x\" }) { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
+    op(
+        "shippingZoneDelete",
+        "mutation { shippingZoneDelete(id: \"{missing_shipping_zone}\") { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
+    op(
+        "shippingMethodCreate",
+        "mutation { shippingMethodCreate(input: { zoneId: \"{missing_shipping_zone}\", channel: \"default\", code: \"x\", name: \"x\", kind: FLAT, price: \"1\" }) { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
+    op(
+        "shippingMethodUpdate",
+        "mutation { shippingMethodUpdate(id: \"{missing_shipping_method}\", input: { name: \"x\" }) { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
+    op(
+        "shippingMethodDelete",
+        "mutation { shippingMethodDelete(id: \"{missing_shipping_method}\") { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
+    op(
+        "taxRateCreate",
+        "mutation { taxRateCreate(input: { countryCode: \"UK\", taxClass: \"standard\", rate: \"0.2\", name: \"VAT\" }) { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
+    op(
+        "taxRateUpdate",
+        "mutation { taxRateUpdate(id: \"{missing_tax_rate}\", input: { rate: \"0.2\" }) { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
+    op(
+        "taxRateDelete",
+        "mutation { taxRateDelete(id: \"{missing_tax_rate}\") { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
     // Subscriptions (over the WebSocket).
     op(
         "stockUpdated",
@@ -614,6 +676,9 @@ impl World {
                 "{missing_webhook_delivery}",
                 gid("WebhookDelivery", 999_999),
             ),
+            ("{missing_shipping_zone}", gid("ShippingZone", 999_999)),
+            ("{missing_shipping_method}", gid("ShippingMethod", 999_999)),
+            ("{missing_tax_rate}", gid("TaxRate", 999_999)),
         ];
         Self { app, ids, logins }
     }

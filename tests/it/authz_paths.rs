@@ -85,8 +85,13 @@ const PROTECTED: &[&str] = &[
     "OrderPayment",
     "PostalAddress",
     "Promotion",
+    "ShippingMethod",
+    "ShippingZone",
+    "ShopConfigurationWarning",
     "StaffUser",
     "StockLocation",
+    "TaxClass",
+    "TaxRate",
     "VariantPrice",
     "WebhookDelivery",
     "WebhookSubscription",
@@ -112,6 +117,10 @@ const EDGES: &[(&str, &str, Rule)] = &[
     ("Query", "promotions", Perm(PromotionsWrite)),
     ("Query", "webhookSubscriptions", Creator(WebhooksWrite)),
     ("Query", "webhookDeliveries", Creator(WebhooksWrite)),
+    ("Query", "shippingZones", Perm(SettingsRead)),
+    ("Query", "taxRates", Perm(SettingsRead)),
+    ("Query", "taxClasses", Perm(SettingsRead)),
+    ("Query", "shopConfigurationWarnings", Perm(SettingsRead)),
     (
         "SubscriptionRoot",
         "orderUpdated",
@@ -130,6 +139,8 @@ const EDGES: &[(&str, &str, Rule)] = &[
     ("CartBuyerIdentity", "shippingAddress", Part),
     ("CartBuyerIdentity", "billingAddress", Part),
     ("VariantPrice", "customerGroup", Part),
+    ("ShippingZone", "methods", Part),
+    ("TaxClass", "rates", Part),
     // Staff-only facts of the catalog.
     ("ProductVariant", "inventoryLevels", Perm(InventoryRead)),
     ("ProductVariant", "inventoryMovements", Perm(InventoryRead)),
@@ -150,6 +161,9 @@ const EDGES: &[(&str, &str, Rule)] = &[
     ("StaffAuthPayload", "tokens", Payload),
     ("StaffUserPayload", "staffUser", Payload),
     ("StockLocationPayload", "stockLocation", Payload),
+    ("ShippingZonePayload", "shippingZone", Payload),
+    ("ShippingMethodPayload", "shippingMethod", Payload),
+    ("TaxRatePayload", "taxRate", Payload),
     ("WebhookDeliveryRetryPayload", "webhookDelivery", Payload),
     (
         "WebhookSubscriptionCreatePayload",
@@ -221,6 +235,8 @@ pub(crate) fn role_grants(role: Role) -> &'static [Permission] {
             StaffManage,
             TokensManage,
             GiftCardsWrite,
+            SettingsRead,
+            SettingsWrite,
         ],
         Role::Merchandiser => &[
             CatalogRead,
@@ -229,6 +245,7 @@ pub(crate) fn role_grants(role: Role) -> &'static [Permission] {
             PromotionsWrite,
             InventoryRead,
             InventoryWrite,
+            SettingsRead,
         ],
         Role::Support => &[
             CatalogRead,
@@ -239,6 +256,7 @@ pub(crate) fn role_grants(role: Role) -> &'static [Permission] {
             ReturnsRead,
             ReturnsWrite,
             GiftCardsWrite,
+            SettingsRead,
         ],
         Role::Fulfillment => &[
             CatalogRead,
@@ -246,6 +264,7 @@ pub(crate) fn role_grants(role: Role) -> &'static [Permission] {
             OrdersFulfill,
             InventoryRead,
             InventoryWrite,
+            SettingsRead,
         ],
     }
 }
@@ -814,11 +833,12 @@ impl World {
         )
         .await;
         // A product with a tracked variant, a price for a customer group and
-        // a stock movement.
+        // a stock movement; its tax class has no rate where the shop taxes,
+        // so there is a configuration warning to see.
         let created = app
             .query_as(
                 &admin,
-                "mutation { productCreate(input: { title: \"Guarded\", status: ACTIVE, variants: [{ sku: \"GUARDED-1\", prices: [{ channel: \"default\", amount: \"5.00\" }] }] }) { product { id handle variants { id } } userErrors { field code message } } }",
+                "mutation { productCreate(input: { title: \"Guarded\", status: ACTIVE, variants: [{ sku: \"GUARDED-1\", taxClass: \"unrated\", prices: [{ channel: \"default\", amount: \"5.00\" }] }] }) { product { id handle variants { id } } userErrors { field code message } } }",
                 json!({}),
             )
             .await;

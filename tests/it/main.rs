@@ -35,6 +35,7 @@ mod retention;
 mod schema;
 mod secrets;
 mod seed;
+mod settings;
 mod snapshots;
 mod statements;
 mod subscriptions;

@@ -31,6 +31,7 @@ use crate::domain::{
         GiftCardBalance, Ineligible, LineTotals, PriceRow, PromotionRules, PromotionUsage,
         Rejection, ShippingMethod, Stacking, TaxMode, TaxRule, Tenders, WeightBracket,
     },
+    settings,
 };
 
 /// A rate stored in parts per million as a fraction.
@@ -382,7 +383,8 @@ pub async fn quote(
         None => Vec::new(),
     };
     let mut rates = pricing::rates_for(&rules, country.as_deref().unwrap_or(""), region.as_deref());
-    // A class the destination has no rule for is not taxed there.
+    // A class the destination has no rule for is not taxed there: a
+    // configuration mistake shopConfigurationWarnings lists, logged once.
     let classes = engine_lines
         .iter()
         .map(|l| l.tax_class.as_str())
@@ -392,6 +394,11 @@ pub async fn quote(
         .map(str::to_owned)
         .collect();
     for class in missing {
+        settings::tax::note_missing_rate(
+            &class,
+            country.as_deref().unwrap_or(""),
+            region.as_deref(),
+        );
         rates = rates.with_rate(class, Decimal::ZERO);
     }
     let weight: u64 = engine_lines

@@ -66,6 +66,11 @@ permissions! {
     TokensManage => "tokens:manage",
     /// Issue gift cards and adjust customers' store credit.
     GiftCardsWrite => "giftcards:write",
+    /// Read shop settings: shipping zones and methods, tax rates and
+    /// classes, configuration warnings.
+    SettingsRead => "settings:read",
+    /// Change shop settings: shipping zones and methods, tax rates.
+    SettingsWrite => "settings:write",
 }
 
 impl Permission {
@@ -155,13 +160,15 @@ impl FromIterator<Permission> for PermissionSet {
 /// A staff role: a named, fixed set of permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// Everything.
+    /// Everything, and the only role that changes shop settings
+    /// (shipping and tax: a wrong tax rate overcharges every buyer).
     Admin,
-    /// Catalog, prices, promotions and inventory.
+    /// Catalog, prices, promotions and inventory; reads shop settings.
     Merchandiser,
-    /// Customers, orders and returns.
+    /// Customers, orders and returns; reads shop settings (to explain a
+    /// shipping price or a tax).
     Support,
-    /// Reading and fulfilling orders, and inventory.
+    /// Reading and fulfilling orders, and inventory; reads shop settings.
     Fulfillment,
 }
 
@@ -196,6 +203,7 @@ impl Role {
                 PromotionsWrite,
                 InventoryRead,
                 InventoryWrite,
+                SettingsRead,
             ]
             .into_iter()
             .collect(),
@@ -208,6 +216,7 @@ impl Role {
                 ReturnsRead,
                 ReturnsWrite,
                 GiftCardsWrite,
+                SettingsRead,
             ]
             .into_iter()
             .collect(),
@@ -217,6 +226,7 @@ impl Role {
                 OrdersFulfill,
                 InventoryRead,
                 InventoryWrite,
+                SettingsRead,
             ]
             .into_iter()
             .collect(),
@@ -276,6 +286,9 @@ mod tests {
         for r in [Role::Merchandiser, Role::Support, Role::Fulfillment] {
             assert!(!r.permissions().contains(Permission::StaffManage));
             assert!(!r.permissions().contains(Permission::TokensManage));
+            assert!(r.permissions().contains(Permission::SettingsRead));
+            assert!(!r.permissions().contains(Permission::SettingsWrite));
         }
+        assert!(Permission::SettingsWrite.is_scope());
     }
 }
