@@ -227,11 +227,14 @@ pub async fn warnings(db: &impl ConnectionTrait) -> DomainResult<Vec<Warning>> {
 /// ones are not logged (the warnings list still has them).
 const MAX_NOTED: usize = 10_000;
 
+/// A tax class at a place: (class, country, region).
+type ClassAt = (String, String, Option<String>);
+
 /// Logs, once per process for each (class, country, region), that a cart
 /// was priced with `class` and no rate for it at a place with rates, so it
 /// was taxed 0 %. Returns whether it logged.
 pub fn note_missing_rate(class: &str, country: &str, region: Option<&str>) -> bool {
-    static NOTED: OnceLock<Mutex<HashSet<(String, String, Option<String>)>>> = OnceLock::new();
+    static NOTED: OnceLock<Mutex<HashSet<ClassAt>>> = OnceLock::new();
     let key = (
         class.to_owned(),
         country.to_ascii_uppercase(),
