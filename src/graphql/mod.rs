@@ -10,6 +10,7 @@ pub mod commerce;
 pub mod common;
 pub mod cost;
 pub mod error;
+pub mod fulfillment;
 pub mod id;
 pub mod identity;
 pub mod limits;
@@ -66,6 +67,7 @@ pub struct MutationRoot(
     commerce::CommerceMutation,
     admin::promotions::PromotionMutation,
     admin::webhooks::WebhookMutation,
+    fulfillment::FulfillmentMutation,
 );
 
 pub use subscriptions::SubscriptionRoot;

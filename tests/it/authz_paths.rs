@@ -77,6 +77,7 @@ const PROTECTED: &[&str] = &[
     "Cart",
     "Customer",
     "CustomerGroup",
+    "Fulfillment",
     "GiftCard",
     "InventoryLevel",
     "InventoryMovement",
@@ -125,6 +126,8 @@ const EDGES: &[(&str, &str, Rule)] = &[
     ("Customer", "storeCredit", OwnerOr(CustomersRead)),
     // Parts of what was already reached.
     ("Order", "payments", Part),
+    ("Order", "fulfillments", Part),
+    ("Fulfillment", "location", Part),
     ("Order", "shippingAddress", Part),
     ("Order", "billingAddress", Part),
     ("CartBuyerIdentity", "shippingAddress", Part),
@@ -143,6 +146,8 @@ const EDGES: &[(&str, &str, Rule)] = &[
     ("CustomerAuthPayload", "customer", Payload),
     ("CustomerAuthPayload", "tokens", Payload),
     ("CustomerGroupPayload", "customerGroup", Payload),
+    ("FulfillmentPayload", "fulfillment", Payload),
+    ("FulfillmentPayload", "order", Payload),
     ("CustomerPayload", "customer", Payload),
     ("GiftCardCreatePayload", "giftCard", Payload),
     ("PromotionPayload", "promotion", Payload),
@@ -901,6 +906,20 @@ impl World {
         }
         let (order, cart) = shopper(&app, &owner, &variant).await;
         shopper(&app, &stranger, &variant).await;
+        // A fulfilment of A's order, so that paths through
+        // `Order.fulfillments` end in data.
+        let fulfilled = app
+            .query_as(
+                &admin,
+                "mutation($o: ID!) { fulfillmentCreate(input: { orderId: $o, tracking: { carrier: \"UPS\", number: \"1Z999\" } }) { fulfillment { id } userErrors { code message } } }",
+                json!({ "o": order }),
+            )
+            .await;
+        assert_eq!(
+            fulfilled["fulfillmentCreate"]["userErrors"],
+            json!([]),
+            "{fulfilled}"
+        );
         let me = app
             .query_as(&owner.access, "{ me { addresses { id } } }", json!({}))
             .await;
