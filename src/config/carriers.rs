@@ -40,13 +40,15 @@ impl Default for CarrierConfig {
 /// Reads the fulfilment settings.
 pub(super) fn carriers(env: &Env<'_>) -> Result<CarrierConfig, ConfigError> {
     let ship_from = match env.string("EMPORIUM_SHIP_FROM_ADDRESS") {
-        Some(json) => Some(serde_json::from_str::<Address>(&json).map_err(|e| {
-            ConfigError::Invalid {
-                var: "EMPORIUM_SHIP_FROM_ADDRESS",
-                value: json.clone(),
-                reason: format!("expected an address as JSON: {e}"),
-            }
-        })?),
+        Some(json) => {
+            Some(
+                serde_json::from_str::<Address>(&json).map_err(|e| ConfigError::Invalid {
+                    var: "EMPORIUM_SHIP_FROM_ADDRESS",
+                    value: json.clone(),
+                    reason: format!("expected an address as JSON: {e}"),
+                })?,
+            )
+        }
         None => None,
     };
     let weight: i64 = env.parse(

@@ -46,7 +46,8 @@ pub async fn webhook(
             if matches!(handled, Handled::Applied { .. }) {
                 // The answer waits for the relay, like a mutation's, so
                 // subscribers and caches have heard of it.
-                state.app
+                state
+                    .app
                     .relay
                     .flush(std::time::Duration::from_secs(2))
                     .await;

@@ -905,21 +905,23 @@ impl World {
             .await;
         }
         let (order, cart) = shopper(&app, &owner, &variant).await;
-        shopper(&app, &stranger, &variant).await;
-        // A fulfilment of A's order, so that paths through
+        let (their_order, _) = shopper(&app, &stranger, &variant).await;
+        // A fulfilment of each order, so that paths through
         // `Order.fulfillments` end in data.
-        let fulfilled = app
-            .query_as(
-                &admin,
-                "mutation($o: ID!) { fulfillmentCreate(input: { orderId: $o, tracking: { carrier: \"UPS\", number: \"1Z999\" } }) { fulfillment { id } userErrors { code message } } }",
-                json!({ "o": order }),
-            )
-            .await;
-        assert_eq!(
-            fulfilled["fulfillmentCreate"]["userErrors"],
-            json!([]),
-            "{fulfilled}"
-        );
+        for o in [&order, &their_order] {
+            let fulfilled = app
+                .query_as(
+                    &admin,
+                    "mutation($o: ID!) { fulfillmentCreate(input: { orderId: $o, tracking: { carrier: \"UPS\", number: \"1Z999\" } }) { fulfillment { id } userErrors { code message } } }",
+                    json!({ "o": o }),
+                )
+                .await;
+            assert_eq!(
+                fulfilled["fulfillmentCreate"]["userErrors"],
+                json!([]),
+                "{fulfilled}"
+            );
+        }
         let me = app
             .query_as(&owner.access, "{ me { addresses { id } } }", json!({}))
             .await;

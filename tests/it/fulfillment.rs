@@ -392,7 +392,10 @@ async fn a_split_across_two_locations() {
         )
         .await;
     ok(&from_warehouse);
-    assert_eq!(from_warehouse["fulfillment"]["location"]["code"], "warehouse");
+    assert_eq!(
+        from_warehouse["fulfillment"]["location"]["code"],
+        "warehouse"
+    );
     assert_eq!(s.level("FUL-S", "warehouse").await, (0, 0));
     assert_eq!(s.level("FUL-S", "store").await, (5, 2));
 
@@ -441,7 +444,10 @@ async fn over_fulfilment_and_closed_orders_are_refused_and_write_nothing() {
         )
         .await;
     assert_eq!(codes(&over), vec!["OVER_FULFILLMENT"]);
-    assert_eq!(over["userErrors"][0]["field"], json!(["input", "lines", "0", "quantity"]));
+    assert_eq!(
+        over["userErrors"][0]["field"],
+        json!(["input", "lines", "0", "quantity"])
+    );
     let zero = s
         .fulfil(
             &s.staff,
@@ -488,7 +494,10 @@ async fn one_idempotency_key_makes_one_fulfilment() {
     let input = json!({ "orderId": order["id"], "tracking": { "number": "T1" } });
     let first = s.fulfil(&s.staff, input.clone(), Some("ship-1")).await;
     let again = s.fulfil(&s.staff, input, Some("ship-1")).await;
-    assert_eq!(ok(&first)["fulfillment"]["id"], ok(&again)["fulfillment"]["id"]);
+    assert_eq!(
+        ok(&first)["fulfillment"]["id"],
+        ok(&again)["fulfillment"]["id"]
+    );
     assert_eq!(s.level("FUL-I", "warehouse").await, (3, 0));
     let other = s
         .fulfil(&s.staff, json!({ "orderId": order["id"] }), Some("ship-1"))
@@ -503,7 +512,8 @@ async fn concurrent_fulfilments_of_the_last_unit_have_one_winner() {
     let a = s.item(&admin, "FUL-L", "10.00", &[("warehouse", 1)]).await;
     let order = s.buy(&[(&a, 1)]).await;
     let line = line_id(&order, "FUL-L");
-    let input = json!({ "orderId": order["id"], "lines": [{ "orderLineId": line, "quantity": 1 }] });
+    let input =
+        json!({ "orderId": order["id"], "lines": [{ "orderLineId": line, "quantity": 1 }] });
     let answers = join_all((0..6).map(|_| s.fulfil(&s.staff, input.clone(), None))).await;
     let won = answers
         .iter()
@@ -631,10 +641,7 @@ async fn the_customer_sees_the_tracking_of_their_orders() {
     )
     .await;
     assert_eq!(theirs["order"], Value::Null);
-    assert_eq!(
-        s.timeline().await,
-        vec!["fulfilled", "tracking_updated"]
-    );
+    assert_eq!(s.timeline().await, vec!["fulfilled", "tracking_updated"]);
 }
 
 /// EasyPost answers a shipment with two rates and sells the cheaper one.
@@ -655,7 +662,9 @@ async fn mock_easypost(mock: &MockServer) {
         .await;
     Mock::given(method("POST"))
         .and(path("/v2/shipments/shp_100/buy"))
-        .and(wiremock::matchers::body_json(json!({ "rate": { "id": "rate_pri" } })))
+        .and(wiremock::matchers::body_json(
+            json!({ "rate": { "id": "rate_pri" } }),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "id": "shp_100",
             "object": "Shipment",
@@ -736,22 +745,37 @@ async fn a_label_is_bought_and_tracking_webhooks_move_the_fulfilment_forward_onc
     assert_eq!(row.carrier_reference.as_deref(), Some("shp_100"));
     // The parcel: from the configured address, to the order's, 2 × 200 g.
     let requests = mock.received_requests().await.unwrap_or_default();
-    let shipment: Value = serde_json::from_slice(&requests[0].body)
-        .unwrap_or_else(|e| panic!("shipment body: {e}"));
+    let shipment: Value =
+        serde_json::from_slice(&requests[0].body).unwrap_or_else(|e| panic!("shipment body: {e}"));
     assert_eq!(shipment["shipment"]["to_address"]["city"], "New York");
     assert_eq!(shipment["shipment"]["from_address"]["city"], "Portland");
     assert_eq!(shipment["shipment"]["parcel"]["weight"], json!(14.1));
 
     // In transit; the same event again changes nothing.
-    assert_eq!(tracker_event(&s, "evt_1", "in_transit", WEBHOOK_SECRET).await, 200);
-    assert_eq!(tracker_event(&s, "evt_1", "in_transit", WEBHOOK_SECRET).await, 200);
+    assert_eq!(
+        tracker_event(&s, "evt_1", "in_transit", WEBHOOK_SECRET).await,
+        200
+    );
+    assert_eq!(
+        tracker_event(&s, "evt_1", "in_transit", WEBHOOK_SECRET).await,
+        200
+    );
     assert_eq!(status_of(&s, &order["id"]).await["status"], "IN_TRANSIT");
     // A forged delivery is refused and changes nothing.
-    assert_eq!(tracker_event(&s, "evt_9", "delivered", "not-the-secret").await, 400);
+    assert_eq!(
+        tracker_event(&s, "evt_9", "delivered", "not-the-secret").await,
+        400
+    );
     assert_eq!(status_of(&s, &order["id"]).await["status"], "IN_TRANSIT");
     // Delivered; then an older "out for delivery" arrives late: no regression.
-    assert_eq!(tracker_event(&s, "evt_3", "delivered", WEBHOOK_SECRET).await, 200);
-    assert_eq!(tracker_event(&s, "evt_2", "out_for_delivery", WEBHOOK_SECRET).await, 200);
+    assert_eq!(
+        tracker_event(&s, "evt_3", "delivered", WEBHOOK_SECRET).await,
+        200
+    );
+    assert_eq!(
+        tracker_event(&s, "evt_2", "out_for_delivery", WEBHOOK_SECRET).await,
+        200
+    );
     let now = status_of(&s, &order["id"]).await;
     assert_eq!(now["status"], "DELIVERED");
     assert!(now["deliveredAt"].is_string(), "{now}");
@@ -826,7 +850,9 @@ async fn a_label_the_carrier_refuses_writes_nothing() {
     // Without a label carrier the request is refused the same way.
     let plain = shop().await;
     let admin = plain.admin().await;
-    let b = plain.item(&admin, "FUL-R", "10.00", &[("warehouse", 5)]).await;
+    let b = plain
+        .item(&admin, "FUL-R", "10.00", &[("warehouse", 5)])
+        .await;
     let order = plain.buy(&[(&b, 1)]).await;
     let refused = plain
         .fulfil(

@@ -11,8 +11,8 @@ use entity::{
 };
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
@@ -99,7 +99,11 @@ fn left_to_ship(l: &order_line::Model) -> i32 {
 /// Plans `req` against what `db` holds now.
 async fn plan(db: &impl ConnectionTrait, req: &CreateRequest) -> DomainResult<Outcome<Plan>> {
     let Some(order) = orders::get(db, req.order_id).await? else {
-        return Ok(refused(&["input", "orderId"], Code::NotFound, "no such order"));
+        return Ok(refused(
+            &["input", "orderId"],
+            Code::NotFound,
+            "no such order",
+        ));
     };
     let state = orders::state_of(&order)?;
     if state.status().order != OrderStatus::Open {
@@ -144,7 +148,11 @@ async fn plan(db: &impl ConnectionTrait, req: &CreateRequest) -> DomainResult<Ou
             ));
         }
         if r.quantity <= 0 {
-            return Ok(refused(&field, Code::Invalid, "the quantity must be positive"));
+            return Ok(refused(
+                &field,
+                Code::Invalid,
+                "the quantity must be positive",
+            ));
         }
         let left = left_to_ship(line);
         if r.quantity > left {
@@ -181,7 +189,12 @@ async fn plan(db: &impl ConnectionTrait, req: &CreateRequest) -> DomainResult<Ou
         .await?;
     let tracked: Vec<i64> = lines
         .iter()
-        .filter_map(|p| p.variant.as_ref().filter(|v| v.track_inventory).map(|v| v.id))
+        .filter_map(|p| {
+            p.variant
+                .as_ref()
+                .filter(|v| v.track_inventory)
+                .map(|v| v.id)
+        })
         .collect();
     let levels = stock_level::Entity::find()
         .filter(stock_level::Column::VariantId.is_in(tracked.iter().copied()))
@@ -275,7 +288,8 @@ async fn default_location(
             .map(|r| i64::from(r.quantity))
             .sum();
         *held.entry(l.location_id).or_default() += here;
-        *free.entry(l.location_id).or_default() += i64::from(std::cmp::max(l.on_hand - l.reserved, 0));
+        *free.entry(l.location_id).or_default() +=
+            i64::from(std::cmp::max(l.on_hand - l.reserved, 0));
     }
     let best = |m: &HashMap<i64, i64>| {
         m.iter()
@@ -320,7 +334,11 @@ impl FulfillmentService {
     /// Creates a fulfilment (see the module documentation of
     /// [`super`]): refused with user errors and nothing written, or done.
     #[tracing::instrument(skip_all, fields(order_id = req.order_id))]
-    pub async fn create(&self, caller: &Caller, req: &CreateRequest) -> DomainResult<Outcome<Created>> {
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        req: &CreateRequest,
+    ) -> DomainResult<Outcome<Created>> {
         let first = match plan(&self.db, req).await? {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
@@ -366,7 +384,13 @@ impl FulfillmentService {
 
     /// Buys the label for a planned fulfilment from the label carrier.
     async fn buy_label(&self, plan: &Plan) -> Result<Label, Vec<UserError>> {
-        let fail = |m: String| vec![UserError::new(&["input", "purchaseLabel"], Code::LabelPurchaseFailed, m)];
+        let fail = |m: String| {
+            vec![UserError::new(
+                &["input", "purchaseLabel"],
+                Code::LabelPurchaseFailed,
+                m,
+            )]
+        };
         let Some(carrier) = self.carriers.label_carrier() else {
             return Err(fail(
                 "no label carrier is configured (set EMPORIUM_EASYPOST_API_KEY)".into(),
@@ -438,7 +462,10 @@ impl FulfillmentService {
                 return Ok(Err(e));
             }
         };
-        match self.apply(&tx, &mut head, caller, req, &plan, label).await? {
+        match self
+            .apply(&tx, &mut head, caller, req, &plan, label)
+            .await?
+        {
             Ok(created) => {
                 tx.commit().await?;
                 Ok(Ok(created))
@@ -541,7 +568,9 @@ impl FulfillmentService {
                 .one(tx)
                 .await?;
             let shipped = match &level {
-                Some(level) => stock::ship(tx, plan.order.id, level, need, &why, &mut moved).await?,
+                Some(level) => {
+                    stock::ship(tx, plan.order.id, level, need, &why, &mut moved).await?
+                }
                 None => false,
             };
             if !shipped {
@@ -562,7 +591,8 @@ impl FulfillmentService {
             stock::release_excess(tx, plan.order.id, variant_id, still, &mut released).await?;
         }
         let units = plan.units();
-        let quantity = u32::try_from(units).map_err(|_| DomainError::Inconsistent("units".into()))?;
+        let quantity =
+            u32::try_from(units).map_err(|_| DomainError::Inconsistent("units".into()))?;
         let order = match orders::apply(
             tx,
             &plan.order,
@@ -573,7 +603,11 @@ impl FulfillmentService {
         {
             Ok((row, _)) => row,
             Err(ApplyError::Refused(e)) => {
-                return Ok(refused(&["input", "orderId"], Code::OrderNotOpen, e.to_string()));
+                return Ok(refused(
+                    &["input", "orderId"],
+                    Code::OrderNotOpen,
+                    e.to_string(),
+                ));
             }
             Err(ApplyError::Conflict) => {
                 return Err(DomainError::Inconsistent(

@@ -1,7 +1,9 @@
 //! `fulfillmentTrackingUpdate` and `fulfillmentCancel`.
 
 use chrono::SubsecRound;
-use entity::{fulfillment, fulfillment_line, inventory_movement, order_line, shop_order, stock_level, variant};
+use entity::{
+    fulfillment, fulfillment_line, inventory_movement, order_line, shop_order, stock_level, variant,
+};
 use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait},
@@ -44,8 +46,10 @@ impl FulfillmentService {
         tracking: &Tracking,
         notify_customer: bool,
     ) -> DomainResult<Outcome<fulfillment::Model>> {
-        retrying(|attempt| self.update_tracking_once(attempt, caller, id, tracking, notify_customer))
-            .await
+        retrying(|attempt| {
+            self.update_tracking_once(attempt, caller, id, tracking, notify_customer)
+        })
+        .await
     }
 
     async fn update_tracking_once(
@@ -58,7 +62,11 @@ impl FulfillmentService {
     ) -> DomainResult<Outcome<fulfillment::Model>> {
         let tx = attempt.begin(&self.db).await?;
         let mut head = audit::lock(&tx).await?;
-        let Some(before) = fulfillment::Entity::find_by_id(id).lock_exclusive().one(&*tx).await? else {
+        let Some(before) = fulfillment::Entity::find_by_id(id)
+            .lock_exclusive()
+            .one(&*tx)
+            .await?
+        else {
             tx.rollback().await?;
             return Ok(refused("id", Code::NotFound, "no such fulfillment"));
         };
@@ -74,7 +82,10 @@ impl FulfillmentService {
         let now = self.clock.now().trunc_subsecs(6);
         fulfillment::Entity::update_many()
             .col_expr(fulfillment::Column::Carrier, Expr::value(t.carrier.clone()))
-            .col_expr(fulfillment::Column::TrackingNumber, Expr::value(t.number.clone()))
+            .col_expr(
+                fulfillment::Column::TrackingNumber,
+                Expr::value(t.number.clone()),
+            )
             .col_expr(fulfillment::Column::TrackingUrl, Expr::value(t.url.clone()))
             .col_expr(fulfillment::Column::UpdatedAt, Expr::value(now))
             .filter(fulfillment::Column::Id.eq(id))
@@ -160,7 +171,10 @@ impl FulfillmentService {
             .await?
             .ok_or_else(|| DomainError::Inconsistent("fulfillment vanished".into()))?;
         let refusal = match before.status.as_str() {
-            "cancelled" => Some((Code::FulfillmentCancelled, "the fulfillment is already cancelled")),
+            "cancelled" => Some((
+                Code::FulfillmentCancelled,
+                "the fulfillment is already cancelled",
+            )),
             "delivered" => Some((
                 Code::FulfillmentDelivered,
                 "the fulfillment was delivered; take the units back with a return",
@@ -173,7 +187,8 @@ impl FulfillmentService {
         }
         let lines: Vec<fulfillment_line::Model> = lines_of(&*tx, &[id]).await?;
         let units: i32 = lines.iter().map(|l| l.quantity).sum();
-        let quantity = u32::try_from(units).map_err(|_| DomainError::Inconsistent("units".into()))?;
+        let quantity =
+            u32::try_from(units).map_err(|_| DomainError::Inconsistent("units".into()))?;
         let order = match orders::apply(
             &*tx,
             &order,

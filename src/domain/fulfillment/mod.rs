@@ -52,8 +52,7 @@ pub use webhooks::{Handled, handle_webhook};
 pub use worth::{LineShare, fulfillment_worth};
 
 use super::{
-    audit::Actor, clock::Clock, error::DomainResult, error::UserError,
-    identity::customer::Address,
+    audit::Actor, clock::Clock, error::DomainResult, error::UserError, identity::customer::Address,
 };
 
 /// What a fulfilment weighs when none of its variants has a weight, in

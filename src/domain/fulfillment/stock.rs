@@ -63,7 +63,10 @@ async fn shrink(
             reservation::Entity::delete_by_id(r.id).exec(tx).await?;
         } else {
             reservation::Entity::update_many()
-                .col_expr(reservation::Column::Quantity, Expr::value(r.quantity - take))
+                .col_expr(
+                    reservation::Column::Quantity,
+                    Expr::value(r.quantity - take),
+                )
                 .filter(reservation::Column::Id.eq(r.id))
                 .exec(tx)
                 .await?;

@@ -85,8 +85,8 @@ pub async fn handle_webhook(
         tx.commit().await?;
         return Ok(Ok(Handled::Ignored));
     };
-    let mut by = Condition::any()
-        .add(fulfillment::Column::TrackingNumber.eq(news.tracking_number.clone()));
+    let mut by =
+        Condition::any().add(fulfillment::Column::TrackingNumber.eq(news.tracking_number.clone()));
     if let Some(r) = &news.reference {
         by = by.add(fulfillment::Column::CarrierReference.eq(r.clone()));
     }
@@ -113,7 +113,10 @@ pub async fn handle_webhook(
     }
     let delivered = news.status == ShipmentStatus::Delivered;
     let mut update = fulfillment::Entity::update_many()
-        .col_expr(fulfillment::Column::Status, Expr::value(news.status.as_str()))
+        .col_expr(
+            fulfillment::Column::Status,
+            Expr::value(news.status.as_str()),
+        )
         .col_expr(fulfillment::Column::UpdatedAt, Expr::value(now))
         .filter(fulfillment::Column::Id.eq(f.id))
         .filter(fulfillment::Column::Status.eq(f.status.clone()));

@@ -54,8 +54,11 @@ pub fn fulfillment_worth(
     let goods: i64 = lines
         .iter()
         .map(|l| {
-            cumulative(l.line_total_minor, l.fulfilled_before + l.quantity, l.line_quantity)
-                - cumulative(l.line_total_minor, l.fulfilled_before, l.line_quantity)
+            cumulative(
+                l.line_total_minor,
+                l.fulfilled_before + l.quantity,
+                l.line_quantity,
+            ) - cumulative(l.line_total_minor, l.fulfilled_before, l.line_quantity)
         })
         .sum();
     let shipping = if first {
@@ -107,7 +110,10 @@ mod tests {
     fn shipping_is_never_negative_and_odd_inputs_are_bounded() {
         // Line totals above the order total (a discount on the order):
         // no negative shipping part.
-        assert_eq!(fulfillment_worth(900, 1000, &[share(1000, 1, 0, 1)], true), 1000);
+        assert_eq!(
+            fulfillment_worth(900, 1000, &[share(1000, 1, 0, 1)], true),
+            1000
+        );
         // More than the line has is capped at the line.
         assert_eq!(fulfillment_worth(0, 0, &[share(1000, 2, 1, 5)], false), 500);
         assert_eq!(fulfillment_worth(0, 0, &[share(1000, 0, 0, 1)], false), 0);

@@ -10,7 +10,9 @@ use entity::{fulfillment, fulfillment_line, shop_order};
 use crate::{
     domain::{
         error::{UserError as DomainUserError, UserErrorCode as DomainCode},
-        fulfillment::{Caller, CreateRequest, Created, LineRequest, Outcome as DomainOutcome, Tracking},
+        fulfillment::{
+            Caller, CreateRequest, Created, LineRequest, Outcome as DomainOutcome, Tracking,
+        },
         idempotency::{self, Refusal},
         identity::permission::Permission,
         money::Currency,

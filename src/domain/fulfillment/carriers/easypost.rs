@@ -31,8 +31,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::{
-    Carrier, CarrierError, CarrierWebhookError, Label, ParcelAddress, Quote, Rate,
-    ShipmentRequest, ShipmentStatus, TrackingEvent, TrackingStatus,
+    Carrier, CarrierError, CarrierWebhookError, Label, ParcelAddress, Quote, Rate, ShipmentRequest,
+    ShipmentStatus, TrackingEvent, TrackingStatus,
 };
 use crate::domain::{identity::secret::ct_eq, money::Currency};
 
@@ -136,7 +136,9 @@ impl EasyPostCarrier {
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(|e| CarrierError::Misconfigured(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                CarrierError::Misconfigured(format!("cannot build the HTTP client: {e}"))
+            })?;
         Ok(Self {
             client,
             base_url,
@@ -181,9 +183,7 @@ impl EasyPostCarrier {
     }
 
     async fn create_shipment(&self, shipment: &ShipmentRequest) -> Result<Quote, CarrierError> {
-        let raw: RawShipment = self
-            .post("/v2/shipments", &shipment_body(shipment))
-            .await?;
+        let raw: RawShipment = self.post("/v2/shipments", &shipment_body(shipment)).await?;
         let mut rates: Vec<Rate> = raw.rates.into_iter().filter_map(RawRate::rate).collect();
         rates.sort_by(|a, b| a.amount_minor.cmp(&b.amount_minor).then(a.id.cmp(&b.id)));
         Ok(Quote {
@@ -345,7 +345,12 @@ impl Carrier for EasyPostCarrier {
             .ok_or_else(|| CarrierError::Unavailable("the answer has no label URL".into()))?;
         let tracking_number = bought
             .tracking_code
-            .or_else(|| bought.tracker.as_ref().and_then(|t| t.tracking_code.clone()))
+            .or_else(|| {
+                bought
+                    .tracker
+                    .as_ref()
+                    .and_then(|t| t.tracking_code.clone())
+            })
             .ok_or_else(|| CarrierError::Unavailable("the answer has no tracking code".into()))?;
         Ok(Label {
             label_url,
@@ -377,7 +382,9 @@ impl Carrier for EasyPostCarrier {
             .and_then(status_of)
             .unwrap_or(ShipmentStatus::Shipped);
         Ok(TrackingStatus {
-            tracking_number: raw.tracking_code.unwrap_or_else(|| tracking_number.to_owned()),
+            tracking_number: raw
+                .tracking_code
+                .unwrap_or_else(|| tracking_number.to_owned()),
             reference: raw.shipment_id,
             status,
             tracking_url: raw.public_url,
@@ -415,7 +422,10 @@ impl Carrier for EasyPostCarrier {
         }
         let tracker: RawTracker = serde_json::from_value(event.result)
             .map_err(|e| CarrierWebhookError::UnparseableBody(e.to_string()))?;
-        let tracking = match (tracker.tracking_code, tracker.status.as_deref().and_then(status_of)) {
+        let tracking = match (
+            tracker.tracking_code,
+            tracker.status.as_deref().and_then(status_of),
+        ) {
             (Some(tracking_number), Some(status)) => Some(TrackingStatus {
                 tracking_number,
                 reference: tracker.shipment_id,
@@ -433,7 +443,11 @@ impl Carrier for EasyPostCarrier {
 
 /// An id fit for a URL path segment.
 fn path_id(id: &str) -> Result<&str, CarrierError> {
-    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         Ok(id)
     } else {
         Err(CarrierError::Unavailable(format!(

@@ -27,7 +27,7 @@ use std::{collections::HashMap, fmt, sync::Arc};
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-pub use easypost::{EasyPostCarrier, EasyPostConfig, EASYPOST_API_BASE, SIGNATURE_HEADER, sign};
+pub use easypost::{EASYPOST_API_BASE, EasyPostCarrier, EasyPostConfig, SIGNATURE_HEADER, sign};
 pub use manual::ManualCarrier;
 
 /// Where a parcel goes from or to.
