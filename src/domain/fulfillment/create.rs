@@ -18,7 +18,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::{
-    Caller, CreateRequest, Created, FulfillmentService, Outcome, Tracking,
+    Caller, CreateRequest, Created, FulfillmentService, Tracking,
     carriers::{Label, Parcel, ParcelAddress, ShipmentRequest},
     note,
     stock::{self, Why},
@@ -27,7 +27,7 @@ use super::{
 use crate::domain::{
     audit::{self, Change},
     checkout::orders::{self, ApplyError},
-    error::{DomainError, DomainResult, UserError, UserErrorCode as Code},
+    error::{Checked, DomainError, DomainResult, Outcome, UserError, UserErrorCode as Code},
     events::{self, DomainEvent},
     identity::customer::Address,
     order_state::{OrderEvent, OrderStatus},
@@ -88,7 +88,7 @@ impl Plan {
     }
 }
 
-fn refused<T>(field: &[&str], code: Code, message: impl Into<String>) -> Outcome<T> {
+fn refused<T>(field: &[&str], code: Code, message: impl Into<String>) -> Checked<T> {
     Err(vec![UserError::new(field, code, message)])
 }
 
@@ -97,18 +97,14 @@ fn left_to_ship(l: &order_line::Model) -> i32 {
 }
 
 /// Plans `req` against what `db` holds now.
-async fn plan(db: &impl ConnectionTrait, req: &CreateRequest) -> DomainResult<Outcome<Plan>> {
+async fn plan(db: &impl ConnectionTrait, req: &CreateRequest) -> Outcome<Plan> {
     let Some(order) = orders::get(db, req.order_id).await? else {
-        return Ok(refused(
-            &["input", "orderId"],
-            Code::NotFound,
-            "no such order",
-        ));
+        return Ok(refused(&["orderId"], Code::NotFound, "no such order"));
     };
     let state = orders::state_of(&order)?;
     if state.status().order != OrderStatus::Open {
         return Ok(refused(
-            &["input", "orderId"],
+            &["orderId"],
             Code::OrderNotOpen,
             "only an open order (paid or authorized, not cancelled or completed) can be fulfilled",
         ));
@@ -124,7 +120,7 @@ async fn plan(db: &impl ConnectionTrait, req: &CreateRequest) -> DomainResult<Ou
         );
         if wanted.is_empty() {
             return Ok(refused(
-                &["input", "lines"],
+                &["lines"],
                 Code::NothingToFulfill,
                 "every unit of this order is already fulfilled or cancelled",
             ));
@@ -132,17 +128,17 @@ async fn plan(db: &impl ConnectionTrait, req: &CreateRequest) -> DomainResult<Ou
     }
     for (i, r) in req.lines.iter().enumerate() {
         let index = i.to_string();
-        let field = ["input", "lines", index.as_str(), "quantity"];
+        let field = ["lines", index.as_str(), "quantity"];
         let Some(line) = all_lines.iter().find(|l| l.id == r.order_line_id) else {
             return Ok(refused(
-                &["input", "lines", index.as_str(), "orderLineId"],
+                &["lines", index.as_str(), "orderLineId"],
                 Code::NotFound,
                 "no such line on this order",
             ));
         };
         if wanted.iter().any(|(l, _)| l.id == line.id) {
             return Ok(refused(
-                &["input", "lines", index.as_str(), "orderLineId"],
+                &["lines", index.as_str(), "orderLineId"],
                 Code::Invalid,
                 "the line is named twice",
             ));
@@ -206,7 +202,7 @@ async fn plan(db: &impl ConnectionTrait, req: &CreateRequest) -> DomainResult<Ou
             Some(l) => l,
             None => {
                 return Ok(refused(
-                    &["input", "locationId"],
+                    &["locationId"],
                     Code::NotFound,
                     "no such stock location",
                 ));
@@ -216,7 +212,7 @@ async fn plan(db: &impl ConnectionTrait, req: &CreateRequest) -> DomainResult<Ou
             Some(l) => l,
             None => {
                 return Ok(refused(
-                    &["input", "locationId"],
+                    &["locationId"],
                     Code::NotFound,
                     "there is no stock location to ship from",
                 ));
@@ -251,7 +247,7 @@ async fn plan(db: &impl ConnectionTrait, req: &CreateRequest) -> DomainResult<Ou
                 .map(|p| p.line.sku.clone())
                 .unwrap_or_default();
             let mut e = UserError::new(
-                &["input", "locationId"],
+                &["locationId"],
                 Code::LocationStockInsufficient,
                 format!(
                     "{} has {can} of the {need} unit(s) of {sku} to ship (held for the order and free)",
@@ -334,11 +330,7 @@ impl FulfillmentService {
     /// Creates a fulfilment (see the module documentation of
     /// [`super`]): refused with user errors and nothing written, or done.
     #[tracing::instrument(skip_all, fields(order_id = req.order_id))]
-    pub async fn create(
-        &self,
-        caller: &Caller,
-        req: &CreateRequest,
-    ) -> DomainResult<Outcome<Created>> {
+    pub async fn create(&self, caller: &Caller, req: &CreateRequest) -> Outcome<Created> {
         let first = match plan(&self.db, req).await? {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
@@ -386,7 +378,7 @@ impl FulfillmentService {
     async fn buy_label(&self, plan: &Plan) -> Result<Label, Vec<UserError>> {
         let fail = |m: String| {
             vec![UserError::new(
-                &["input", "purchaseLabel"],
+                &["purchaseLabel"],
                 Code::LabelPurchaseFailed,
                 m,
             )]
@@ -446,7 +438,7 @@ impl FulfillmentService {
         caller: &Caller,
         req: &CreateRequest,
         label: Option<Label>,
-    ) -> DomainResult<Outcome<Created>> {
+    ) -> Outcome<Created> {
         let tx = attempt.begin(&self.db).await?;
         let mut head = audit::lock(&tx).await?;
         // Serializes writers of this order on PostgreSQL (SQLite's write
@@ -485,7 +477,7 @@ impl FulfillmentService {
         req: &CreateRequest,
         plan: &Plan,
         label: Option<Label>,
-    ) -> DomainResult<Outcome<Created>> {
+    ) -> Outcome<Created> {
         let now = self.clock.now().trunc_subsecs(6);
         let tracking = match &label {
             Some(l) => Some(Tracking {
@@ -546,7 +538,7 @@ impl FulfillmentService {
             if updated.rows_affected != 1 {
                 let index = i.to_string();
                 return Ok(refused(
-                    &["input", "lines", index.as_str(), "quantity"],
+                    &["lines", index.as_str(), "quantity"],
                     Code::OverFulfillment,
                     "the line has fewer units left to ship",
                 ));
@@ -575,7 +567,7 @@ impl FulfillmentService {
             };
             if !shipped {
                 return Ok(refused(
-                    &["input", "locationId"],
+                    &["locationId"],
                     Code::LocationStockInsufficient,
                     format!("{} does not have the units", plan.location.name),
                 ));
@@ -603,11 +595,7 @@ impl FulfillmentService {
         {
             Ok((row, _)) => row,
             Err(ApplyError::Refused(e)) => {
-                return Ok(refused(
-                    &["input", "orderId"],
-                    Code::OrderNotOpen,
-                    e.to_string(),
-                ));
+                return Ok(refused(&["orderId"], Code::OrderNotOpen, e.to_string()));
             }
             Err(ApplyError::Conflict) => {
                 return Err(DomainError::Inconsistent(

@@ -11,19 +11,19 @@ use sea_orm::{
 use serde_json::json;
 
 use super::{
-    Caller, FulfillmentService, Outcome, Tracking, lines_of, note,
+    Caller, FulfillmentService, Tracking, lines_of, note,
     stock::{self, Why},
 };
 use crate::domain::{
     audit::{self, Change},
     checkout::orders::{self, ApplyError},
-    error::{DomainError, DomainResult, UserError, UserErrorCode as Code},
+    error::{Checked, DomainError, Outcome, UserError, UserErrorCode as Code},
     events::{self, DomainEvent},
     order_state::OrderEvent,
     tx::{Attempt, retrying},
 };
 
-fn refused<T>(field: &str, code: Code, message: impl Into<String>) -> Outcome<T> {
+fn refused<T>(field: &str, code: Code, message: impl Into<String>) -> Checked<T> {
     Err(vec![UserError::new(&[field], code, message)])
 }
 
@@ -45,7 +45,7 @@ impl FulfillmentService {
         id: i64,
         tracking: &Tracking,
         notify_customer: bool,
-    ) -> DomainResult<Outcome<fulfillment::Model>> {
+    ) -> Outcome<fulfillment::Model> {
         retrying(|attempt| {
             self.update_tracking_once(attempt, caller, id, tracking, notify_customer)
         })
@@ -59,7 +59,7 @@ impl FulfillmentService {
         id: i64,
         tracking: &Tracking,
         notify_customer: bool,
-    ) -> DomainResult<Outcome<fulfillment::Model>> {
+    ) -> Outcome<fulfillment::Model> {
         let tx = attempt.begin(&self.db).await?;
         let mut head = audit::lock(&tx).await?;
         let Some(before) = fulfillment::Entity::find_by_id(id)
@@ -138,11 +138,7 @@ impl FulfillmentService {
     /// Cancels a fulfilment that was not delivered: its units go back on
     /// hand at its location (held for the order again), its lines are
     /// unfulfilled, the order moves back.
-    pub async fn cancel(
-        &self,
-        caller: &Caller,
-        id: i64,
-    ) -> DomainResult<Outcome<fulfillment::Model>> {
+    pub async fn cancel(&self, caller: &Caller, id: i64) -> Outcome<fulfillment::Model> {
         retrying(|attempt| self.cancel_once(attempt, caller, id)).await
     }
 
@@ -151,7 +147,7 @@ impl FulfillmentService {
         attempt: Attempt,
         caller: &Caller,
         id: i64,
-    ) -> DomainResult<Outcome<fulfillment::Model>> {
+    ) -> Outcome<fulfillment::Model> {
         let tx = attempt.begin(&self.db).await?;
         let mut head = audit::lock(&tx).await?;
         let Some(before) = fulfillment::Entity::find_by_id(id).one(&*tx).await? else {

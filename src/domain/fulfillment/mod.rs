@@ -51,9 +51,7 @@ pub use carriers::{Carrier, Carriers, ShipmentStatus};
 pub use webhooks::{Handled, handle_webhook};
 pub use worth::{LineShare, fulfillment_worth};
 
-use super::{
-    audit::Actor, clock::Clock, error::DomainResult, error::UserError, identity::customer::Address,
-};
+use super::{audit::Actor, clock::Clock, error::DomainResult, identity::customer::Address};
 
 /// What a fulfilment weighs when none of its variants has a weight, in
 /// grams (`EMPORIUM_DEFAULT_PARCEL_WEIGHT_GRAMS`).
@@ -139,10 +137,6 @@ pub struct Created {
     /// `on_fulfillment` captures for it.
     pub worth_minor: i64,
 }
-
-/// A use case's answer: the value, or why the request was refused
-/// (nothing written).
-pub type Outcome<T> = Result<T, Vec<UserError>>;
 
 /// Who asks: the audit actor and the short reference stored on rows
 /// (`staff:2`, `token:5`).

@@ -9,10 +9,8 @@ use entity::{fulfillment, fulfillment_line, shop_order};
 
 use crate::{
     domain::{
-        error::{UserError as DomainUserError, UserErrorCode as DomainCode},
-        fulfillment::{
-            Caller, CreateRequest, Created, LineRequest, Outcome as DomainOutcome, Tracking,
-        },
+        error::{Checked, UserError as DomainUserError, UserErrorCode as DomainCode},
+        fulfillment::{Caller, CreateRequest, Created, LineRequest, Tracking},
         idempotency::{self, Refusal},
         identity::permission::Permission,
         money::Currency,
@@ -22,7 +20,7 @@ use crate::{
         admin::merchandising::StockLocation,
         auth::Need,
         commerce::types::{Order, OrderLine},
-        common::{UserError, actor, user_errors},
+        common::{UserError, actor, under_input, user_errors},
         error::ApiResult,
         id::{Kind, decode_as, encode},
         loaders::{FulfillmentLinesOf, FulfillmentsOf, OrderLinesOf, StockLocationId},
@@ -305,7 +303,7 @@ async fn caller(ctx: &Context<'_>) -> ApiResult<Caller> {
 
 async fn answer(
     ctx: &Context<'_>,
-    outcome: DomainOutcome<fulfillment::Model>,
+    outcome: Checked<fulfillment::Model>,
 ) -> ApiResult<FulfillmentPayload> {
     match outcome {
         Ok(row) => payload_of(ctx, row.id).await,
@@ -357,7 +355,7 @@ impl FulfillmentMutation {
         let state = ctx.state()?;
         let service = state.fulfillment();
         let scope = ctx.principal()?.idempotency_scope();
-        let outcome: Result<DomainOutcome<Created>, Refusal> = idempotency::once(
+        let outcome: Result<Checked<Created>, Refusal> = idempotency::once(
             &state.db,
             &state.clock,
             &scope,
@@ -369,7 +367,7 @@ impl FulfillmentMutation {
         match outcome {
             Err(r) => Ok(refusal(r)),
             Ok(Err(e)) => Ok(FulfillmentPayload {
-                user_errors: user_errors(e),
+                user_errors: user_errors(under_input(e)),
                 ..Default::default()
             }),
             Ok(Ok(created)) => payload_of(ctx, created.fulfillment_id).await,
