@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    config::{CommerceConfig, Config, Mode},
+    config::{CarrierConfig, CommerceConfig, Config, Mode},
     domain::{
         self,
         checkout::{complete::CheckoutSettings, service::CheckoutService, unpaid::UnpaidCaps},
@@ -71,6 +71,9 @@ pub struct AppState {
     /// The time business rules go by: the system clock (tests set a
     /// manual one before serving).
     pub clock: domain::clock::Clock,
+    /// Carriers fulfilments ship with (`manual`, and `easypost` when
+    /// configured).
+    pub carriers: Arc<domain::fulfillment::Carriers>,
 }
 
 impl AppState {
@@ -140,6 +143,7 @@ impl AppState {
             ),
         };
         let gateways = Arc::new(gateways(&config.commerce)?);
+        let carriers = Arc::new(carriers(&config.carriers)?);
         let checkout_keys = domain::checkout::keys::CheckoutKeys::load(&db, &secrets)
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the checkout secret: {e}"))?;
@@ -175,6 +179,7 @@ impl AppState {
             in_flight: (config_in_flight > 0)
                 .then(|| Arc::new(tokio::sync::Semaphore::new(config_in_flight))),
             clock: domain::clock::Clock::system(),
+            carriers,
         })
     }
 
@@ -185,6 +190,19 @@ impl AppState {
             gateways: self.gateways.clone(),
             keys: self.checkout_keys.clone(),
             settings: checkout_settings(&self.config.commerce),
+            clock: self.clock.clone(),
+        }
+    }
+
+    /// Fulfilment over this node's database, carriers and settings.
+    pub fn fulfillment(&self) -> domain::fulfillment::FulfillmentService {
+        domain::fulfillment::FulfillmentService {
+            db: self.db.clone(),
+            carriers: self.carriers.clone(),
+            settings: domain::fulfillment::FulfillmentSettings {
+                ship_from: self.config.carriers.ship_from.clone(),
+                default_weight_grams: self.config.carriers.default_parcel_weight_grams,
+            },
             clock: self.clock.clone(),
         }
     }
@@ -223,6 +241,26 @@ fn gateways(config: &CommerceConfig) -> anyhow::Result<Gateways> {
         stripe,
     })
     .map_err(|e| anyhow::anyhow!("payment gateways: {e}"))
+}
+
+/// The carriers `config` enables: `manual` always, `easypost` with an API key.
+fn carriers(config: &CarrierConfig) -> anyhow::Result<domain::fulfillment::Carriers> {
+    let easypost = config.easypost_api_key.as_ref().map(|key| {
+        let mut c = domain::fulfillment::carriers::EasyPostConfig::new(
+            key.expose(),
+            config
+                .easypost_webhook_secret
+                .as_ref()
+                .map(|s| s.expose().to_owned())
+                .unwrap_or_default(),
+        );
+        if let Some(base) = &config.easypost_base_url {
+            c.base_url.clone_from(base);
+        }
+        c
+    });
+    domain::fulfillment::Carriers::from_settings(easypost)
+        .map_err(|e| anyhow::anyhow!("carriers: {e}"))
 }
 
 /// The checkout settings of this node.

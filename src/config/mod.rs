@@ -12,6 +12,7 @@
 
 mod auth;
 mod background;
+mod carriers;
 mod commerce;
 mod env;
 mod limits;
@@ -21,6 +22,7 @@ use std::{net::SocketAddr, path::PathBuf, str::FromStr};
 
 pub use auth::{AuthConfig, PasswordHashing};
 pub use background::{RetentionConfig, WebhookConfig};
+pub use carriers::CarrierConfig;
 pub use commerce::{CommerceConfig, DEFAULT_TEST_WEBHOOK_SECRET};
 pub use limits::{EdgeConfig, QueryLimits, RateLimits};
 pub use secret::{Secret, SecretUrl, redact_url};
@@ -136,6 +138,8 @@ pub struct Config {
     pub password_hashing: PasswordHashing,
     /// How long carts, idempotency keys, sessions and reset tokens are kept.
     pub retention: RetentionConfig,
+    /// Fulfilment: the label carrier, the ship-from address, parcel weight.
+    pub carriers: CarrierConfig,
 }
 
 /// Development or production behaviour.
@@ -240,6 +244,7 @@ impl Config {
             webhooks: background::webhooks(&env)?,
             password_hashing: auth::password_hashing(&env)?,
             retention: background::retention(&env)?,
+            carriers: carriers::carriers(&env)?,
         })
     }
 
@@ -312,6 +317,7 @@ fn unreachable_defaults() -> Config {
         webhooks: WebhookConfig::default(),
         password_hashing: PasswordHashing::default(),
         retention: RetentionConfig::default(),
+        carriers: CarrierConfig::default(),
     }
 }
 
@@ -430,6 +436,8 @@ mod tests {
             ("EMPORIUM_TEST_WEBHOOK_SECRET", "whsec_test-hunter2"),
             ("EMPORIUM_STRIPE_SECRET_KEY", "sk_live_stripe-hunter2"),
             ("EMPORIUM_STRIPE_WEBHOOK_SECRET", "whsec_stripe-hunter2"),
+            ("EMPORIUM_EASYPOST_API_KEY", "EZAK_easypost-hunter2"),
+            ("EMPORIUM_EASYPOST_WEBHOOK_SECRET", "whsec_easypost-hunter2"),
         ];
         let urls = [
             (
@@ -451,6 +459,7 @@ mod tests {
             format!("{c:#?}"),
             format!("{:?}", c.auth),
             format!("{:?}", c.commerce),
+            format!("{:?}", c.carriers),
             format!("{:?}", c.secret_key),
             format!("{:?}", c.database_url),
             format!("{:?}", c.redis_url),
@@ -477,6 +486,17 @@ mod tests {
         assert_eq!(
             c.auth.smtp_url.as_ref().map(SecretUrl::expose),
             Some(urls[2].1)
+        );
+        assert_eq!(
+            c.carriers.easypost_api_key.as_ref().map(Secret::expose),
+            Some(secrets[5].1)
+        );
+        assert_eq!(
+            c.carriers
+                .easypost_webhook_secret
+                .as_ref()
+                .map(Secret::expose),
+            Some(secrets[6].1)
         );
         assert_eq!(c.redis_url.as_ref().map(SecretUrl::expose), Some(urls[1].1));
         // Where the URLs show, their passwords are masked.

@@ -161,6 +161,24 @@ pub enum UserErrorCode {
     /// A number is outside its allowed range (a negative amount, a tax rate
     /// above 100 %).
     OutOfRange,
+    /// The order is not open (awaiting payment, cancelled or completed):
+    /// nothing can be fulfilled or un-fulfilled.
+    OrderNotOpen,
+    /// More units than the line has left to ship (ordered, less fulfilled
+    /// and cancelled).
+    OverFulfillment,
+    /// Every unit of the order is already fulfilled or cancelled.
+    NothingToFulfill,
+    /// The stock location does not have the units (its holds for the order
+    /// and its free stock): ship from another one.
+    LocationStockInsufficient,
+    /// The fulfilment was cancelled.
+    FulfillmentCancelled,
+    /// The fulfilment was delivered; it cannot be cancelled.
+    FulfillmentDelivered,
+    /// The carrier could not sell a label (none configured, no rate, a
+    /// refused address, unreachable); nothing was written.
+    LabelPurchaseFailed,
 }
 
 /// One mistake in a mutation's input.

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod error;
 pub mod events;
 pub mod feed;
+pub mod fulfillment;
 pub mod gid;
 pub mod idempotency;
 pub mod identity;

@@ -88,6 +88,26 @@ pub enum UserErrorCode {
     /// A number is outside its allowed range: a negative amount, a tax rate
     /// below 0 or above 1 (100 %).
     OutOfRange,
+    /// The order is not open (awaiting payment, cancelled or completed):
+    /// nothing can be fulfilled or un-fulfilled.
+    OrderNotOpen,
+    /// More units than the line has left to ship (ordered, less fulfilled
+    /// and cancelled).
+    OverFulfillment,
+    /// Every unit of the order is already fulfilled or cancelled.
+    NothingToFulfill,
+    /// The stock location does not have the units (its holds for the order
+    /// and its free stock): ship from another location, or split the
+    /// fulfilment across locations.
+    LocationStockInsufficient,
+    /// The fulfilment was cancelled.
+    FulfillmentCancelled,
+    /// The fulfilment was delivered; it cannot be cancelled.
+    FulfillmentDelivered,
+    /// The carrier could not sell a label (no label carrier configured, no
+    /// rate, a refused address, the carrier unreachable); nothing was
+    /// written.
+    LabelPurchaseFailed,
 }
 
 /// A mistake in a mutation's input; the mutation changed nothing.

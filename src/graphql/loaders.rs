@@ -136,6 +136,58 @@ impl Loader<TransitionsOf> for AdminLoader {
     }
 }
 
+/// The fulfilments of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FulfillmentsOf(pub i64);
+
+impl Loader<FulfillmentsOf> for AdminLoader {
+    type Value = Arc<Vec<entity::fulfillment::Model>>;
+    type Error = DomainError;
+    async fn load(
+        &self,
+        keys: &[FulfillmentsOf],
+    ) -> Result<HashMap<FulfillmentsOf, Self::Value>, DomainError> {
+        let rows = crate::domain::fulfillment::of_orders(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |r| FulfillmentsOf(r.order_id)))
+    }
+}
+
+/// The lines of a fulfilment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FulfillmentLinesOf(pub i64);
+
+impl Loader<FulfillmentLinesOf> for AdminLoader {
+    type Value = Arc<Vec<entity::fulfillment_line::Model>>;
+    type Error = DomainError;
+    async fn load(
+        &self,
+        keys: &[FulfillmentLinesOf],
+    ) -> Result<HashMap<FulfillmentLinesOf, Self::Value>, DomainError> {
+        let rows = crate::domain::fulfillment::lines_of(&self.db, &ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |r| FulfillmentLinesOf(r.fulfillment_id)))
+    }
+}
+
+/// A stock location by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StockLocationId(pub i64);
+
+impl Loader<StockLocationId> for AdminLoader {
+    type Value = stock_location::Model;
+    type Error = DomainError;
+    async fn load(
+        &self,
+        keys: &[StockLocationId],
+    ) -> Result<HashMap<StockLocationId, Self::Value>, DomainError> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let rows = stock_location::Entity::find()
+            .filter(stock_location::Column::Id.is_in(ids(keys, |k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(index(rows, |r| StockLocationId(r.id)))
+    }
+}
+
 /// The latest movements of a variant: (variant id, how many).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MovementsOf(pub i64, pub u64);

@@ -10,6 +10,7 @@ pub mod commerce;
 pub mod common;
 pub mod cost;
 pub mod error;
+pub mod fulfillment;
 pub mod id;
 pub mod identity;
 pub mod limits;
@@ -69,6 +70,7 @@ pub struct MutationRoot(
     admin::promotions::PromotionMutation,
     admin::webhooks::WebhookMutation,
     admin::settings::SettingsMutation,
+    fulfillment::FulfillmentMutation,
 );
 
 pub use subscriptions::SubscriptionRoot;

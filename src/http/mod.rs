@@ -12,6 +12,7 @@
 //! database waits. Health, readiness and metrics stay outside the bound, so
 //! a busy node is not taken for a dead one.
 
+pub mod carriers;
 pub mod credentials;
 pub mod feed;
 pub mod graphiql;
@@ -83,6 +84,10 @@ pub fn router(state: HttpState) -> Router {
         .route(
             "/webhooks/payments/{gateway}",
             axum::routing::post(payments::webhook),
+        )
+        .route(
+            "/webhooks/carriers/{carrier}",
+            axum::routing::post(carriers::webhook),
         )
         .with_state(state.clone());
     let api = match in_flight {

@@ -544,6 +544,22 @@ const OPS: &[Op] = &[
         "mutation { taxRateDelete(id: \"{missing_tax_rate}\") { userErrors { code } } }",
         Perm(SettingsWrite),
     ),
+    // Fulfilment (staff and partner apps).
+    op(
+        "fulfillmentCreate",
+        "mutation { fulfillmentCreate(input: { orderId: \"{missing_order}\" }) { userErrors { code } } }",
+        Perm(OrdersFulfill),
+    ),
+    op(
+        "fulfillmentTrackingUpdate",
+        "mutation { fulfillmentTrackingUpdate(id: \"{missing_fulfillment}\", tracking: { number: \"1Z\" }) { userErrors { code } } }",
+        Perm(OrdersFulfill),
+    ),
+    op(
+        "fulfillmentCancel",
+        "mutation { fulfillmentCancel(id: \"{missing_fulfillment}\") { userErrors { code } } }",
+        Perm(OrdersFulfill),
+    ),
     // Subscriptions (over the WebSocket).
     op(
         "stockUpdated",
@@ -667,6 +683,7 @@ impl World {
             ("{missing_location}", gid("StockLocation", 999_999)),
             ("{missing_customer}", gid("Customer", 999_999)),
             ("{missing_order}", gid("Order", 999_999)),
+            ("{missing_fulfillment}", gid("Fulfillment", 999_999)),
             ("{missing_promotion}", gid("Promotion", 999_999)),
             (
                 "{missing_webhook_subscription}",

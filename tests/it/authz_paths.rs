@@ -77,6 +77,7 @@ const PROTECTED: &[&str] = &[
     "Cart",
     "Customer",
     "CustomerGroup",
+    "Fulfillment",
     "GiftCard",
     "InventoryLevel",
     "InventoryMovement",
@@ -134,6 +135,8 @@ const EDGES: &[(&str, &str, Rule)] = &[
     ("Customer", "storeCredit", OwnerOr(CustomersRead)),
     // Parts of what was already reached.
     ("Order", "payments", Part),
+    ("Order", "fulfillments", Part),
+    ("Fulfillment", "location", Part),
     ("Order", "shippingAddress", Part),
     ("Order", "billingAddress", Part),
     ("CartBuyerIdentity", "shippingAddress", Part),
@@ -154,6 +157,8 @@ const EDGES: &[(&str, &str, Rule)] = &[
     ("CustomerAuthPayload", "customer", Payload),
     ("CustomerAuthPayload", "tokens", Payload),
     ("CustomerGroupPayload", "customerGroup", Payload),
+    ("FulfillmentPayload", "fulfillment", Payload),
+    ("FulfillmentPayload", "order", Payload),
     ("CustomerPayload", "customer", Payload),
     ("GiftCardCreatePayload", "giftCard", Payload),
     ("PromotionPayload", "promotion", Payload),
@@ -920,7 +925,23 @@ impl World {
             .await;
         }
         let (order, cart) = shopper(&app, &owner, &variant).await;
-        shopper(&app, &stranger, &variant).await;
+        let (their_order, _) = shopper(&app, &stranger, &variant).await;
+        // A fulfilment of each order, so that paths through
+        // `Order.fulfillments` end in data.
+        for o in [&order, &their_order] {
+            let fulfilled = app
+                .query_as(
+                    &admin,
+                    "mutation($o: ID!) { fulfillmentCreate(input: { orderId: $o, tracking: { carrier: \"UPS\", number: \"1Z999\" } }) { fulfillment { id } userErrors { code message } } }",
+                    json!({ "o": o }),
+                )
+                .await;
+            assert_eq!(
+                fulfilled["fulfillmentCreate"]["userErrors"],
+                json!([]),
+                "{fulfilled}"
+            );
+        }
         let me = app
             .query_as(&owner.access, "{ me { addresses { id } } }", json!({}))
             .await;

@@ -22,6 +22,7 @@ mod edge;
 mod events;
 mod examples;
 mod feed;
+mod fulfillment;
 mod harness;
 mod http;
 mod import;

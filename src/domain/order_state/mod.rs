@@ -37,6 +37,10 @@
 //!   money movement with their own ledger rows and must be explicit events.
 //! - Fulfillment needs an `Open` order: nothing ships before payment is
 //!   secured.
+//! - A fulfilment cancelled before delivery un-fulfils its items
+//!   ([`OrderEvent::FulfillmentCancelled`]) on an order that is not closed;
+//!   items that came back are returns, not un-fulfilments, so only
+//!   `fulfilled - returned` items can be un-fulfilled.
 //!
 //! Storage: [`OrderState::parts`] gives the numbers and the two facts as a
 //! plain [`Parts`] value to keep in columns (the enums have stable
@@ -146,6 +150,12 @@ pub enum OrderEvent {
         /// Items fulfilled.
         quantity: u32,
     },
+    /// A fulfilment of `quantity` items was cancelled before it reached
+    /// the customer: the items are unfulfilled again.
+    FulfillmentCancelled {
+        /// Items un-fulfilled.
+        quantity: u32,
+    },
     /// `quantity` fulfilled items came back.
     Returned {
         /// Items returned.
@@ -176,6 +186,8 @@ pub enum EventKind {
     Refunded,
     /// [`OrderEvent::Fulfilled`].
     Fulfilled,
+    /// [`OrderEvent::FulfillmentCancelled`].
+    FulfillmentCancelled,
     /// [`OrderEvent::Returned`].
     Returned,
     /// [`OrderEvent::Cancelled`].
@@ -194,6 +206,7 @@ impl OrderEvent {
             Self::PaymentVoided => EventKind::PaymentVoided,
             Self::Refunded { .. } => EventKind::Refunded,
             Self::Fulfilled { .. } => EventKind::Fulfilled,
+            Self::FulfillmentCancelled { .. } => EventKind::FulfillmentCancelled,
             Self::Returned { .. } => EventKind::Returned,
             Self::Cancelled { .. } => EventKind::Cancelled,
             Self::Completed => EventKind::Completed,
@@ -275,7 +288,7 @@ pub enum Limit {
     Refundable,
     /// A fulfillment: `ordered - fulfilled` items.
     Unfulfilled,
-    /// A return: `fulfilled - returned` items.
+    /// A return, or cancelling a fulfilment: `fulfilled - returned` items.
     Returnable,
 }
 
@@ -713,6 +726,16 @@ impl OrderState {
                     i64::from(self.ordered - self.fulfilled),
                 )?;
                 next.fulfilled += quantity;
+            }
+            OrderEvent::FulfillmentCancelled { quantity } => {
+                self.require_unclosed()?;
+                require_some(quantity)?;
+                within(
+                    Limit::Returnable,
+                    i64::from(quantity),
+                    i64::from(self.fulfilled - self.returned),
+                )?;
+                next.fulfilled -= quantity;
             }
             OrderEvent::Returned { quantity } => {
                 require_some(quantity)?;

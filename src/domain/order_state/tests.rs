@@ -489,6 +489,7 @@ fn event() -> impl Strategy<Value = OrderEvent> {
         1 => Just(E::PaymentVoided),
         2 => amount().prop_map(|amount| E::Refunded { amount }),
         4 => (0_u32..4).prop_map(|quantity| E::Fulfilled { quantity }),
+        1 => (0_u32..4).prop_map(|quantity| E::FulfillmentCancelled { quantity }),
         2 => (0_u32..4).prop_map(|quantity| E::Returned { quantity }),
         1 => Just(E::Cancelled {
             reason: "test".to_owned()
@@ -769,6 +770,7 @@ fn reachable_parts(max_total: i64, max_ordered: u32) -> std::collections::HashSe
     }
     for quantity in 1..=max_ordered {
         events.push(E::Fulfilled { quantity });
+        events.push(E::FulfillmentCancelled { quantity });
         events.push(E::Returned { quantity });
     }
     let mut seen = std::collections::HashSet::new();
@@ -926,4 +928,64 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_cancelled_fulfilment_unfulfils_its_items() {
+    let (state, _) = run(
+        order(1000, 3),
+        vec![
+            E::PaymentCaptured { amount: 1000 },
+            E::Fulfilled { quantity: 2 },
+            E::FulfillmentCancelled { quantity: 1 },
+        ],
+    );
+    assert_eq!(state.fulfilled(), 1);
+    assert_eq!(
+        state.status(),
+        status(O::Open, P::Paid, F::PartiallyFulfilled)
+    );
+    let (state, _) = run(state, vec![E::FulfillmentCancelled { quantity: 1 }]);
+    assert_eq!(state.status(), status(O::Open, P::Paid, F::Unfulfilled));
+    // Nothing left to un-fulfil; zero is no quantity.
+    assert!(matches!(
+        refusal(&state, E::FulfillmentCancelled { quantity: 1 }),
+        Refusal::Exceeds {
+            limit: Limit::Returnable,
+            requested: 1,
+            available: 0
+        }
+    ));
+    assert_eq!(
+        refusal(&state, E::FulfillmentCancelled { quantity: 0 }),
+        Refusal::ZeroQuantity
+    );
+}
+
+#[test]
+fn returned_or_completed_items_are_not_unfulfilled() {
+    let (state, _) = run(
+        order(1000, 2),
+        vec![
+            E::PaymentCaptured { amount: 1000 },
+            E::Fulfilled { quantity: 2 },
+            E::Returned { quantity: 1 },
+        ],
+    );
+    assert!(matches!(
+        refusal(&state, E::FulfillmentCancelled { quantity: 2 }),
+        Refusal::Exceeds { available: 1, .. }
+    ));
+    let (done, _) = run(
+        order(1000, 2),
+        vec![
+            E::PaymentCaptured { amount: 1000 },
+            E::Fulfilled { quantity: 2 },
+            E::Completed,
+        ],
+    );
+    assert_eq!(
+        refusal(&done, E::FulfillmentCancelled { quantity: 1 }),
+        Refusal::Closed
+    );
 }

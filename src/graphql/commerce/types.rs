@@ -506,6 +506,13 @@ pub struct OrderLine {
     currency: Currency,
 }
 
+impl OrderLine {
+    /// The line `line` of an order in `currency`.
+    pub(crate) fn new(line: order_line::Model, currency: Currency) -> Self {
+        Self { line, currency }
+    }
+}
+
 /// A line of an order: a snapshot of what was bought and at what price.
 #[Object]
 impl OrderLine {
@@ -566,6 +573,14 @@ impl OrderLine {
         let list: Vec<Allocation> =
             serde_json::from_str(&self.line.discount_allocations).unwrap_or_default();
         allocations(&list, self.currency)
+    }
+    /// Globally unique, opaque ID (what fulfilments name the line by).
+    async fn id(&self) -> ID {
+        encode(Kind::OrderLine, self.line.id)
+    }
+    /// Units shipped by fulfilments that are not cancelled.
+    async fn quantity_fulfilled(&self) -> i32 {
+        self.line.quantity_fulfilled
     }
 }
 
@@ -780,5 +795,12 @@ impl Order {
             .await?
             .unwrap_or_default();
         Ok(rows.iter().cloned().map(Into::into).collect())
+    }
+    /// Shipments of the order's units, oldest first, with their tracking.
+    async fn fulfillments(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<crate::graphql::fulfillment::Fulfillment>> {
+        crate::graphql::fulfillment::of_order(ctx, &self.row).await
     }
 }
