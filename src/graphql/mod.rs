@@ -15,6 +15,7 @@ pub mod identity;
 pub mod limits;
 pub mod loaders;
 pub mod node;
+pub mod orders;
 pub mod pagination;
 pub mod scalars;
 pub mod subscriptions;
@@ -66,6 +67,7 @@ pub struct MutationRoot(
     commerce::CommerceMutation,
     admin::promotions::PromotionMutation,
     admin::webhooks::WebhookMutation,
+    orders::OrderMoneyMutation,
 );
 
 pub use subscriptions::SubscriptionRoot;
