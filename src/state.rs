@@ -14,7 +14,7 @@ use crate::{
         self,
         checkout::{complete::CheckoutSettings, service::CheckoutService, unpaid::UnpaidCaps},
         identity::{jwt::JwtKeys, password::Hashing, secret},
-        payments::{CaptureMode, GatewaySettings, Gateways, STRIPE_API_BASE, StripeConfig},
+        payments::{GatewaySettings, Gateways, STRIPE_API_BASE, StripeConfig},
         sealing::MasterKey,
     },
     infra::{
@@ -278,10 +278,6 @@ fn checkout_settings(config: &CommerceConfig) -> CheckoutSettings {
             per_customer: config.unpaid_orders_per_customer,
             per_address: config.unpaid_orders_per_address,
         },
-        capture: if config.capture_automatic {
-            CaptureMode::Automatic
-        } else {
-            CaptureMode::Manual
-        },
+        capture: config.payment_capture,
     }
 }

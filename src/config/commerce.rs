@@ -2,6 +2,7 @@
 //! holds, caps on unpaid orders, retries of failed voids and refunds.
 
 use super::{ConfigError, Mode, env::Env, secret::Secret};
+use crate::domain::orders::CapturePolicy;
 
 /// The webhook signing secret of the `test` gateway when
 /// `EMPORIUM_TEST_WEBHOOK_SECRET` is not set (development only).
@@ -23,9 +24,11 @@ pub struct CommerceConfig {
     pub stripe_webhook_secret: Option<Secret>,
     /// `EMPORIUM_STRIPE_API_BASE`: Stripe API base URL (a local mock in tests).
     pub stripe_api_base: Option<String>,
-    /// `EMPORIUM_PAYMENT_CAPTURE`: `automatic` (charge at checkout, default)
-    /// or `manual` (authorize at checkout, capture later).
-    pub capture_automatic: bool,
+    /// `EMPORIUM_PAYMENT_CAPTURE`: `automatic` (charge at checkout,
+    /// default), `on_fulfillment` (authorize at checkout, capture what each
+    /// fulfilment ships) or `manual` (authorize at checkout, staff capture
+    /// with `orderCapture`).
+    pub payment_capture: CapturePolicy,
     /// `EMPORIUM_CHECKOUT_HOLD_SECS`: how long a checkout in progress holds
     /// stock (default 600).
     pub checkout_hold_secs: u64,
@@ -69,7 +72,7 @@ impl Default for CommerceConfig {
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_api_base: None,
-            capture_automatic: true,
+            payment_capture: CapturePolicy::Automatic,
             checkout_hold_secs: 600,
             payment_pending_secs: 3600,
             payment_pending_secs_per_gateway: Vec::new(),
@@ -114,16 +117,12 @@ pub(super) fn commerce(env: &Env<'_>, mode: Mode) -> Result<CommerceConfig, Conf
     let capture = env
         .string("EMPORIUM_PAYMENT_CAPTURE")
         .unwrap_or_else(|| "automatic".into());
-    let capture_automatic = match capture.to_ascii_lowercase().as_str() {
-        "automatic" => true,
-        "manual" => false,
-        _ => {
-            return Err(ConfigError::Invalid {
-                var: "EMPORIUM_PAYMENT_CAPTURE",
-                value: capture,
-                reason: "use automatic or manual".into(),
-            });
-        }
+    let Ok(payment_capture) = capture.to_ascii_lowercase().parse::<CapturePolicy>() else {
+        return Err(ConfigError::Invalid {
+            var: "EMPORIUM_PAYMENT_CAPTURE",
+            value: capture,
+            reason: "use automatic, on_fulfillment or manual".into(),
+        });
     };
     Ok(CommerceConfig {
         gateways,
@@ -135,7 +134,7 @@ pub(super) fn commerce(env: &Env<'_>, mode: Mode) -> Result<CommerceConfig, Conf
             .string("EMPORIUM_STRIPE_WEBHOOK_SECRET")
             .map(Secret::from),
         stripe_api_base: env.string("EMPORIUM_STRIPE_API_BASE"),
-        capture_automatic,
+        payment_capture,
         checkout_hold_secs: env.parse("EMPORIUM_CHECKOUT_HOLD_SECS", d.checkout_hold_secs)?,
         payment_pending_secs: env.parse("EMPORIUM_PAYMENT_PENDING_SECS", d.payment_pending_secs)?,
         payment_pending_secs_per_gateway: {

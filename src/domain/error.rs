@@ -179,6 +179,25 @@ pub enum UserErrorCode {
     /// The carrier could not sell a label (none configured, no rate, a
     /// refused address, unreachable); nothing was written.
     LabelPurchaseFailed,
+    /// The order is cancelled (or its cancellation is under way).
+    OrderCancelled,
+    /// Every item of the order was fulfilled: nothing is left to cancel.
+    AlreadyFulfilled,
+    /// An amount above what is left for it (to capture, to refund, of
+    /// shipping), or more units than are left to refund.
+    AmountTooLarge,
+    /// The order has no open authorization (or nothing due) to capture.
+    NothingToCapture,
+    /// The order was not paid with the `manual` gateway.
+    PaymentNotManual,
+    /// The payment gateway failed or refused the call.
+    GatewayFailed,
+    /// The operation needs the order's customer (a guest order has none).
+    CustomerRequired,
+    /// Only a failed refund can be retried.
+    RefundNotRetryable,
+    /// Captured money must be refunded (or a failed refund retried) first.
+    RefundRequired,
 }
 
 /// One mistake in a mutation's input.

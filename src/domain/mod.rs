@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod merchandising;
 pub mod money;
 pub mod order_state;
+pub mod orders;
 pub mod payments;
 pub mod pricing;
 pub mod retention;

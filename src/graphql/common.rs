@@ -108,6 +108,29 @@ pub enum UserErrorCode {
     /// rate, a refused address, the carrier unreachable); nothing was
     /// written.
     LabelPurchaseFailed,
+    /// The order is cancelled (or its cancellation is under way).
+    OrderCancelled,
+    /// Every item of the order was fulfilled: nothing is left to cancel.
+    AlreadyFulfilled,
+    /// An amount above what is left for it (to capture, to refund, of
+    /// shipping), or more units than are left to refund.
+    AmountTooLarge,
+    /// The order has no open authorization (or nothing due) to capture.
+    NothingToCapture,
+    /// The order was not paid with the `manual` gateway
+    /// (`orderMarkAsPaid` records bank transfers and cash).
+    PaymentNotManual,
+    /// The payment gateway failed or refused the call; for a capture
+    /// nothing was recorded, for a refund see its `status`.
+    GatewayFailed,
+    /// The operation needs the order's customer (a guest order has no store
+    /// credit account).
+    CustomerRequired,
+    /// Only a FAILED refund can be retried.
+    RefundNotRetryable,
+    /// Captured money must be refunded (or a FAILED refund retried) before
+    /// the order can be cancelled.
+    RefundRequired,
 }
 
 /// A mistake in a mutation's input; the mutation changed nothing.

@@ -50,7 +50,7 @@ use crate::{
 /// batched per level like the catalog's, and never through the shared row
 /// cache: what one viewer may see must not be served to another.
 pub struct AdminLoader {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
 }
 
 /// The request's loader of staff-only rows.

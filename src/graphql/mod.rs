@@ -16,6 +16,7 @@ pub mod identity;
 pub mod limits;
 pub mod loaders;
 pub mod node;
+pub mod orders;
 pub mod pagination;
 pub mod scalars;
 pub mod subscriptions;
@@ -71,6 +72,7 @@ pub struct MutationRoot(
     admin::webhooks::WebhookMutation,
     admin::settings::SettingsMutation,
     fulfillment::FulfillmentMutation,
+    orders::OrderMoneyMutation,
 );
 
 pub use subscriptions::SubscriptionRoot;

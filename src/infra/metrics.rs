@@ -15,6 +15,11 @@
 //! | `emporium_webhook_attempts_failed_total` | counter | |
 //! | `emporium_webhook_deliveries_failed_total` | counter | |
 //! | `emporium_webhook_deliveries_succeeded_total` | counter | |
+//! | `emporium_captures_total` | counter | captures recorded (`orderCapture`, `orderMarkAsPaid`, fulfilments) |
+//! | `emporium_captures_failed_total` | counter | captures the gateway failed |
+//! | `emporium_refunds_total` | counter | refunds paid back |
+//! | `emporium_refunds_failed_total` | counter | refunds left FAILED by a gateway |
+//! | `emporium_cancellations_total` | counter | orders (or their unshipped rest) cancelled |
 //!
 //! Operation names come from clients: only names of letters, digits and
 //! underscores up to 64 characters count, and past [`MAX_OPERATIONS`]

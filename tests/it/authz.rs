@@ -380,6 +380,32 @@ const OPS: &[Op] = &[
         Perm(OrdersRead),
     ),
     op("paymentGateways", "{ paymentGateways }", Public),
+    // The money of orders after payment: `orders:write`.
+    op(
+        "orderCapture",
+        "mutation { orderCapture(id: \"{missing_order}\") { userErrors { code } } }",
+        Perm(OrdersWrite),
+    ),
+    op(
+        "orderMarkAsPaid",
+        "mutation { orderMarkAsPaid(id: \"{missing_order}\") { userErrors { code } } }",
+        Perm(OrdersWrite),
+    ),
+    op(
+        "refundCreate",
+        "mutation { refundCreate(input: { orderId: \"{missing_order}\", amount: \"1\" }, idempotencyKey: \"k\") { userErrors { code } } }",
+        Perm(OrdersWrite),
+    ),
+    op(
+        "refundRetry",
+        "mutation { refundRetry(id: \"{missing_refund}\") { userErrors { code } } }",
+        Perm(OrdersWrite),
+    ),
+    op(
+        "orderCancel",
+        "mutation { orderCancel(id: \"{missing_order}\", reason: \"test\") { userErrors { code } } }",
+        Perm(OrdersWrite),
+    ),
     op(
         "cartCreate",
         "mutation { cartCreate(input: { lines: [] }) { cart { id } userErrors { code } } }",
@@ -684,6 +710,7 @@ impl World {
             ("{missing_customer}", gid("Customer", 999_999)),
             ("{missing_order}", gid("Order", 999_999)),
             ("{missing_fulfillment}", gid("Fulfillment", 999_999)),
+            ("{missing_refund}", gid("Refund", 999_999)),
             ("{missing_promotion}", gid("Promotion", 999_999)),
             (
                 "{missing_webhook_subscription}",

@@ -28,6 +28,7 @@ mod http;
 mod import;
 mod inventory;
 mod merchandising;
+mod orders_money;
 mod passwords;
 mod payments;
 mod ratelimit;

@@ -2,14 +2,19 @@
 //! idempotency keys it sends payment gateways and the digest of the
 //! client's network it keeps with an order.
 //!
-//! - Every gateway key of a payment attempt (authorize, and the void or
-//!   refund that undoes it) comes from one place, [`CheckoutKeys::attempt`]:
-//!   an HMAC of the cart's row id and the attempt (the client's idempotency
-//!   key, or a fresh one), so it is at most [`MAX_GATEWAY_KEY`] characters
-//!   whatever the client sent, two carts never share one (two buyers with
-//!   the same client key get different keys), two installations on one
-//!   gateway account never collide, and nothing in it is a credential (the
-//!   cart token never leaves the server).
+//! - Every idempotency key a gateway gets comes from one function,
+//!   [`CheckoutKeys::gateway_key`]: `emporium_<purpose>_` and an HMAC of the
+//!   purpose and what the call is about, so it is at most
+//!   [`MAX_GATEWAY_KEY`] characters whatever the client sent, and nothing
+//!   in it is a credential. A payment attempt at checkout
+//!   ([`CheckoutKeys::attempt`]: authorize, and the void or refund that
+//!   undoes it) keys on the cart's row id and the attempt (the client's
+//!   idempotency key, or a fresh one), so two carts never share one (two
+//!   buyers with the same client key get different keys) and the cart
+//!   token never leaves the server; staff operations on an order (capture,
+//!   void, refund: [`CheckoutKeys::order_key`]) key on the order's row id
+//!   and the operation's own stable id. Two installations on one gateway
+//!   account never collide.
 //! - The client's address is kept only as an HMAC of its network (an IPv4
 //!   address, an IPv6 /64), enough to count a client's unpaid orders and
 //!   useless for anything else.
@@ -73,17 +78,32 @@ impl CheckoutKeys {
     /// The gateway keys of attempt `attempt` (the client's idempotency key,
     /// or a fresh random one) at checking out cart `cart_id` (its row id).
     pub fn attempt(&self, cart_id: i64, attempt: &str) -> GatewayKeys {
-        let key = |purpose: &str| {
-            format!(
-                "emporium_{purpose}_{}",
-                self.mac(&["gateway", purpose, &cart_id.to_string(), attempt])
-            )
-        };
+        let key = |purpose: &str| self.gateway_key(purpose, &[&cart_id.to_string(), attempt]);
         GatewayKeys {
             authorize: key("authorize"),
             void: key("void"),
             refund: key("refund"),
         }
+    }
+
+    /// The idempotency key of a gateway call: `emporium_<purpose>_` and the
+    /// HMAC of the purpose and `parts` (64 hex digits). Every key any gateway
+    /// gets is made here, so none is longer than [`MAX_GATEWAY_KEY`]
+    /// whatever the parts are. `purpose` is a short constant (`authorize`,
+    /// `capture`, `void`, `refund`).
+    pub fn gateway_key(&self, purpose: &str, parts: &[&str]) -> String {
+        let mut all = Vec::with_capacity(parts.len() + 2);
+        all.push("gateway");
+        all.push(purpose);
+        all.extend_from_slice(parts);
+        format!("emporium_{purpose}_{}", self.mac(&all))
+    }
+
+    /// The gateway key of a staff operation `purpose` on order `order_id`,
+    /// named by `operation` (a refund tender's row id, the caller's scoped
+    /// idempotency key ...): the same operation always gets the same key.
+    pub fn order_key(&self, purpose: &str, order_id: i64, operation: &str) -> String {
+        self.gateway_key(purpose, &["order", &order_id.to_string(), operation])
     }
 
     /// The stored digest of the network `ip` belongs to: the address itself
@@ -143,6 +163,14 @@ mod tests {
         // ... nor two installations.
         let elsewhere = CheckoutKeys::new(b"another-secret").attempt(7, &longest);
         assert_ne!(a.refund, elsewhere.refund);
+        // Keys of order operations come from the same function.
+        let scoped = format!("staff:2:{longest}");
+        let capture = keys.order_key("capture", 7, &scoped);
+        assert!(capture.len() <= MAX_GATEWAY_KEY, "{capture}");
+        assert!(capture.starts_with("emporium_capture_"));
+        assert_eq!(capture, keys.order_key("capture", 7, &scoped));
+        assert_ne!(capture, keys.order_key("capture", 8, &scoped));
+        assert_ne!(capture, keys.order_key("refund", 7, &scoped));
     }
 
     #[test]

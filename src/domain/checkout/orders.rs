@@ -118,6 +118,8 @@ pub struct Placement {
     pub payment_due_at: Option<DateTime<Utc>>,
     /// Digest of the client's network.
     pub client_address: Option<String>,
+    /// How its card money is captured (the node's setting).
+    pub capture_mode: crate::domain::orders::CapturePolicy,
 }
 
 /// Inserts the order and its lines for `quote` in the caller's transaction,
@@ -157,6 +159,7 @@ pub async fn insert(
         lock_version: Set(0),
         payment_due_at: Set(placement.payment_due_at),
         client_address: Set(placement.client_address.clone()),
+        capture_mode: Set(placement.capture_mode.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

@@ -4,7 +4,8 @@
 //!
 //! An [`OrderState`] tracks amounts in `i64` minor units (order total,
 //! authorized, captured, refunded) and item quantities (ordered, fulfilled,
-//! returned). The three statuses of a [`Status`] are derived from those
+//! returned; `ordered` counts the items still to deliver or delivered, so
+//! cancelling lines lowers it). The three statuses of a [`Status`] are derived from those
 //! numbers plus two facts the numbers cannot hold: whether the order was
 //! closed (cancelled or completed) and whether the last payment attempt
 //! failed or was voided while no money was held. [`OrderState::apply`]
@@ -15,7 +16,10 @@
 //!
 //! Invariants of every state reachable from [`OrderState::new`]:
 //! - `0 <= refunded <= captured <= authorized <= total`;
-//! - `returned <= fulfilled <= ordered`;
+//! - `returned <= fulfilled <= ordered`; `ordered` is at least one when
+//!   the order is placed and reaches zero only when every item was
+//!   cancelled before anything was fulfilled (the order then awaits
+//!   [`OrderEvent::Cancelled`] or its refunds; it never completes);
 //! - the order is `Open` exactly when it is not closed and
 //!   `authorized >= total` (the whole amount is secured, by an authorization
 //!   or a capture); otherwise `Pending` until closed;
@@ -41,6 +45,12 @@
 //!   ([`OrderEvent::FulfillmentCancelled`]) on an order that is not closed;
 //!   items that came back are returns, not un-fulfilments, so only
 //!   `fulfilled - returned` items can be un-fulfilled.
+//! - Lines of an open order may be cancelled while unfulfilled
+//!   ([`OrderEvent::LinesCancelled`], e.g. cancelling what is left of a
+//!   partly shipped order, or refunding units that will not ship): they
+//!   stop counting as ordered, so an order whose remaining items all
+//!   shipped is `Fulfilled`. Their money is not touched: refunds are
+//!   their own events.
 //!
 //! Storage: [`OrderState::parts`] gives the numbers and the two facts as a
 //! plain [`Parts`] value to keep in columns (the enums have stable
@@ -168,6 +178,12 @@ pub enum OrderEvent {
     },
     /// The order was closed as done.
     Completed,
+    /// `quantity` unfulfilled items were cancelled: they will not ship and
+    /// no longer count as ordered.
+    LinesCancelled {
+        /// Items cancelled.
+        quantity: u32,
+    },
 }
 
 /// An [`OrderEvent`]'s name without its data, for errors and logs.
@@ -194,6 +210,8 @@ pub enum EventKind {
     Cancelled,
     /// [`OrderEvent::Completed`].
     Completed,
+    /// [`OrderEvent::LinesCancelled`].
+    LinesCancelled,
 }
 
 impl OrderEvent {
@@ -210,6 +228,7 @@ impl OrderEvent {
             Self::Returned { .. } => EventKind::Returned,
             Self::Cancelled { .. } => EventKind::Cancelled,
             Self::Completed => EventKind::Completed,
+            Self::LinesCancelled { .. } => EventKind::LinesCancelled,
         }
     }
 }
@@ -499,7 +518,12 @@ impl OrderState {
             closure,
             payment_mark: mark,
         } = parts;
-        let mut state = Self::new(total, ordered)?;
+        if total < 0 {
+            return Err(InvalidOrder::NegativeTotal);
+        }
+        // Zero items: every item was cancelled before any shipped.
+        let mut state = Self::new(total, ordered.max(1))?;
+        state.ordered = ordered;
         if !(0 <= refunded && refunded <= captured && captured <= authorized && authorized <= total)
         {
             return Err(InvalidOrder::AmountsOutOfOrder);
@@ -513,7 +537,9 @@ impl OrderState {
             {
                 return Err(InvalidOrder::CancelledNotSettled);
             }
-            Some(Closure::Completed) if captured != total || fulfilled != ordered => {
+            Some(Closure::Completed)
+                if captured != total || fulfilled != ordered || ordered == 0 =>
+            {
                 return Err(InvalidOrder::CompletedNotSettled);
             }
             _ => {}
@@ -759,6 +785,16 @@ impl OrderState {
                     next.mark = Some(PaymentMark::Voided);
                 }
                 next.closure = Some(Closure::Cancelled);
+            }
+            OrderEvent::LinesCancelled { quantity } => {
+                self.require_unclosed()?;
+                require_some(quantity)?;
+                within(
+                    Limit::Unfulfilled,
+                    i64::from(quantity),
+                    i64::from(self.ordered - self.fulfilled),
+                )?;
+                next.ordered -= quantity;
             }
             OrderEvent::Completed => {
                 self.require_unclosed()?;

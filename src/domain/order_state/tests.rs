@@ -258,6 +258,80 @@ fn cancel_is_refused_once_something_is_fulfilled() {
 }
 
 #[test]
+fn cancelling_the_unshipped_rest_of_a_partly_fulfilled_order() {
+    let (state, _) = run(
+        order(1000, 3),
+        vec![
+            E::PaymentCaptured { amount: 1000 },
+            E::Fulfilled { quantity: 1 },
+        ],
+    );
+    // More than is left to ship is refused ...
+    assert_eq!(
+        refusal(&state, E::LinesCancelled { quantity: 3 }),
+        Refusal::Exceeds {
+            limit: Limit::Unfulfilled,
+            requested: 3,
+            available: 2,
+        }
+    );
+    // ... the rest is cancelled, and what shipped is all there is.
+    let (state, _) = run(
+        state,
+        vec![
+            E::LinesCancelled { quantity: 2 },
+            E::Refunded { amount: 600 },
+        ],
+    );
+    assert_eq!(state.ordered(), 1);
+    assert_eq!(
+        state.status(),
+        status(O::Open, P::PartiallyRefunded, F::Fulfilled)
+    );
+    assert_eq!(
+        refusal(&state, E::LinesCancelled { quantity: 1 }),
+        Refusal::Exceeds {
+            limit: Limit::Unfulfilled,
+            requested: 1,
+            available: 0,
+        }
+    );
+}
+
+#[test]
+fn cancelling_every_item_before_shipping_leaves_an_order_to_cancel() {
+    let (state, _) = run(
+        order(1000, 2),
+        vec![
+            E::PaymentCaptured { amount: 1000 },
+            E::LinesCancelled { quantity: 2 },
+            E::Refunded { amount: 1000 },
+        ],
+    );
+    assert_eq!(state.ordered(), 0);
+    assert_eq!(
+        refusal(&state, E::Fulfilled { quantity: 1 }),
+        Refusal::Exceeds {
+            limit: Limit::Unfulfilled,
+            requested: 1,
+            available: 0,
+        }
+    );
+    assert_eq!(refusal(&state, E::Completed), Refusal::NotPaid);
+    let (state, _) = run(
+        state,
+        vec![E::Cancelled {
+            reason: "refunded".to_owned(),
+        }],
+    );
+    assert_eq!(
+        state.status(),
+        status(O::Cancelled, P::Refunded, F::Unfulfilled)
+    );
+    assert_eq!(OrderState::from_parts(state.parts()), Ok(state));
+}
+
+#[test]
 fn voiding_an_open_authorization_returns_the_order_to_pending() {
     let (state, _) = run(
         order(1000, 1),
@@ -495,6 +569,7 @@ fn event() -> impl Strategy<Value = OrderEvent> {
             reason: "test".to_owned()
         }),
         2 => Just(E::Completed),
+        1 => (0_u32..3).prop_map(|quantity| E::LinesCancelled { quantity }),
     ]
 }
 
@@ -655,12 +730,22 @@ fn from_parts_refuses_each_broken_invariant() {
         Err(err) => err,
     };
     assert_eq!(refused(parts(-1, 0, 0, 0)), InvalidOrder::NegativeTotal);
+    // No items left (all cancelled before shipping) is a stored state, but
+    // never a completed one.
+    assert!(
+        OrderState::from_parts(Parts {
+            ordered: 0,
+            ..parts(100, 0, 0, 0)
+        })
+        .is_ok()
+    );
     assert_eq!(
         refused(Parts {
             ordered: 0,
-            ..parts(100, 0, 0, 0)
+            closure: Some(Closure::Completed),
+            ..parts(0, 0, 0, 0)
         }),
-        InvalidOrder::NoItems
+        InvalidOrder::CompletedNotSettled
     );
     for broken in [
         parts(100, 101, 0, 0),
@@ -772,6 +857,7 @@ fn reachable_parts(max_total: i64, max_ordered: u32) -> std::collections::HashSe
         events.push(E::Fulfilled { quantity });
         events.push(E::FulfillmentCancelled { quantity });
         events.push(E::Returned { quantity });
+        events.push(E::LinesCancelled { quantity });
     }
     let mut seen = std::collections::HashSet::new();
     let mut queue = std::collections::VecDeque::new();
@@ -900,7 +986,6 @@ proptest! {
     fn from_parts_accepts_nothing_that_breaks_the_invariants(p in any_parts()) {
         // The invariants of the module documentation, read off the parts.
         let documented = p.total >= 0
-            && p.ordered > 0
             && 0 <= p.refunded
             && p.refunded <= p.captured
             && p.captured <= p.authorized
@@ -912,7 +997,9 @@ proptest! {
                 Some(Closure::Cancelled) => {
                     p.fulfilled == 0 && p.authorized == p.captured && p.captured == p.refunded
                 }
-                Some(Closure::Completed) => p.captured == p.total && p.fulfilled == p.ordered,
+                Some(Closure::Completed) => {
+                    p.captured == p.total && p.fulfilled == p.ordered && p.ordered > 0
+                }
             };
         // Refusing more than these (marks the numbers contradict) is
         // checked exhaustively on small orders above.

@@ -51,6 +51,7 @@ impl PaymentGateway for ManualGateway {
         amount_minor: i64,
         _currency: Currency,
         idempotency_key: &str,
+        _final_capture: bool,
     ) -> Result<Capture, GatewayError> {
         require_positive(amount_minor)?;
         require_key(idempotency_key)?;

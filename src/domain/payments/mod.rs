@@ -71,14 +71,18 @@ pub trait PaymentGateway: Send + Sync {
     /// error; errors mean the gateway could not give an answer.
     async fn authorize(&self, req: &AuthorizeRequest) -> Result<Authorization, GatewayError>;
 
-    /// Captures `amount_minor` of an authorized payment (at most what was
-    /// authorized; the rest is released).
+    /// Captures `amount_minor` of an authorized payment (at most what is
+    /// left of the authorization). With `final_capture` the rest of the
+    /// authorization is released; without it the rest stays authorized for
+    /// later captures (a multi-shipment order captured per fulfilment;
+    /// Stripe's multicapture), until a final capture or a void.
     async fn capture(
         &self,
         reference: &str,
         amount_minor: i64,
         currency: Currency,
         idempotency_key: &str,
+        final_capture: bool,
     ) -> Result<Capture, GatewayError>;
 
     /// Releases an authorization that was not captured, or abandons a

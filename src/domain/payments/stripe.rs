@@ -234,10 +234,15 @@ impl PaymentGateway for StripeGateway {
         amount_minor: i64,
         _currency: Currency,
         idempotency_key: &str,
+        final_capture: bool,
     ) -> Result<Capture, GatewayError> {
         require_positive(amount_minor)?;
         let path = format!("/v1/payment_intents/{}/capture", path_id(reference)?);
-        let form = [("amount_to_capture", amount_minor.to_string())];
+        let mut form = vec![("amount_to_capture", amount_minor.to_string())];
+        if !final_capture {
+            // Multicapture: the rest stays authorized for later captures.
+            form.push(("final_capture", "false".to_owned()));
+        }
         let pi = self
             .post(&path, &form, idempotency_key)
             .await?
@@ -246,7 +251,11 @@ impl PaymentGateway for StripeGateway {
         match pi.status.as_str() {
             "succeeded" => Ok(Capture {
                 reference: pi.id,
-                amount_minor: pi.amount_received,
+                amount_minor,
+            }),
+            "requires_capture" if !final_capture => Ok(Capture {
+                reference: pi.id,
+                amount_minor,
             }),
             other => Err(unexpected_status(other)),
         }

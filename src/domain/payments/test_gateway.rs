@@ -27,7 +27,8 @@ const CAPACITY: u64 = 10_000;
 
 /// The tokens the test gateway knows, for its decline message.
 const TOKENS: &str = "tok_visa, tok_success, tok_decline, tok_insufficient_funds, \
-     tok_expired_card, tok_incorrect_cvc, tok_processing_error, tok_3ds, tok_gateway_error";
+     tok_expired_card, tok_incorrect_cvc, tok_processing_error, tok_3ds, tok_gateway_error, \
+     tok_refund_error";
 
 /// The `test` gateway (code `test`).
 ///
@@ -43,6 +44,7 @@ const TOKENS: &str = "tok_visa, tok_success, tok_decline, tok_insufficient_funds
 /// | `tok_processing_error` | declined, [`DeclineCode::ProcessingError`] |
 /// | `tok_3ds` | [`Authorization::RequiresAction`] with a client secret; finish it with [`TestGateway::complete_action`], which returns the signed webhook the real gateway would send |
 /// | `tok_gateway_error` | [`GatewayError::Unavailable`] (retryable); nothing is recorded |
+/// | `tok_refund_error` | as `tok_visa`, but the first refund of the payment fails with [`GatewayError::Unavailable`] (a retry with the same key succeeds) |
 /// | anything else | declined, `DeclineCode::Other("invalid_token")` |
 ///
 /// References look like `test_pi_<uuid>`; the gateway remembers the last
@@ -51,8 +53,9 @@ const TOKENS: &str = "tok_visa, tok_success, tok_decline, tok_insufficient_funds
 /// authorizations actually made, so a test can assert that retries made
 /// only one, and [`TestGateway::authorize_calls`] every call, replays
 /// included, so it can assert the server asked only once. Capture, void and refund check amounts and states as Stripe
-/// does (at most the authorized amount, once; refunds up to what was
-/// captured), refusing with [`GatewayError::Rejected`]. Webhooks use
+/// does (captures up to what is left of the authorization, several while
+/// they are not final, as with Stripe's multicapture; refunds up to what
+/// was captured), refusing with [`GatewayError::Rejected`]. Webhooks use
 /// Stripe's signature scheme and event JSON, signed with the secret given to
 /// [`TestGateway::new`].
 pub struct TestGateway {
@@ -75,6 +78,8 @@ struct TestPayment {
     status: TestStatus,
     captured: i64,
     refunded: i64,
+    /// Refund attempts still to fail (`tok_refund_error`).
+    failing_refunds: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,7 +211,7 @@ impl TestGateway {
         let declined =
             |code: DeclineCode, message: &'static str| (TestStatus::Failed, Some((code, message)));
         let (status, decline) = match req.token.as_str() {
-            "tok_visa" | "tok_success" => match req.capture {
+            "tok_visa" | "tok_success" | "tok_refund_error" => match req.capture {
                 CaptureMode::Automatic => (TestStatus::Succeeded, None),
                 CaptureMode::Manual => (TestStatus::RequiresCapture, None),
             },
@@ -253,6 +258,7 @@ impl TestGateway {
                 0
             },
             refunded: 0,
+            failing_refunds: u32::from(req.token == "tok_refund_error"),
         };
         self.payments
             .insert(reference.clone(), Arc::new(Mutex::new(payment)));
@@ -320,10 +326,11 @@ impl PaymentGateway for TestGateway {
         amount_minor: i64,
         currency: Currency,
         idempotency_key: &str,
+        final_capture: bool,
     ) -> Result<Capture, GatewayError> {
         require_positive(amount_minor)?;
         require_key(idempotency_key)?;
-        let request = format!("{reference}:{amount_minor}:{currency}");
+        let request = format!("{reference}:{amount_minor}:{currency}:{final_capture}");
         self.capture_replays.once(idempotency_key, request, || {
             let payment = self.payment(reference)?;
             let mut payment = payment.lock().unwrap_or_else(PoisonError::into_inner);
@@ -333,14 +340,16 @@ impl PaymentGateway for TestGateway {
                     "only an authorized payment can be captured",
                 ));
             }
-            if amount_minor > payment.amount_minor {
+            if amount_minor > payment.amount_minor - payment.captured {
                 return Err(GatewayError::rejected(
                     "amount_too_large",
                     "the capture exceeds the authorized amount",
                 ));
             }
-            payment.status = TestStatus::Succeeded;
-            payment.captured = amount_minor;
+            payment.captured += amount_minor;
+            if final_capture || payment.captured == payment.amount_minor {
+                payment.status = TestStatus::Succeeded;
+            }
             Ok(Capture {
                 reference: reference.to_owned(),
                 amount_minor,
@@ -380,8 +389,15 @@ impl PaymentGateway for TestGateway {
             let payment = self.payment(reference)?;
             let mut payment = payment.lock().unwrap_or_else(PoisonError::into_inner);
             require_currency(&payment, currency)?;
-            if payment.status != TestStatus::Succeeded {
+            if payment.captured == 0 {
                 return Err(unexpected_state("only a captured payment can be refunded"));
+            }
+            if payment.failing_refunds > 0 {
+                payment.failing_refunds -= 1;
+                return Err(GatewayError::Unavailable {
+                    status: 503,
+                    message: "simulated refund failure of the test gateway".to_owned(),
+                });
             }
             if amount_minor > payment.captured - payment.refunded {
                 return Err(GatewayError::rejected(

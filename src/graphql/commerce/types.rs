@@ -516,6 +516,11 @@ impl OrderLine {
 /// A line of an order: a snapshot of what was bought and at what price.
 #[Object]
 impl OrderLine {
+    /// Globally unique, opaque ID (to name the line in refunds and
+    /// fulfilments).
+    async fn id(&self) -> ID {
+        encode(Kind::OrderLine, self.line.id)
+    }
     /// SKU at order time.
     async fn sku(&self) -> &str {
         &self.line.sku
@@ -802,5 +807,40 @@ impl Order {
         ctx: &Context<'_>,
     ) -> ApiResult<Vec<crate::graphql::fulfillment::Fulfillment>> {
         crate::graphql::fulfillment::of_order(ctx, &self.row).await
+    }
+    /// Money captured so far: gateway captures, gift cards and store credit.
+    async fn captured_amount(&self) -> Money {
+        money(self.row.captured_minor, self.currency())
+    }
+    /// What can still be refunded: captured, less every refund made, under
+    /// way or FAILED (a failed refund keeps its claim until retried).
+    async fn refundable_amount(&self, ctx: &Context<'_>) -> ApiResult<Money> {
+        let claimed: i64 = crate::graphql::orders::refunds_of(ctx, self.row.id)
+            .await?
+            .iter()
+            .map(|r| r.refund.amount_minor)
+            .sum();
+        Ok(money(
+            domain::orders::refundable(&self.row, claimed),
+            self.currency(),
+        ))
+    }
+    /// Refunds, oldest first.
+    async fn refunds(&self, ctx: &Context<'_>) -> ApiResult<Vec<crate::graphql::orders::Refund>> {
+        Ok(crate::graphql::orders::refunds_of(ctx, self.row.id)
+            .await?
+            .iter()
+            .cloned()
+            .map(crate::graphql::orders::Refund)
+            .collect())
+    }
+    /// When it was cancelled (for a partly shipped order: when its
+    /// unshipped rest was).
+    async fn cancelled_at(&self) -> Option<DateTime<Utc>> {
+        self.row.cancelled_at
+    }
+    /// Why it was cancelled, as staff told it.
+    async fn cancel_reason(&self) -> Option<&str> {
+        self.row.cancel_reason.as_deref()
     }
 }

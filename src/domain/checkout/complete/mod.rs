@@ -66,7 +66,8 @@ use crate::domain::{
     identity::secret,
     money::Currency,
     order_state::OrderEvent,
-    payments::{Authorization, AuthorizeRequest, CaptureMode, Gateways, PaymentGateway},
+    orders::CapturePolicy,
+    payments::{Authorization, AuthorizeRequest, Gateways, PaymentGateway},
 };
 
 mod placement;
@@ -90,8 +91,9 @@ pub struct CheckoutSettings {
     pub pending_holds: Vec<(String, Duration)>,
     /// Caps on orders awaiting payment.
     pub unpaid_caps: UnpaidCaps,
-    /// Capture at checkout (sale) or authorize only.
-    pub capture: CaptureMode,
+    /// Capture at checkout (sale), or authorize only and capture at
+    /// fulfilment or by staff; stored on each order placed.
+    pub capture: CapturePolicy,
 }
 
 impl Default for CheckoutSettings {
@@ -101,7 +103,7 @@ impl Default for CheckoutSettings {
             pending_payment_hold: Duration::from_secs(3600),
             pending_holds: Vec::new(),
             unpaid_caps: UnpaidCaps::default(),
-            capture: CaptureMode::Automatic,
+            capture: CapturePolicy::Automatic,
         }
     }
 }
@@ -315,7 +317,7 @@ impl Checkout<'_> {
                     token: payment.token.clone().unwrap_or_default(),
                     idempotency_key: keys.authorize.clone(),
                     reference: gateway_reference(cart.row.id),
-                    capture: self.settings.capture,
+                    capture: self.settings.capture.gateway_mode(),
                 };
                 match g.authorize(&request).await {
                     Ok(Authorization::Declined { code, message, .. }) => {
@@ -610,6 +612,7 @@ impl Checkout<'_> {
             actor: actor.clone(),
             payment_due_at,
             client_address: client_address.clone(),
+            capture_mode: self.settings.capture,
         };
         let buyer = unpaid::Buyer {
             email: &placement.email,

@@ -31,7 +31,7 @@ async fn authorize_is_pending_offline_with_a_stable_reference() -> TestResult {
 async fn staff_record_captures_voids_and_refunds() -> TestResult {
     let gateway = ManualGateway::new();
     let capture = gateway
-        .capture("manual_abc", 1999, Currency::EUR, "c1")
+        .capture("manual_abc", 1999, Currency::EUR, "c1", true)
         .await?;
     assert_eq!(
         (capture.reference.as_str(), capture.amount_minor),
@@ -70,7 +70,11 @@ async fn invalid_amounts_and_missing_keys_are_refused() {
         "invalid_amount"
     );
     assert_eq!(
-        rejected_code(gateway.capture("manual_a", 0, Currency::EUR, "c").await),
+        rejected_code(
+            gateway
+                .capture("manual_a", 0, Currency::EUR, "c", true)
+                .await
+        ),
         "invalid_amount"
     );
     assert_eq!(

@@ -436,7 +436,7 @@ async fn capture_posts_the_amount_to_capture() -> TestResult {
     )
     .await;
     let capture = stripe(&server)?
-        .capture("pi_3Mtw", 1500, Currency::USD, "capture-1")
+        .capture("pi_3Mtw", 1500, Currency::USD, "capture-1", true)
         .await?;
     assert_eq!(
         (capture.reference.as_str(), capture.amount_minor),
@@ -466,7 +466,7 @@ async fn capture_in_the_wrong_state_is_rejected() -> TestResult {
     assert_eq!(
         rejected_code(
             stripe(&server)?
-                .capture("pi_3Mtw", 1500, Currency::USD, "capture-1")
+                .capture("pi_3Mtw", 1500, Currency::USD, "capture-1", true)
                 .await
         ),
         "payment_intent_unexpected_state"
@@ -540,7 +540,11 @@ async fn bad_references_and_keys_never_reach_stripe() -> TestResult {
     let gateway = stripe(&server)?;
     for reference in ["", "pi_1/../../v1/refunds", "pi_1?x=y", "pi 1"] {
         assert_eq!(
-            rejected_code(gateway.capture(reference, 1, Currency::USD, "k").await),
+            rejected_code(
+                gateway
+                    .capture(reference, 1, Currency::USD, "k", true)
+                    .await
+            ),
             "invalid_reference"
         );
         assert_eq!(

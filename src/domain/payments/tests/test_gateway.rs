@@ -187,7 +187,11 @@ async fn invalid_requests_are_refused() {
         "idempotency_key_missing"
     );
     assert_eq!(
-        rejected_code(gateway.capture("test_pi_none", 1, Currency::USD, "k").await),
+        rejected_code(
+            gateway
+                .capture("test_pi_none", 1, Currency::USD, "k", true)
+                .await
+        ),
         "resource_missing"
     );
     assert_eq!(gateway.authorizations(), 0);
@@ -199,25 +203,29 @@ async fn an_authorization_is_captured_once_up_to_its_amount() -> TestResult {
     let gateway = gateway();
     let pi = reference(&authorize(&gateway, "tok_visa", CaptureMode::Manual).await?);
     assert_eq!(
-        rejected_code(gateway.capture(&pi, 2000, Currency::USD, "c0").await),
+        rejected_code(gateway.capture(&pi, 2000, Currency::USD, "c0", true).await),
         "amount_too_large"
     );
     assert_eq!(
-        rejected_code(gateway.capture(&pi, 1000, Currency::EUR, "c1").await),
+        rejected_code(gateway.capture(&pi, 1000, Currency::EUR, "c1", true).await),
         "currency_mismatch"
     );
-    let capture = gateway.capture(&pi, 1500, Currency::USD, "c2").await?;
+    let capture = gateway
+        .capture(&pi, 1500, Currency::USD, "c2", true)
+        .await?;
     assert_eq!(
         (capture.reference.as_str(), capture.amount_minor),
         (pi.as_str(), 1500)
     );
     // A retry replays; a second capture is refused.
     assert_eq!(
-        gateway.capture(&pi, 1500, Currency::USD, "c2").await?,
+        gateway
+            .capture(&pi, 1500, Currency::USD, "c2", true)
+            .await?,
         capture
     );
     assert_eq!(
-        rejected_code(gateway.capture(&pi, 400, Currency::USD, "c3").await),
+        rejected_code(gateway.capture(&pi, 400, Currency::USD, "c3", true).await),
         "payment_intent_unexpected_state"
     );
     // What was captured can be refunded, no more.
@@ -247,7 +255,7 @@ async fn a_void_releases_an_authorization() -> TestResult {
         "payment_intent_unexpected_state"
     );
     assert_eq!(
-        rejected_code(gateway.capture(&pi, 1999, Currency::USD, "c1").await),
+        rejected_code(gateway.capture(&pi, 1999, Currency::USD, "c1", true).await),
         "payment_intent_unexpected_state"
     );
 
@@ -320,7 +328,9 @@ async fn a_3ds_authorization_becomes_capturable() -> TestResult {
             amount_minor: 1999,
         }
     );
-    gateway.capture(&pi, 1999, Currency::USD, "c1").await?;
+    gateway
+        .capture(&pi, 1999, Currency::USD, "c1", true)
+        .await?;
     Ok(())
 }
 
