@@ -579,10 +579,6 @@ impl OrderLine {
             serde_json::from_str(&self.line.discount_allocations).unwrap_or_default();
         allocations(&list, self.currency)
     }
-    /// Globally unique, opaque ID (what fulfilments name the line by).
-    async fn id(&self) -> ID {
-        encode(Kind::OrderLine, self.line.id)
-    }
     /// Units shipped by fulfilments that are not cancelled.
     async fn quantity_fulfilled(&self) -> i32 {
         self.line.quantity_fulfilled
