@@ -20,7 +20,7 @@ mod secret;
 use std::{net::SocketAddr, path::PathBuf, str::FromStr};
 
 pub use auth::{AuthConfig, PasswordHashing};
-pub use background::{RetentionConfig, WebhookConfig};
+pub use background::{NotificationConfig, RetentionConfig, WebhookConfig};
 pub use commerce::{CommerceConfig, DEFAULT_TEST_WEBHOOK_SECRET};
 pub use limits::{EdgeConfig, QueryLimits, RateLimits};
 pub use secret::{Secret, SecretUrl, redact_url};
@@ -136,6 +136,8 @@ pub struct Config {
     pub password_hashing: PasswordHashing,
     /// How long carts, idempotency keys, sessions and reset tokens are kept.
     pub retention: RetentionConfig,
+    /// Customer order mails: on or off, retries.
+    pub notifications: NotificationConfig,
 }
 
 /// Development or production behaviour.
@@ -240,6 +242,7 @@ impl Config {
             webhooks: background::webhooks(&env)?,
             password_hashing: auth::password_hashing(&env)?,
             retention: background::retention(&env)?,
+            notifications: background::notifications(&env)?,
         })
     }
 
@@ -312,6 +315,7 @@ fn unreachable_defaults() -> Config {
         webhooks: WebhookConfig::default(),
         password_hashing: PasswordHashing::default(),
         retention: RetentionConfig::default(),
+        notifications: NotificationConfig::default(),
     }
 }
 

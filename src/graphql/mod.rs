@@ -52,6 +52,7 @@ pub struct QueryRoot(
     commerce::CommerceQuery,
     admin::promotions::PromotionQuery,
     admin::webhooks::WebhookQuery,
+    admin::notifications::NotificationQuery,
 );
 
 /// Every mutation of the API.
@@ -66,6 +67,8 @@ pub struct MutationRoot(
     commerce::CommerceMutation,
     admin::promotions::PromotionMutation,
     admin::webhooks::WebhookMutation,
+    admin::notifications::NotificationMutation,
+    commerce::timeline::TimelineMutation,
 );
 
 pub use subscriptions::SubscriptionRoot;

@@ -138,7 +138,11 @@ async fn fetch(
         | Kind::Promotion
         | Kind::GiftCard
         | Kind::WebhookSubscription
-        | Kind::WebhookDelivery => None,
+        | Kind::WebhookDelivery
+        | Kind::OrderLine
+        | Kind::Fulfillment
+        | Kind::Refund
+        | Kind::OrderEvent => None,
         Kind::Order => super::commerce::order_for(ctx, row)
             .await?
             .map(|o| Node::Order(Box::new(o))),

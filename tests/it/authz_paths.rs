@@ -81,7 +81,9 @@ const PROTECTED: &[&str] = &[
     "InventoryLevel",
     "InventoryMovement",
     "MailingAddress",
+    "NotificationTemplate",
     "Order",
+    "OrderEvent",
     "OrderPayment",
     "PostalAddress",
     "Promotion",
@@ -112,6 +114,7 @@ const EDGES: &[(&str, &str, Rule)] = &[
     ("Query", "promotions", Perm(PromotionsWrite)),
     ("Query", "webhookSubscriptions", Creator(WebhooksWrite)),
     ("Query", "webhookDeliveries", Creator(WebhooksWrite)),
+    ("Query", "notificationTemplates", Perm(SettingsRead)),
     (
         "SubscriptionRoot",
         "orderUpdated",
@@ -125,6 +128,7 @@ const EDGES: &[(&str, &str, Rule)] = &[
     ("Customer", "storeCredit", OwnerOr(CustomersRead)),
     // Parts of what was already reached.
     ("Order", "payments", Part),
+    ("Order", "events", Part),
     ("Order", "shippingAddress", Part),
     ("Order", "billingAddress", Part),
     ("CartBuyerIdentity", "shippingAddress", Part),
@@ -145,6 +149,12 @@ const EDGES: &[(&str, &str, Rule)] = &[
     ("CustomerGroupPayload", "customerGroup", Payload),
     ("CustomerPayload", "customer", Payload),
     ("GiftCardCreatePayload", "giftCard", Payload),
+    (
+        "NotificationTemplatePayload",
+        "notificationTemplate",
+        Payload,
+    ),
+    ("OrderNoteAddPayload", "order", Payload),
     ("PromotionPayload", "promotion", Payload),
     ("StaffAuthPayload", "staffUser", Payload),
     ("StaffAuthPayload", "tokens", Payload),
@@ -221,6 +231,8 @@ pub(crate) fn role_grants(role: Role) -> &'static [Permission] {
             StaffManage,
             TokensManage,
             GiftCardsWrite,
+            SettingsRead,
+            SettingsWrite,
         ],
         Role::Merchandiser => &[
             CatalogRead,

@@ -27,6 +27,7 @@ mod http;
 mod import;
 mod inventory;
 mod merchandising;
+mod notifications;
 mod passwords;
 mod payments;
 mod ratelimit;

@@ -66,6 +66,10 @@ permissions! {
     TokensManage => "tokens:manage",
     /// Issue gift cards and adjust customers' store credit.
     GiftCardsWrite => "giftcards:write",
+    /// Read shop settings.
+    SettingsRead => "settings:read",
+    /// Change shop settings.
+    SettingsWrite => "settings:write",
 }
 
 impl Permission {

@@ -1,10 +1,12 @@
 //! Operations for staff and partner apps: catalog and merchandising
-//! administration, inventory sync, the audit trail and outbound webhooks.
+//! administration, inventory sync, the audit trail, outbound webhooks and
+//! customer notification templates.
 
 pub mod audit;
 pub mod catalog;
 pub mod import;
 pub mod inventory;
 pub mod merchandising;
+pub mod notifications;
 pub mod promotions;
 pub mod webhooks;
