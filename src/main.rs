@@ -3,11 +3,14 @@
 use clap::{Parser, Subcommand};
 use tracing_subscriber::{EnvFilter, fmt};
 
+use emporium::domain::import::Stage;
 use emporium::{
     app::{self, AppState},
     config::{Config, LogFormat, Mode},
     domain, graphql, infra, seed,
 };
+use futures_util::StreamExt;
+use std::io::{BufRead, IsTerminal, Write};
 
 // mimalloc keeps resident memory flat under many small, short-lived
 // allocations from many threads, where the system allocator fragments.
@@ -132,7 +135,6 @@ enum TokenCommand {
 }
 
 fn read_password() -> anyhow::Result<String> {
-    use std::io::{BufRead, IsTerminal, Write};
     if let Ok(p) = std::env::var("EMPORIUM_STAFF_PASSWORD")
         && !p.is_empty()
     {
@@ -272,8 +274,6 @@ async fn run() -> anyhow::Result<()> {
         Command::Export {
             command: ExportCommand::Feed { channel, format },
         } => {
-            use futures_util::StreamExt;
-            use std::io::Write;
             let format: domain::feed::Format = format
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("--format: {e}"))?;
@@ -381,8 +381,7 @@ async fn run() -> anyhow::Result<()> {
 }
 
 /// Progress of a CLI import on standard error.
-fn import_progress(stage: domain::import::Stage, done: usize, total: usize) {
-    use domain::import::Stage;
+fn import_progress(stage: Stage, done: usize, total: usize) {
     let what = match stage {
         Stage::Reading => "reading",
         Stage::Checking => "checking",

@@ -38,6 +38,15 @@ impl From<sea_orm::DbErr> for DomainError {
 /// Result of a domain operation.
 pub type DomainResult<T> = Result<T, DomainError>;
 
+/// A client's input checked: accepted (`Ok`), or refused with the mistakes
+/// found (`Err`), in which case nothing was written.
+pub type Checked<T> = Result<T, Vec<UserError>>;
+
+/// What a use case that checks its input answers: `Ok(Ok(value))` when it
+/// was done, `Ok(Err(mistakes))` when the input was refused and nothing was
+/// written, `Err(e)` when it failed (storage, inconsistent data).
+pub type Outcome<T> = DomainResult<Checked<T>>;
+
 impl DomainError {
     /// Whether the database could not be reached (see [`lost_connection`]):
     /// nothing is wrong with the request, and it may be sent again.
@@ -152,7 +161,10 @@ pub enum UserErrorCode {
 /// One mistake in a mutation's input.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserError {
-    /// Path of the input field at fault (e.g. `["input", "email"]`), if any.
+    /// The input at fault, if any, named as the use case was given it: a
+    /// field of its input (`["email"]`, `["variants", "2", "sku"]`) or the
+    /// object it acts on (`["id"]`). The API layer maps this to where the
+    /// field sits in its own arguments.
     pub field: Vec<String>,
     /// Stable code.
     pub code: UserErrorCode,

@@ -17,6 +17,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 
 use super::error::DomainResult;
+use super::order_state::Status;
 
 /// Something that happened, for subscribers and webhooks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +51,7 @@ pub enum DomainEvent {
         /// Currency code.
         currency: String,
         /// Statuses after the event.
-        status: crate::domain::order_state::Status,
+        status: Status,
     },
     /// An order's payment was secured in full (captured).
     #[serde(rename_all = "camelCase")]
@@ -60,7 +61,7 @@ pub enum DomainEvent {
         /// Its owner, if signed in.
         customer_id: Option<i64>,
         /// Statuses after the event.
-        status: crate::domain::order_state::Status,
+        status: Status,
     },
     /// Catalog data changed (products, variants, prices, options, media,
     /// collections, channels ...): what caches must forget.
@@ -83,7 +84,7 @@ pub enum DomainEvent {
         /// Its owner, if signed in.
         customer_id: Option<i64>,
         /// Statuses after the event.
-        status: crate::domain::order_state::Status,
+        status: Status,
     },
     /// Units of an order shipped (a fulfilment was created).
     #[serde(rename_all = "camelCase")]
@@ -95,7 +96,7 @@ pub enum DomainEvent {
         /// The fulfilment.
         fulfillment_id: i64,
         /// Statuses after the event.
-        status: crate::domain::order_state::Status,
+        status: Status,
         /// Whether the customer is told by mail (absent in events recorded
         /// before the field existed: yes).
         #[serde(default = "yes")]
@@ -130,7 +131,7 @@ pub enum DomainEvent {
         /// Why, as staff told it.
         reason: String,
         /// Statuses after the event.
-        status: crate::domain::order_state::Status,
+        status: Status,
         /// Whether the customer is told by mail (absent in events recorded
         /// before the field existed: yes).
         #[serde(default = "yes")]
@@ -150,7 +151,7 @@ pub enum DomainEvent {
         /// Currency code.
         currency: String,
         /// Statuses after the event.
-        status: crate::domain::order_state::Status,
+        status: Status,
         /// Whether the customer is told by mail (absent in events recorded
         /// before the field existed: yes).
         #[serde(default = "yes")]

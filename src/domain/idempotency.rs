@@ -5,6 +5,7 @@
 //! request is refused. Keys are per principal.
 
 use std::time::Duration;
+use tracing::instrument;
 
 use chrono::{DateTime, Utc};
 use entity::idempotency_key;
@@ -50,6 +51,7 @@ enum Replay<T> {
 /// Runs `f` once per `(scope, key)`; later calls with the same key and
 /// request get the stored answer. Claims are dated and judged abandoned by
 /// `clock`.
+#[instrument(name = "idempotency.once", skip_all, fields(scope, key = key.unwrap_or_default()))]
 pub async fn once<T, F, Fut>(
     db: &DatabaseConnection,
     clock: &Clock,

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::domain::{
     audit::{self, Actor, Change},
-    error::{DomainResult, UserError, UserErrorCode},
+    error::{DomainResult, Outcome, UserError, UserErrorCode},
     tx::begin_write,
 };
 
@@ -139,7 +139,7 @@ pub async fn add_note(
     actor: &Actor,
     order_id: i64,
     note: &str,
-) -> DomainResult<Result<shop_order::Model, Vec<UserError>>> {
+) -> Outcome<shop_order::Model> {
     let note = note.trim();
     if note.is_empty() {
         return Ok(Err(vec![UserError::new(

@@ -14,6 +14,7 @@ use super::{
     ContextExt,
     error::{ApiError, ApiResult, ErrorCode},
 };
+use crate::infra::ratelimit::address_key;
 use crate::{
     config::RateLimits,
     domain::identity::{access::Principal, permission::Permission},
@@ -115,10 +116,7 @@ pub fn rate_subject(
     limits: &RateLimits,
 ) -> Option<(String, Budget)> {
     match principal {
-        Principal::Anonymous => Some((
-            format!("ip:{}", crate::infra::ratelimit::address_key(ip)),
-            limits.anonymous?,
-        )),
+        Principal::Anonymous => Some((format!("ip:{}", address_key(ip)), limits.anonymous?)),
         Principal::Customer { id, .. } => Some((format!("customer:{id}"), limits.customer?)),
         Principal::Staff { id, .. } => Some((format!("staff:{id}"), limits.staff?)),
         Principal::Partner { token_id, rate, .. } => {
@@ -176,7 +174,7 @@ impl LoginThrottle {
         let Some(budget) = state.config.rate.login_ip else {
             return Ok(());
         };
-        let ip = crate::infra::ratelimit::address_key(ctx.request()?.client_ip);
+        let ip = address_key(ctx.request()?.client_ip);
         let d = state
             .limiter
             .charge(&format!("login-ip:{ip}"), budget, 1)

@@ -1,5 +1,5 @@
 //! GraphQL types and helpers every feature module shares: the user errors
-//! of mutation payloads and their stable codes, the [`Outcome`] of a domain
+//! of mutation payloads and their stable codes, the [`Payload`] of a domain
 //! use case as a payload, [`Money`], and the audit actor of a request.
 //! Feature modules import these from here, never from one another.
 
@@ -111,9 +111,26 @@ pub fn user_errors(errors: Vec<DomainUserError>) -> Vec<UserError> {
     errors.into_iter().map(Into::into).collect()
 }
 
-/// A mutation payload built from a domain outcome: the object on success,
+/// Domain user errors of a mutation whose fields travel in one `input`
+/// argument, with their paths in the mutation's arguments: the domain
+/// names a field of its input (`["variants", "2", "sku"]`, now
+/// `["input", "variants", "2", "sku"]`) or the object acted on (`["id"]`,
+/// an argument of its own, kept as it is).
+pub fn under_input(errors: Vec<DomainUserError>) -> Vec<DomainUserError> {
+    errors
+        .into_iter()
+        .map(|mut e| {
+            if !e.field.is_empty() && e.field != ["id"] {
+                e.field.insert(0, "input".to_owned());
+            }
+            e
+        })
+        .collect()
+}
+
+/// A mutation payload built from a domain [`Outcome`](crate::domain::error::Outcome): the object on success,
 /// the user errors otherwise.
-pub trait Outcome<T>: Default {
+pub trait Payload<T>: Default {
     /// The payload of a success.
     fn success(item: T) -> Self;
     /// The payload of a refusal.
@@ -127,10 +144,10 @@ pub trait Outcome<T>: Default {
     }
 }
 
-/// Implements [`Outcome`] for a payload holding one optional `field`.
-macro_rules! outcome {
+/// Implements [`Payload`] for a payload holding one optional `field`.
+macro_rules! payload {
     ($payload:ty, $model:ty, $field:ident, $wrap:expr) => {
-        impl Outcome<$model> for $payload {
+        impl Payload<$model> for $payload {
             fn success(item: $model) -> Self {
                 Self {
                     $field: Some($wrap(item)),
@@ -147,7 +164,7 @@ macro_rules! outcome {
     };
 }
 
-pub(crate) use outcome;
+pub(crate) use payload;
 
 /// An amount of money in a currency.
 #[derive(SimpleObject, Debug, Clone, Copy)]

@@ -35,6 +35,7 @@ use sea_orm::DatabaseConnection;
 
 use entity::{collection, media, product, stock_level, stock_location, variant, variant_price};
 
+use crate::domain::checkout::orders;
 use crate::{
     domain::{
         catalog::{self, ProductOption, SelectedOption, StockSummary},
@@ -98,7 +99,7 @@ impl Loader<OrderLinesOf> for AdminLoader {
         &self,
         keys: &[OrderLinesOf],
     ) -> Result<HashMap<OrderLinesOf, Self::Value>, DomainError> {
-        let rows = crate::domain::checkout::orders::lines_of(&self.db, &ids(keys, |k| k.0)).await?;
+        let rows = orders::lines_of(&self.db, &ids(keys, |k| k.0)).await?;
         Ok(group(keys, rows, |r| OrderLinesOf(r.order_id)))
     }
 }
@@ -114,8 +115,7 @@ impl Loader<PaymentsOf> for AdminLoader {
         &self,
         keys: &[PaymentsOf],
     ) -> Result<HashMap<PaymentsOf, Self::Value>, DomainError> {
-        let rows =
-            crate::domain::checkout::orders::payments_of(&self.db, &ids(keys, |k| k.0)).await?;
+        let rows = orders::payments_of(&self.db, &ids(keys, |k| k.0)).await?;
         Ok(group(keys, rows, |r| PaymentsOf(r.order_id)))
     }
 }
@@ -131,8 +131,7 @@ impl Loader<TransitionsOf> for AdminLoader {
         &self,
         keys: &[TransitionsOf],
     ) -> Result<HashMap<TransitionsOf, Self::Value>, DomainError> {
-        let rows =
-            crate::domain::checkout::orders::transitions_of(&self.db, &ids(keys, |k| k.0)).await?;
+        let rows = orders::transitions_of(&self.db, &ids(keys, |k| k.0)).await?;
         Ok(group(keys, rows, |r| TransitionsOf(r.order_id)))
     }
 }

@@ -31,6 +31,7 @@ use std::{
 use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 use tokio::sync::Mutex;
 
+use crate::infra::{cache::TagSink, rows::Generation};
 use crate::{
     config::QueryLimits,
     domain::{self, identity::access::Principal},
@@ -127,7 +128,7 @@ pub struct RequestCtx {
     /// Where the loaders' batch loads run; execute the request with [`loaders::RequestTasks::run`].
     pub tasks: loaders::RequestTasks,
     /// What the response shows, for the response cache.
-    pub tags: Arc<crate::infra::cache::TagSink>,
+    pub tags: Arc<TagSink>,
     channels: Mutex<HashMap<Option<String>, Arc<domain::channel::Channel>>>,
     cacheable: AtomicBool,
     cost: AtomicU32,
@@ -142,10 +143,10 @@ impl RequestCtx {
         principal: Principal,
         client_ip: Option<IpAddr>,
         channel_header: Option<String>,
-        rows: Option<Arc<crate::infra::rows::Generation>>,
+        rows: Option<Arc<Generation>>,
     ) -> Self {
         let tasks = loaders::RequestTasks::default();
-        let tags = Arc::new(crate::infra::cache::TagSink::default());
+        let tags = Arc::new(TagSink::default());
         Self {
             principal,
             client_ip,

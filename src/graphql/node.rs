@@ -13,6 +13,7 @@ use super::{
     identity::types::{ApiToken, Customer, MailingAddress, StaffUser},
     loaders::{CollectionId, MediaId, ProductId, VariantId},
 };
+use crate::domain::identity::{api_token, customer, staff};
 use crate::domain::{
     self,
     identity::{access::Principal, permission::Permission},
@@ -152,7 +153,6 @@ async fn fetch(
 /// Account objects, each visible only to its owner or to a principal with
 /// the permission to read them; `Some(None)` when the caller may not see it.
 async fn fetch_account(ctx: &Context<'_>, kind: Kind, row: i64) -> ApiResult<Option<Option<Node>>> {
-    use domain::identity::{api_token, customer, staff};
     let principal = ctx.principal()?;
     let db = || Ok::<_, super::error::ApiError>(&ctx.state()?.db);
     let staff_view = principal.can(Permission::CustomersRead);

@@ -3,6 +3,7 @@
 //! of a WebSocket's `connection_init` payload. Either is `Bearer <token>`
 //! (an access JWT or a partner token); none at all means anonymous.
 
+use crate::graphql::error::UNAVAILABLE;
 use crate::{
     domain::identity::access::{self, Principal, Refused},
     state::AppState,
@@ -27,7 +28,7 @@ impl CredentialError {
         match self {
             Self::Malformed => "the Authorization header must be `Bearer <token>`",
             Self::Refused(r) => r.message(),
-            Self::Unavailable => crate::graphql::error::UNAVAILABLE,
+            Self::Unavailable => UNAVAILABLE,
             Self::Internal => "internal error; it has been logged",
         }
     }

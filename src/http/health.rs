@@ -8,6 +8,8 @@ use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde_json::json;
 
 use super::HttpState;
+use crate::infra::metrics;
+use crate::infra::metrics::{gauge, total};
 
 /// Always 200 while the process serves.
 pub async fn healthz() -> impl IntoResponse {
@@ -68,7 +70,6 @@ async fn ping_redis(client: &redis::Client) -> redis::RedisResult<()> {
 
 /// The node's metrics in the Prometheus text format.
 pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    use crate::infra::metrics::{gauge, total};
     gauge(
         "emporium_subscriptions_open",
         state.app.live.open_subscriptions() as f64,
@@ -91,6 +92,6 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::infra::metrics::render(),
+        metrics::render(),
     )
 }

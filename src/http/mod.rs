@@ -40,6 +40,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
+use crate::infra::metrics;
 use crate::{
     graphql::{AppSchema, error::ErrorCode},
     state::AppState,
@@ -117,7 +118,7 @@ pub fn router(state: HttpState) -> Router {
 /// What a request gets when the node is at its limit of requests in
 /// flight: a GraphQL-shaped 503 asking to come back in a second.
 fn overloaded() -> Response {
-    crate::infra::metrics::shed();
+    metrics::shed();
     let body = serde_json::json!({ "errors": [{
         "message": "the server is busy; retry shortly",
         "extensions": { "code": ErrorCode::ServiceUnavailable.as_str() },

@@ -27,6 +27,7 @@ use sea_orm::{
 };
 use tokio::sync::broadcast;
 
+use crate::infra::metrics;
 use crate::{
     domain::{
         error::{DomainError, DomainResult},
@@ -378,7 +379,7 @@ pub async fn relay_once(
         .map(|r| r.created_at)
         .min()
         .unwrap_or_else(Utc::now);
-    crate::infra::metrics::relayed(
+    metrics::relayed(
         rows.len(),
         (Utc::now() - oldest).to_std().unwrap_or_default(),
     );

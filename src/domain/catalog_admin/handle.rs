@@ -27,7 +27,7 @@ pub(crate) fn check_handle(handle: &str, errors: &mut Vec<UserError>) -> bool {
     let ok = valid_handle(handle);
     if !ok {
         errors.push(UserError::new(
-            &["input", "handle"],
+            &["handle"],
             UserErrorCode::Invalid,
             "a handle is lower-case letters, digits and dashes",
         ));

@@ -25,11 +25,8 @@ use super::{
 };
 use crate::domain::{
     audit::{self, Actor, Change},
-    error::{DomainResult, UserError, UserErrorCode},
+    error::{DomainResult, Outcome, UserError, UserErrorCode},
 };
-
-/// An operation's outcome: the product, or what was wrong with the input.
-type Outcome = DomainResult<Result<product::Model, Vec<UserError>>>;
 
 /// An option and its values, in order.
 #[derive(Debug, Clone)]
@@ -230,7 +227,7 @@ pub async fn create_options(
     actor: &Actor,
     product_id: i64,
     options: &[OptionInput],
-) -> Outcome {
+) -> Outcome<product::Model> {
     let Some((tx, mut head, product, shape)) = open_product(db, product_id).await? else {
         return Ok(Err(not_found(&["productId"], "product")));
     };
@@ -298,7 +295,7 @@ pub async fn update_option(
     product_id: i64,
     option_id: i64,
     update: &OptionUpdate,
-) -> Outcome {
+) -> Outcome<product::Model> {
     let Some((tx, mut head, product, shape)) = open_product(db, product_id).await? else {
         return Ok(Err(not_found(&["productId"], "product")));
     };
@@ -415,7 +412,7 @@ pub async fn delete_options(
     actor: &Actor,
     product_id: i64,
     option_ids: &[i64],
-) -> Outcome {
+) -> Outcome<product::Model> {
     let Some((tx, mut head, product, shape)) = open_product(db, product_id).await? else {
         return Ok(Err(not_found(&["productId"], "product")));
     };

@@ -16,7 +16,7 @@ use super::variants::skus_taken;
 use crate::domain::{
     audit::{self, Actor, Change},
     channel::{self, Channel},
-    error::{DomainError, DomainResult, UserError, UserErrorCode},
+    error::{DomainError, DomainResult, Outcome, UserError, UserErrorCode},
     money::Money,
     tx::begin_write,
 };
@@ -472,7 +472,7 @@ pub async fn set_prices(
     db: &DatabaseConnection,
     actor: &Actor,
     rows: &[SkuPrice],
-) -> DomainResult<Result<usize, Vec<UserError>>> {
+) -> Outcome<usize> {
     let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let mut errors = Vec::new();
@@ -544,7 +544,7 @@ pub async fn delete_prices(
     db: &DatabaseConnection,
     actor: &Actor,
     rows: &[SkuPriceKey],
-) -> DomainResult<Result<usize, Vec<UserError>>> {
+) -> Outcome<usize> {
     let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let mut errors = Vec::new();

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::domain::{
     audit::{self, Actor, Change},
-    error::{DomainResult, UserError, UserErrorCode},
+    error::{DomainResult, Outcome, UserError, UserErrorCode},
     tx::begin_write,
 };
 
@@ -105,7 +105,7 @@ async fn handle_taken(db: &impl ConnectionTrait, handle: &str) -> DomainResult<b
 /// The error of a handle another product has.
 fn handle_taken_error(handle: &str) -> UserError {
     UserError::new(
-        &["input", "handle"],
+        &["handle"],
         UserErrorCode::Taken,
         format!("handle `{handle}` is taken"),
     )
@@ -116,12 +116,12 @@ pub async fn create_product(
     db: &DatabaseConnection,
     actor: &Actor,
     input: ProductInput,
-) -> DomainResult<Result<product::Model, Vec<UserError>>> {
+) -> Outcome<product::Model> {
     let mut errors = Vec::new();
     let title = input.title.trim().to_owned();
     if title.is_empty() {
         errors.push(UserError::new(
-            &["input", "title"],
+            &["title"],
             UserErrorCode::Blank,
             "the title is required",
         ));
@@ -131,7 +131,7 @@ pub async fn create_product(
     // Options.
     if input.options.len() > MAX_OPTIONS {
         errors.push(UserError::new(
-            &["input", "options"],
+            &["options"],
             UserErrorCode::Invalid,
             format!("at most {MAX_OPTIONS} options"),
         ));
@@ -139,7 +139,7 @@ pub async fn create_product(
     let options = check_options(
         &input.options,
         &mut HashSet::new(),
-        &["input", "options"],
+        &["options"],
         &mut errors,
     );
     // Variants.
@@ -148,7 +148,7 @@ pub async fn create_product(
         &input.variants,
         &options,
         &targets,
-        &["input", "variants"],
+        &["variants"],
         &mut HashSet::new(),
         &mut errors,
     );
@@ -159,7 +159,7 @@ pub async fn create_product(
     if handle_taken(db, &handle).await? {
         errors.push(handle_taken_error(&handle));
     }
-    check_skus_free(db, &input.variants, &["input", "variants"], &mut errors).await?;
+    check_skus_free(db, &input.variants, &["variants"], &mut errors).await?;
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
@@ -251,7 +251,7 @@ pub async fn update_product(
     actor: &Actor,
     id: i64,
     input: ProductUpdate,
-) -> DomainResult<Result<product::Model, Vec<UserError>>> {
+) -> Outcome<product::Model> {
     let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = product::Entity::find_by_id(id).one(&tx).await? else {
@@ -263,7 +263,7 @@ pub async fn update_product(
     if let Some(title) = input.title.map(|t| t.trim().to_owned()) {
         if title.is_empty() {
             errors.push(UserError::new(
-                &["input", "title"],
+                &["title"],
                 UserErrorCode::Blank,
                 "the title is required",
             ));
@@ -336,11 +336,7 @@ pub async fn update_product(
 }
 
 /// Deletes a product with its variants, prices and stock.
-pub async fn delete_product(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    id: i64,
-) -> DomainResult<Result<i64, Vec<UserError>>> {
+pub async fn delete_product(db: &DatabaseConnection, actor: &Actor, id: i64) -> Outcome<i64> {
     let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(existing) = product::Entity::find_by_id(id).one(&tx).await? else {

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::domain::{
     audit::{self, Actor, Change},
-    error::{DomainResult, UserError, UserErrorCode},
+    error::{DomainResult, Outcome, UserError, UserErrorCode},
 };
 
 /// A new variant.
@@ -308,7 +308,7 @@ pub async fn create_variants(
     actor: &Actor,
     product_id: i64,
     variants: Vec<VariantInput>,
-) -> DomainResult<Result<product::Model, Vec<UserError>>> {
+) -> Outcome<product::Model> {
     let Some((tx, mut head, product, shape)) = open_product(db, product_id).await? else {
         return Ok(Err(not_found(&["productId"], "product")));
     };
@@ -367,7 +367,7 @@ pub async fn update_variants(
     actor: &Actor,
     product_id: i64,
     updates: Vec<VariantUpdate>,
-) -> DomainResult<Result<product::Model, Vec<UserError>>> {
+) -> Outcome<product::Model> {
     let Some((tx, mut head, product, shape)) = open_product(db, product_id).await? else {
         return Ok(Err(not_found(&["productId"], "product")));
     };
@@ -549,7 +549,7 @@ pub async fn delete_variants(
     actor: &Actor,
     product_id: i64,
     variant_ids: &[i64],
-) -> DomainResult<Result<product::Model, Vec<UserError>>> {
+) -> Outcome<product::Model> {
     let Some((tx, mut head, product, shape)) = open_product(db, product_id).await? else {
         return Ok(Err(not_found(&["productId"], "product")));
     };

@@ -25,7 +25,7 @@ use sea_orm::{
 };
 
 use super::quote::Quote;
-use crate::domain::error::{DomainResult, UserError, UserErrorCode};
+use crate::domain::error::{DomainResult, Outcome, UserError, UserErrorCode};
 
 /// A promotion of a quote that a customer may use only so often.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,7 @@ pub async fn claim(
     cart_id: i64,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> DomainResult<Result<(), Vec<UserError>>> {
+) -> Outcome<()> {
     release(tx, cart_id).await?;
     if limited.is_empty() {
         return Ok(Ok(()));
@@ -116,7 +116,7 @@ pub async fn check(
     customer_id: i64,
     cart_id: i64,
     now: DateTime<Utc>,
-) -> DomainResult<Result<(), Vec<UserError>>> {
+) -> Outcome<()> {
     let mut errors = Vec::new();
     for l in limited {
         let used = promotion_usage::Entity::find()

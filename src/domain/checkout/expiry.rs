@@ -11,6 +11,7 @@
 
 use crate::domain::tx::begin_write;
 use std::collections::BTreeSet;
+use tracing::instrument;
 
 use chrono::{DateTime, Utc};
 use entity::{reservation, shop_order};
@@ -30,6 +31,7 @@ use crate::domain::{
 pub const ACTOR: &str = "system:expiry";
 
 /// Releases up to `limit` reservations expired at `now`; returns how many.
+#[instrument(name = "checkout.sweep_holds", skip_all)]
 pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>, limit: u64) -> DomainResult<usize> {
     let tx = begin_write(db).await?;
     let backend = tx.get_database_backend();
@@ -98,6 +100,7 @@ async fn cancel_unpaid(tx: &impl ConnectionTrait, order: &shop_order::Model) -> 
 /// `now` that hold no stock (those that do are cancelled with their
 /// expiring holds by [`sweep`]), and deletes expired promotion claims;
 /// returns how many orders were cancelled.
+#[instrument(name = "checkout.sweep_unpaid", skip_all)]
 pub async fn sweep_unpaid(
     db: &DatabaseConnection,
     now: DateTime<Utc>,

@@ -19,6 +19,7 @@ use std::{fmt, net::IpAddr, sync::Arc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::domain::sealing::MasterKey;
 use crate::domain::{error::DomainResult, identity::secret};
 
 /// The longest idempotency key a gateway takes (Stripe: 255).
@@ -62,7 +63,7 @@ impl CheckoutKeys {
     /// with `master`.
     pub async fn load(
         db: &impl sea_orm::ConnectionTrait,
-        master: &crate::domain::sealing::MasterKey,
+        master: &MasterKey,
     ) -> DomainResult<Self> {
         Ok(Self::new(
             &secret::get_or_create(db, SECRET_NAME, master).await?,

@@ -26,6 +26,7 @@ pub mod quote;
 pub mod service;
 pub mod setup;
 pub mod stock;
+pub mod stored;
 pub mod undo;
 pub mod unpaid;
 pub mod webhooks;

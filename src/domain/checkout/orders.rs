@@ -8,8 +8,10 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
+use tracing::Span;
 
 use super::quote::Quote;
+use crate::domain::identity::{access::Principal, permission::Permission};
 use crate::domain::{
     error::{DomainError, DomainResult},
     events::{self, DomainEvent},
@@ -164,6 +166,7 @@ pub async fn insert(
         .exec(tx)
         .await?
         .last_insert_id;
+    Span::current().record("order_id", id);
     let lines: Vec<order_line::ActiveModel> = quote
         .lines
         .iter()
@@ -342,11 +345,8 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> DomainResult<Option<shop
 
 /// Whether `principal` may see `order`: its owner, or anyone with
 /// `orders:read` (the rule the order queries apply in their statements).
-pub fn visible_to(
-    order: &shop_order::Model,
-    principal: &crate::domain::identity::access::Principal,
-) -> bool {
-    principal.can(crate::domain::identity::permission::Permission::OrdersRead)
+pub fn visible_to(order: &shop_order::Model, principal: &Principal) -> bool {
+    principal.can(Permission::OrdersRead)
         || principal
             .customer_id()
             .is_some_and(|c| order.customer_id == Some(c))

@@ -14,7 +14,7 @@ use super::setup::Targets;
 use crate::domain::{
     audit::{self, Actor, Change},
     channel::Channel,
-    error::{DomainError, DomainResult, UserError, UserErrorCode, is_unique_violation},
+    error::{DomainError, DomainResult, Outcome, UserError, UserErrorCode, is_unique_violation},
     money::Money,
 };
 
@@ -76,7 +76,7 @@ pub struct PromotionInput {
 }
 
 fn err(field: &str, code: UserErrorCode, message: impl Into<String>) -> UserError {
-    UserError::new(&["input", field], code, message)
+    UserError::new(&[field], code, message)
 }
 
 fn minor(
@@ -108,7 +108,7 @@ pub async fn create(
     actor: &Actor,
     channel: &Channel,
     input: PromotionInput,
-) -> DomainResult<Result<promotion::Model, Vec<UserError>>> {
+) -> Outcome<promotion::Model> {
     let mut errors = Vec::new();
     let name = input.name.trim().to_owned();
     if name.is_empty() {

@@ -18,9 +18,9 @@ use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::{
-    cart::Cart,
     setup::{self, Bracket, Targets},
     stock,
+    stored::Cart,
 };
 use crate::domain::{
     catalog,

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{
     audit::{self, Actor, Change},
     channel::Channel,
-    error::{DomainError, DomainResult, UserError, UserErrorCode, is_unique_violation},
+    error::{DomainError, DomainResult, Outcome, UserError, UserErrorCode, is_unique_violation},
     identity::secret,
     money::Currency,
 };
@@ -181,10 +181,10 @@ pub async fn gift_card_create(
     currency: Currency,
     code: Option<&str>,
     expires_at: Option<DateTime<Utc>>,
-) -> DomainResult<Result<IssuedGiftCard, Vec<UserError>>> {
+) -> Outcome<IssuedGiftCard> {
     if amount_minor <= 0 {
         return Ok(Err(vec![UserError::new(
-            &["input", "initialValue"],
+            &["initialValue"],
             UserErrorCode::Invalid,
             "the value must be positive",
         )]));
@@ -194,7 +194,7 @@ pub async fn gift_card_create(
             let n = normalize_gift_card_code(c);
             if n.len() < 8 || n.len() > 32 {
                 return Ok(Err(vec![UserError::new(
-                    &["input", "code"],
+                    &["code"],
                     UserErrorCode::Invalid,
                     "a gift card code has 8 to 32 letters or digits",
                 )]));
@@ -230,7 +230,7 @@ pub async fn gift_card_create(
         Ok(r) => r.last_insert_id,
         Err(e) if is_unique_violation(&e) => {
             return Ok(Err(vec![UserError::new(
-                &["input", "code"],
+                &["code"],
                 UserErrorCode::Taken,
                 "this code is already used by another gift card",
             )]));
@@ -349,7 +349,7 @@ pub async fn store_credit_adjust(
     currency: Currency,
     amount_minor: i64,
     reason: &str,
-) -> DomainResult<Result<store_credit_account::Model, Vec<UserError>>> {
+) -> Outcome<store_credit_account::Model> {
     if amount_minor == 0 {
         return Ok(Err(vec![UserError::new(
             &["amount"],

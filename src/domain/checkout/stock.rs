@@ -24,7 +24,7 @@ use sea_orm::{
 };
 
 use crate::domain::{
-    error::DomainResult,
+    error::{DomainResult, UserError},
     events::{self, DomainEvent},
 };
 
@@ -58,6 +58,28 @@ pub struct Shortage {
     pub requested: i32,
     /// Units that could be held.
     pub available: i32,
+}
+
+/// OUT_OF_STOCK errors for `shortages`, each on the quantity of the line
+/// (in `line_variants`, the lines' variants in order) that asked for it.
+pub fn out_of_stock(
+    shortages: &[Shortage],
+    line_variants: impl Iterator<Item = i64> + Clone,
+) -> Vec<UserError> {
+    shortages
+        .iter()
+        .map(|s| {
+            let i = line_variants
+                .clone()
+                .position(|v| v == s.variant_id)
+                .unwrap_or(0);
+            UserError::out_of_stock(
+                &["lines", &i.to_string(), "quantity"],
+                i64::from(s.available),
+                format!("only {} left in stock", s.available),
+            )
+        })
+        .collect()
 }
 
 /// Units available per variant (tracked variants only; summed over

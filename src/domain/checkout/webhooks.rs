@@ -13,8 +13,10 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
     EntityTrait, QueryFilter, Statement, sea_query::Expr,
 };
+use tracing::{Span, field, instrument};
 
 use super::{orders, stock};
+use crate::domain::money::Currency;
 use crate::domain::{
     error::{DomainError, DomainResult, is_unique_violation},
     order_state::{OrderEvent, OrderStatus, PaymentStatus},
@@ -52,13 +54,18 @@ struct Late {
     payment_id: i64,
     order_id: i64,
     reference: String,
-    currency: crate::domain::money::Currency,
+    currency: Currency,
     amount: i64,
     captured: bool,
 }
 
 /// Verifies and applies one delivery. `Err` means the delivery is not
 /// authentic (answer 400); storage errors are the outer error.
+#[instrument(
+    name = "payments.webhook",
+    skip_all,
+    fields(gateway = gateway.code(), event_id = field::Empty)
+)]
 pub async fn handle(
     db: &DatabaseConnection,
     gateway: &dyn PaymentGateway,
@@ -70,6 +77,7 @@ pub async fn handle(
         Ok(e) => e,
         Err(e) => return Ok(Err(e)),
     };
+    Span::current().record("event_id", event.id.as_str());
     match apply(db, gateway.code(), &event).await? {
         Applied::Done(handled) => Ok(Ok(handled)),
         Applied::Late(late) => settle_late(db, gateway, &event, late).await.map(Ok),

@@ -12,7 +12,7 @@ use super::{
     permission::{Permission, PermissionSet},
     secret,
 };
-use crate::domain::error::{DomainResult, UserError, UserErrorCode};
+use crate::domain::error::{DomainResult, Outcome, UserError, UserErrorCode};
 
 /// Every partner token starts with this, so it is recognized in logs, diffs
 /// and secret scanners.
@@ -59,21 +59,18 @@ pub fn scopes_of(token: &api_token::Model) -> PermissionSet {
 }
 
 /// Creates a token.
-pub async fn create(
-    db: &impl ConnectionTrait,
-    input: NewToken,
-) -> DomainResult<Result<Created, Vec<UserError>>> {
+pub async fn create(db: &impl ConnectionTrait, input: NewToken) -> Outcome<Created> {
     let mut errors = Vec::new();
     let name = input.name.trim().to_owned();
     if name.is_empty() {
         errors.push(UserError::new(
-            &["input", "name"],
+            &["name"],
             UserErrorCode::Blank,
             "the name is required",
         ));
     } else if name.chars().count() > 255 {
         errors.push(UserError::new(
-            &["input", "name"],
+            &["name"],
             UserErrorCode::TooLong,
             "at most 255 characters",
         ));
@@ -83,7 +80,7 @@ pub async fn create(
         match s.parse::<Permission>() {
             Ok(p) if p.is_scope() => scopes.push(p),
             _ => errors.push(UserError::new(
-                &["input", "scopes"],
+                &["scopes"],
                 UserErrorCode::Invalid,
                 format!("`{}` is not a partner scope", s.trim()),
             )),
@@ -91,21 +88,21 @@ pub async fn create(
     }
     if input.scopes.is_empty() {
         errors.push(UserError::new(
-            &["input", "scopes"],
+            &["scopes"],
             UserErrorCode::Blank,
             "at least one scope",
         ));
     }
     if input.expires_at.is_some_and(|t| t <= Utc::now()) {
         errors.push(UserError::new(
-            &["input", "expiresAt"],
+            &["expiresAt"],
             UserErrorCode::Invalid,
             "the expiry is in the past",
         ));
     }
     if input.rate_capacity.is_some() != input.rate_restore_per_second.is_some() {
         errors.push(UserError::new(
-            &["input", "rateRestorePerSecond"],
+            &["rateRestorePerSecond"],
             UserErrorCode::Invalid,
             "give rateCapacity and rateRestorePerSecond together",
         ));
@@ -116,7 +113,7 @@ pub async fn create(
     ] {
         if value.is_some_and(|v| v <= 0) {
             errors.push(UserError::new(
-                &["input", field],
+                &[field],
                 UserErrorCode::Invalid,
                 "must be positive",
             ));
@@ -158,10 +155,7 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> DomainResult<Option<api_
 }
 
 /// Revokes a token; it is refused from the next request on.
-pub async fn revoke(
-    db: &impl ConnectionTrait,
-    id: i64,
-) -> DomainResult<Result<api_token::Model, Vec<UserError>>> {
+pub async fn revoke(db: &impl ConnectionTrait, id: i64) -> Outcome<api_token::Model> {
     let Some(token) = get(db, id).await? else {
         return Ok(Err(vec![UserError::new(
             &["id"],

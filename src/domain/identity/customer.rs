@@ -19,7 +19,9 @@ use super::{
     secret,
     session::{self, RevokeReason, SubjectKind},
 };
-use crate::domain::error::{DomainResult, UserError, UserErrorCode, is_unique_violation};
+use crate::domain::error::{
+    Checked, DomainResult, Outcome, UserError, UserErrorCode, is_unique_violation,
+};
 
 /// Longest email accepted (RFC 5321 path limit).
 pub const MAX_EMAIL: usize = 320;
@@ -76,14 +78,11 @@ fn clean(value: Option<String>, field: &[&str], errors: &mut Vec<UserError>) -> 
 /// mistake found.
 pub fn check_credentials(email: &str, password: &str) -> (Option<String>, Vec<UserError>) {
     let mut errors = Vec::new();
-    let email = normalize_email(email, &["input", "email"])
+    let email = normalize_email(email, &["email"])
         .map_err(|e| errors.push(e))
         .ok();
-    if let Err(e) = password::check_policy(
-        password,
-        email.as_deref().unwrap_or(""),
-        &["input", "password"],
-    ) {
+    if let Err(e) = password::check_policy(password, email.as_deref().unwrap_or(""), &["password"])
+    {
         errors.push(e);
     }
     (email, errors)
@@ -109,16 +108,16 @@ pub async fn register(
     db: &impl ConnectionTrait,
     hashing: &Hashing,
     input: Registration,
-) -> DomainResult<Result<customer::Model, Vec<UserError>>> {
+) -> Outcome<customer::Model> {
     let (email, mut errors) = check_credentials(&input.email, &input.password);
-    let first_name = clean(input.first_name, &["input", "firstName"], &mut errors);
-    let last_name = clean(input.last_name, &["input", "lastName"], &mut errors);
+    let first_name = clean(input.first_name, &["firstName"], &mut errors);
+    let last_name = clean(input.last_name, &["lastName"], &mut errors);
     let Some(email) = email.filter(|_| errors.is_empty()) else {
         return Ok(Err(errors));
     };
     let taken = || {
         vec![UserError::new(
-            &["input", "email"],
+            &["email"],
             UserErrorCode::Taken,
             "an account with this email already exists",
         )]
@@ -196,24 +195,20 @@ pub async fn update_profile(
     db: &impl ConnectionTrait,
     customer: customer::Model,
     input: ProfileUpdate,
-) -> DomainResult<Result<customer::Model, Vec<UserError>>> {
+) -> Outcome<customer::Model> {
     let mut errors = Vec::new();
     let mut row: customer::ActiveModel = customer.into();
     if input.first_name.is_some() {
-        row.first_name = Set(clean(
-            input.first_name,
-            &["input", "firstName"],
-            &mut errors,
-        ));
+        row.first_name = Set(clean(input.first_name, &["firstName"], &mut errors));
     }
     if input.last_name.is_some() {
-        row.last_name = Set(clean(input.last_name, &["input", "lastName"], &mut errors));
+        row.last_name = Set(clean(input.last_name, &["lastName"], &mut errors));
     }
     if let Some(phone) = input.phone {
         let phone = phone.trim().to_owned();
         if !phone.is_empty() && !valid_phone(&phone) {
             errors.push(UserError::new(
-                &["input", "phone"],
+                &["phone"],
                 UserErrorCode::Invalid,
                 "a phone number has 4 to 20 digits, optionally after a +",
             ));
@@ -402,7 +397,7 @@ impl From<customer_address::Model> for Address {
 }
 
 /// Validates a complete address (errors name fields under `address`).
-pub fn validate_address(input: AddressInput) -> Result<Address, Vec<UserError>> {
+pub fn validate_address(input: AddressInput) -> Checked<Address> {
     let mut row = <customer_address::ActiveModel as Default>::default();
     let errors = apply_address(&mut row, input, true);
     if !errors.is_empty() {
@@ -473,7 +468,7 @@ pub async fn create_address(
     customer_id: i64,
     input: AddressInput,
     make_default: bool,
-) -> DomainResult<Result<customer_address::Model, Vec<UserError>>> {
+) -> Outcome<customer_address::Model> {
     let now = Utc::now();
     let mut row = customer_address::ActiveModel {
         customer_id: Set(customer_id),
@@ -511,7 +506,7 @@ pub async fn update_address(
     customer_id: i64,
     address_id: i64,
     input: AddressInput,
-) -> DomainResult<Result<customer_address::Model, Vec<UserError>>> {
+) -> Outcome<customer_address::Model> {
     let Some(existing) = address(db, customer_id, address_id).await? else {
         return Ok(Err(address_not_found()));
     };
@@ -529,7 +524,7 @@ pub async fn delete_address(
     db: &DatabaseConnection,
     customer_id: i64,
     address_id: i64,
-) -> DomainResult<Result<i64, Vec<UserError>>> {
+) -> Outcome<i64> {
     let tx = begin_write(db).await?;
     let deleted = customer_address::Entity::delete_many()
         .filter(customer_address::Column::Id.eq(address_id))
@@ -571,7 +566,7 @@ pub async fn set_default_address(
     db: &impl ConnectionTrait,
     customer_id: i64,
     address_id: i64,
-) -> DomainResult<Result<(), Vec<UserError>>> {
+) -> Outcome<()> {
     if address(db, customer_id, address_id).await?.is_none() {
         return Ok(Err(vec![UserError::new(
             &["addressId"],
@@ -593,7 +588,7 @@ pub async fn change_password(
     current: &str,
     new: &str,
     keep_session: &str,
-) -> DomainResult<Result<(), Vec<UserError>>> {
+) -> Outcome<()> {
     if !hashing
         .verify(current, Some(&customer.password_hash))
         .await?
@@ -693,7 +688,7 @@ pub async fn reset_password(
     token: &str,
     new: &str,
     now: DateTime<Utc>,
-) -> DomainResult<Result<customer::Model, Vec<UserError>>> {
+) -> Outcome<customer::Model> {
     let invalid = || {
         vec![UserError::new(
             &["token"],

@@ -15,7 +15,7 @@ use super::{
     session::{self, RevokeReason, SubjectKind},
 };
 use crate::domain::error::{
-    DomainError, DomainResult, UserError, UserErrorCode, is_unique_violation,
+    DomainError, DomainResult, Outcome, UserError, UserErrorCode, is_unique_violation,
 };
 
 /// The role of a stored staff user.
@@ -43,14 +43,14 @@ pub async fn create(
     db: &impl ConnectionTrait,
     hashing: &Hashing,
     input: NewStaff,
-) -> DomainResult<Result<staff_user::Model, Vec<UserError>>> {
+) -> Outcome<staff_user::Model> {
     let (email, errors) = check_credentials(&input.email, &input.password);
     let Some(email) = email.filter(|_| errors.is_empty()) else {
         return Ok(Err(errors));
     };
     let taken = || {
         vec![UserError::new(
-            &["input", "email"],
+            &["email"],
             UserErrorCode::Taken,
             "a staff user with this email already exists",
         )]
@@ -131,7 +131,7 @@ pub async fn update(
     id: i64,
     role: Option<Role>,
     active: Option<bool>,
-) -> DomainResult<Result<staff_user::Model, Vec<UserError>>> {
+) -> Outcome<staff_user::Model> {
     let Some(user) = get(db, id).await? else {
         return Ok(Err(vec![UserError::new(
             &["id"],

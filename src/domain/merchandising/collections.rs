@@ -57,12 +57,12 @@ pub async fn create_collection(
     let mut errors = Vec::new();
     let title = check_name(
         input.title.as_deref().unwrap_or_default(),
-        &["input", "title"],
+        &["title"],
         &mut errors,
     );
     let handle = handle_or_slug(input.handle.as_deref(), &title);
     if check_handle(&handle, &mut errors) && handle_taken(&tx, &handle, None).await? {
-        errors.push(taken(&["input", "handle"], "handle", &handle));
+        errors.push(taken(&["handle"], "handle", &handle));
     }
     if !errors.is_empty() {
         return Ok(Err(errors));
@@ -105,11 +105,11 @@ pub async fn update_collection(
     let mut errors = Vec::new();
     let mut row: collection::ActiveModel = existing.clone().into();
     if let Some(title) = &input.title {
-        row.title = Set(check_name(title, &["input", "title"], &mut errors));
+        row.title = Set(check_name(title, &["title"], &mut errors));
     }
     if let Some(handle) = input.handle.as_deref().map(str::trim) {
         if check_handle(handle, &mut errors) && handle_taken(&tx, handle, Some(id)).await? {
-            errors.push(taken(&["input", "handle"], "handle", handle));
+            errors.push(taken(&["handle"], "handle", handle));
         }
         row.handle = Set(handle.to_owned());
     }

@@ -43,14 +43,11 @@ use std::collections::HashSet;
 
 use crate::domain::{
     catalog_admin::valid_handle,
-    error::{DomainResult, UserError, UserErrorCode},
+    error::{Outcome, UserError, UserErrorCode},
 };
 
 /// Most products or media one call may name.
 pub const MAX_ITEMS: usize = 250;
-
-/// An operation's outcome: the value, or what was wrong with the input.
-type Outcome<T> = DomainResult<Result<T, Vec<UserError>>>;
 
 /// Checks a code (channel, stock location, customer group): slug-like, at
 /// most 64 characters.

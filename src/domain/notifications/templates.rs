@@ -22,7 +22,7 @@ use serde_json::json;
 use super::{Kind, context::Context};
 use crate::domain::{
     audit::{self, Actor, Change},
-    error::{DomainResult, UserError, UserErrorCode},
+    error::{DomainResult, Outcome, UserError, UserErrorCode},
     tx::begin_write,
 };
 
@@ -252,7 +252,7 @@ pub async fn update(
     kind: Kind,
     new: NewTemplate,
     shop: &str,
-) -> DomainResult<Result<Template, Vec<UserError>>> {
+) -> Outcome<Template> {
     let errors = check(&new, shop);
     if !errors.is_empty() {
         return Ok(Err(errors));

@@ -325,7 +325,7 @@ impl BuyXGetY {
 }
 
 /// What [`apply`] decided.
-pub(super) struct Outcome {
+pub(super) struct Decision {
     /// The discounts that applied, winning exclusive one first.
     pub applied: Vec<AppliedDiscount>,
     /// The others, in the order offered.
@@ -395,7 +395,7 @@ pub(super) fn apply(
     subtotals: &[i64],
     discounts: &[Discount],
     shipping_for: Option<ShippingFor<'_>>,
-) -> Result<Outcome, PricingError> {
+) -> Result<Decision, PricingError> {
     let mut reasons: Vec<Option<Rejection>> = Vec::with_capacity(discounts.len());
     for discount in discounts {
         discount.validate()?;
@@ -459,7 +459,7 @@ pub(super) fn apply(
         .zip(reasons)
         .filter_map(|(d, reason)| reason.map(|reason| RejectedDiscount { id: d.id, reason }))
         .collect();
-    Ok(Outcome {
+    Ok(Decision {
         applied,
         rejected,
         shipping: scenario.shipping,

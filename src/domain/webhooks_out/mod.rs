@@ -38,7 +38,7 @@ use sea_orm::{
 
 use super::{
     audit::{self, Actor, Change},
-    error::{DomainError, DomainResult, UserError, UserErrorCode},
+    error::{Checked, DomainError, DomainResult, Outcome, UserError, UserErrorCode},
     events::TOPICS,
     identity::{
         access::Principal,
@@ -281,7 +281,7 @@ pub fn topics_of(s: &webhook_subscription::Model) -> Vec<String> {
 }
 
 fn check_url(raw: &str, targets: Targets) -> Result<String, UserError> {
-    let bad = |message: &str| UserError::new(&["input", "url"], UserErrorCode::InvalidUrl, message);
+    let bad = |message: &str| UserError::new(&["url"], UserErrorCode::InvalidUrl, message);
     let raw = raw.trim();
     if raw.len() > MAX_URL {
         return Err(bad("a URL has at most 2048 characters"));
@@ -298,7 +298,7 @@ fn check_url(raw: &str, targets: Targets) -> Result<String, UserError> {
     }
     target::check_host(&url, targets).map_err(|refused| {
         UserError::new(
-            &["input", "url"],
+            &["url"],
             UserErrorCode::PrivateUrl,
             format!("{refused}; webhooks go to public hosts only"),
         )
@@ -306,14 +306,14 @@ fn check_url(raw: &str, targets: Targets) -> Result<String, UserError> {
     Ok(url.to_string())
 }
 
-fn check_topics(topics: &[String]) -> Result<Vec<&'static str>, Vec<UserError>> {
+fn check_topics(topics: &[String]) -> Checked<Vec<&'static str>> {
     let mut errors = Vec::new();
     let mut known: Vec<&'static str> = Vec::new();
     for (i, t) in topics.iter().enumerate() {
         match TOPICS.iter().find(|k| **k == t.trim()) {
             Some(k) => known.push(*k),
             None => errors.push(UserError::new(
-                &["input", "topics", &i.to_string()],
+                &["topics", &i.to_string()],
                 UserErrorCode::UnknownTopic,
                 format!("unknown topic `{}`; known: {}", t.trim(), TOPICS.join(", ")),
             )),
@@ -321,7 +321,7 @@ fn check_topics(topics: &[String]) -> Result<Vec<&'static str>, Vec<UserError>> 
     }
     if topics.is_empty() {
         errors.push(UserError::new(
-            &["input", "topics"],
+            &["topics"],
             UserErrorCode::Blank,
             "at least one topic",
         ));
@@ -355,7 +355,7 @@ pub async fn create(
     actor: &Actor,
     targets: Targets,
     input: NewSubscription,
-) -> DomainResult<Result<Created, Vec<UserError>>> {
+) -> Outcome<Created> {
     let mut errors = Vec::new();
     let url = check_url(&input.url, targets)
         .map_err(|e| errors.push(e))
@@ -492,7 +492,7 @@ pub async fn update(
     targets: Targets,
     id: i64,
     changes: SubscriptionChanges,
-) -> DomainResult<Result<webhook_subscription::Model, Vec<UserError>>> {
+) -> Outcome<webhook_subscription::Model> {
     let mut errors = Vec::new();
     let url = match &changes.url {
         Some(raw) => check_url(raw, targets).map_err(|e| errors.push(e)).ok(),
@@ -552,7 +552,7 @@ pub async fn delete(
     viewer: Viewer,
     actor: &Actor,
     id: i64,
-) -> DomainResult<Result<i64, Vec<UserError>>> {
+) -> Outcome<i64> {
     let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(before) = viewer.subscription(&tx, id).await? else {
@@ -619,7 +619,7 @@ pub async fn retry(
     viewer: Viewer,
     actor: &Actor,
     id: i64,
-) -> DomainResult<Result<webhook_delivery::Model, Vec<UserError>>> {
+) -> Outcome<webhook_delivery::Model> {
     let tx = begin_write(db).await?;
     let mut head = audit::lock(&tx).await?;
     let Some(before) = viewer
@@ -709,7 +709,7 @@ mod tests {
             let e = check_url(private, Targets::Public).err();
             assert_eq!(
                 e.as_ref().map(|e| (e.code, e.field.join("."))),
-                Some((UserErrorCode::PrivateUrl, "input.url".to_owned())),
+                Some((UserErrorCode::PrivateUrl, "url".to_owned())),
                 "{private}"
             );
             assert!(check_url(private, Targets::Any).is_ok(), "{private}");
@@ -729,7 +729,7 @@ mod tests {
                 .iter()
                 .map(|e| (e.code, e.field.join(".")))
                 .collect::<Vec<_>>()),
-            Some(vec![(UserErrorCode::UnknownTopic, "input.topics.1".into())])
+            Some(vec![(UserErrorCode::UnknownTopic, "topics.1".into())])
         );
         let errors = check_topics(&[]).err();
         assert_eq!(errors.map(|e| e[0].code), Some(UserErrorCode::Blank));

@@ -8,6 +8,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use entity::audit_entry;
 
+use crate::graphql::id;
 use crate::{
     domain::{audit, identity::permission::Permission},
     graphql::{
@@ -99,7 +100,7 @@ impl AuditQuery {
     ) -> ApiResult<Connection<OffsetCursor, AuditEntry, EmptyFields>> {
         let window = PageArgs::forward(first, after).window(None)?;
         let actor_id = match actor_id {
-            Some(raw) => Some(match crate::graphql::id::decode(&raw) {
+            Some(raw) => Some(match id::decode(&raw) {
                 Ok((_, row)) => row,
                 Err(e) => raw.as_str().parse::<i64>().map_err(|_| e)?,
             }),

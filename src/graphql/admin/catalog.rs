@@ -5,6 +5,8 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
+use crate::domain::error::{UserError as DomainUserError, UserErrorCode as DomainCode};
+use crate::graphql::loaders::PriceListOf;
 use crate::{
     domain::{
         catalog_admin::{
@@ -19,7 +21,7 @@ use crate::{
         admin::merchandising::CustomerGroup,
         auth::{Need, check},
         catalog::types::{Channel, Product, ProductStatus},
-        common::{Money, UserError, actor, user_errors},
+        common::{Money, UserError, actor, under_input, user_errors},
         error::ApiResult,
         id::{Kind, decode_all, decode_as},
         scalars::Decimal,
@@ -256,7 +258,7 @@ pub async fn price_list(ctx: &Context<'_>, variant_id: i64) -> ApiResult<Vec<Var
     let rows = ctx
         .request()?
         .admin_loaders
-        .load_one(crate::graphql::loaders::PriceListOf(variant_id))
+        .load_one(PriceListOf(variant_id))
         .await?
         .unwrap_or_default();
     Ok(rows.iter().cloned().map(Into::into).collect())
@@ -301,9 +303,9 @@ pub struct PricesDeletePayload {
 /// Refuses a price list outside 1 to 5,000 rows.
 fn price_rows_error(n: usize) -> Option<Vec<UserError>> {
     (n == 0 || n > 5000).then(|| {
-        user_errors(vec![crate::domain::error::UserError::new(
+        user_errors(vec![DomainUserError::new(
             &["prices"],
-            crate::domain::error::UserErrorCode::Invalid,
+            DomainCode::Invalid,
             "give 1 to 5,000 prices",
         )])
     })
@@ -324,7 +326,7 @@ fn check_prices_write(ctx: &Context<'_>, has_prices: bool) -> ApiResult<()> {
 /// The payload of an operation on a product.
 pub(super) async fn product_payload(
     ctx: &Context<'_>,
-    result: Result<entity::product::Model, Vec<crate::domain::error::UserError>>,
+    result: Result<entity::product::Model, Vec<DomainUserError>>,
 ) -> ApiResult<ProductPayload> {
     Ok(match result {
         Ok(p) => ProductPayload {
@@ -345,7 +347,9 @@ async fn update_product(
 ) -> ApiResult<ProductPayload> {
     let row = decode_as(Kind::Product, id)?;
     let actor = actor(ctx).await?;
-    let result = catalog_admin::update_product(&ctx.state()?.db, &actor, row, update).await?;
+    let result = catalog_admin::update_product(&ctx.state()?.db, &actor, row, update)
+        .await?
+        .map_err(under_input);
     product_payload(ctx, result).await
 }
 
@@ -376,7 +380,9 @@ impl CatalogAdminMutation {
             variants: input.variants.into_iter().map(Into::into).collect(),
         };
         let actor = actor(ctx).await?;
-        let result = catalog_admin::create_product(&ctx.state()?.db, &actor, domain).await?;
+        let result = catalog_admin::create_product(&ctx.state()?.db, &actor, domain)
+            .await?
+            .map_err(under_input);
         product_payload(ctx, result).await
     }
 

@@ -4,6 +4,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use crate::graphql::loaders::{MovementsOf, StockLevelsOf};
 use crate::{
     domain::{
         error::{UserError as DomainUserError, UserErrorCode as DomainCode},
@@ -416,7 +417,7 @@ pub async fn levels(ctx: &Context<'_>, variant_id: i64) -> ApiResult<Vec<Invento
     let rows = ctx
         .request()?
         .admin_loaders
-        .load_one(crate::graphql::loaders::StockLevelsOf(variant_id))
+        .load_one(StockLevelsOf(variant_id))
         .await?
         .unwrap_or_default();
     Ok(rows
@@ -443,7 +444,7 @@ pub async fn movements(
     let codes: std::collections::HashMap<i64, String> = ctx
         .request()?
         .admin_loaders
-        .load_one(crate::graphql::loaders::StockLevelsOf(variant_id))
+        .load_one(StockLevelsOf(variant_id))
         .await?
         .unwrap_or_default()
         .iter()
@@ -452,7 +453,7 @@ pub async fn movements(
     let rows = ctx
         .request()?
         .admin_loaders
-        .load_one(crate::graphql::loaders::MovementsOf(variant_id, limit))
+        .load_one(MovementsOf(variant_id, limit))
         .await?
         .unwrap_or_default();
     Ok(rows

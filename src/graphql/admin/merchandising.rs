@@ -8,6 +8,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use entity::{collection, customer_group, stock_location};
 
 use super::catalog::{ProductPayload, product_payload};
+use crate::domain::channel::Channel as DomainChannel;
 use crate::{
     domain::{
         error::UserError as DomainUserError,
@@ -18,7 +19,7 @@ use crate::{
         ContextExt,
         auth::Need,
         catalog::types::{Channel, Collection},
-        common::{Outcome, UserError, actor, outcome, user_errors},
+        common::{Payload, UserError, actor, payload, under_input, user_errors},
         error::ApiResult,
         id::{Kind, decode_all, decode_as, encode},
         identity::types::CustomerPayload,
@@ -151,31 +152,26 @@ pub struct CustomerGroupPayload {
     pub user_errors: Vec<UserError>,
 }
 
-outcome!(
-    ChannelPayload,
-    crate::domain::channel::Channel,
-    channel,
-    Channel
-);
-outcome!(
+payload!(ChannelPayload, DomainChannel, channel, Channel);
+payload!(
     StockLocationPayload,
     stock_location::Model,
     stock_location,
     StockLocation::from
 );
-outcome!(
+payload!(
     CustomerGroupPayload,
     customer_group::Model,
     customer_group,
     CustomerGroup::from
 );
-outcome!(
+payload!(
     CollectionDeletePayload,
     ID,
     deleted_collection_id,
     std::convert::identity
 );
-outcome!(
+payload!(
     StockLocationDeletePayload,
     ID,
     deleted_stock_location_id,
@@ -235,8 +231,9 @@ impl MerchandisingMutation {
         input: CollectionInput,
     ) -> ApiResult<CollectionPayload> {
         let actor = actor(ctx).await?;
-        let result =
-            merchandising::create_collection(&ctx.state()?.db, &actor, input.into()).await?;
+        let result = merchandising::create_collection(&ctx.state()?.db, &actor, input.into())
+            .await?
+            .map_err(under_input);
         collection_payload(ctx, result).await
     }
 
@@ -250,8 +247,9 @@ impl MerchandisingMutation {
     ) -> ApiResult<CollectionPayload> {
         let row = decode_as(Kind::Collection, &id)?;
         let actor = actor(ctx).await?;
-        let result =
-            merchandising::update_collection(&ctx.state()?.db, &actor, row, input.into()).await?;
+        let result = merchandising::update_collection(&ctx.state()?.db, &actor, row, input.into())
+            .await?
+            .map_err(under_input);
         collection_payload(ctx, result).await
     }
 

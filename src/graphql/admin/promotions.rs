@@ -5,6 +5,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{gift_card, promotion};
 
+use crate::domain::identity::customer;
 use crate::{
     domain::{
         checkout::{
@@ -19,7 +20,7 @@ use crate::{
     graphql::{
         ContextExt,
         auth::Need,
-        common::{Money, UserError, actor, money, user_errors},
+        common::{Money, UserError, actor, money, under_input, user_errors},
         error::ApiResult,
         id::{Kind, decode_all, decode_as, encode},
         scalars::{CurrencyCode, Decimal},
@@ -282,7 +283,10 @@ impl PromotionMutation {
         };
         let actor = actor(ctx).await?;
         Ok(
-            match promotions::create(&ctx.state()?.db, &actor, &channel, domain_input).await? {
+            match promotions::create(&ctx.state()?.db, &actor, &channel, domain_input)
+                .await?
+                .map_err(under_input)
+            {
                 Ok(p) => PromotionPayload {
                     promotion: Some(Promotion(p)),
                     user_errors: Vec::new(),
@@ -347,7 +351,8 @@ impl PromotionMutation {
             input.code.as_deref(),
             input.expires_at,
         )
-        .await?;
+        .await?
+        .map_err(under_input);
         Ok(match issued {
             Ok(i) => GiftCardCreatePayload {
                 gift_card: Some(GiftCard::from_model(i.card)),
@@ -380,10 +385,7 @@ impl PromotionMutation {
             balance: None,
             user_errors: e,
         };
-        if crate::domain::identity::customer::get(db, customer)
-            .await?
-            .is_none()
-        {
+        if customer::get(db, customer).await?.is_none() {
             return Ok(failed(user_errors(vec![DomainUserError::new(
                 &["customerId"],
                 DomainCode::NotFound,

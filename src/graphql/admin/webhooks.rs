@@ -17,7 +17,7 @@ use crate::{
     graphql::{
         ContextExt,
         auth::Need,
-        common::{UserError, actor, user_errors},
+        common::{UserError, actor, under_input, user_errors},
         error::ApiResult,
         id::{Kind, decode_as, encode},
         pagination::{OffsetCursor, PageArgs},
@@ -310,7 +310,8 @@ impl WebhookMutation {
                 topics: input.topics,
             },
         )
-        .await?;
+        .await?
+        .map_err(under_input);
         Ok(match created {
             Ok(c) => WebhookSubscriptionCreatePayload {
                 webhook_subscription: Some(WebhookSubscription(c.subscription)),
@@ -353,6 +354,7 @@ impl WebhookMutation {
                 changes,
             )
             .await?
+            .map_err(under_input)
             {
                 Ok(s) => WebhookSubscriptionUpdatePayload {
                     webhook_subscription: Some(WebhookSubscription(s)),

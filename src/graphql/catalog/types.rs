@@ -374,7 +374,7 @@ impl ProductVariant {
     async fn inventory_levels(
         &self,
         ctx: &Context<'_>,
-    ) -> ApiResult<Vec<crate::graphql::admin::inventory::InventoryLevel>> {
+    ) -> ApiResult<Vec<inventory::InventoryLevel>> {
         inventory::levels(ctx, self.model.id).await
     }
     /// Latest stock changes, newest first (default 50, at most 250). Needs `inventory:read`.
@@ -385,7 +385,7 @@ impl ProductVariant {
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
-    ) -> ApiResult<Vec<crate::graphql::admin::inventory::InventoryMovement>> {
+    ) -> ApiResult<Vec<inventory::InventoryMovement>> {
         inventory::movements(ctx, self.model.id, first).await
     }
     /// Every price row: base prices per channel, quantity tiers and
@@ -393,10 +393,7 @@ impl ProductVariant {
     #[graphql(
         guard = "crate::graphql::auth::Need(crate::domain::identity::permission::Permission::CatalogRead)"
     )]
-    async fn price_list(
-        &self,
-        ctx: &Context<'_>,
-    ) -> ApiResult<Vec<crate::graphql::admin::catalog::VariantPrice>> {
+    async fn price_list(&self, ctx: &Context<'_>) -> ApiResult<Vec<admin_catalog::VariantPrice>> {
         admin_catalog::price_list(ctx, self.model.id).await
     }
     /// Stock keeping unit, unique across the shop.

@@ -17,6 +17,7 @@ use crate::{
             complete::{Caller, PaymentInput},
             orders, quote,
         },
+        error::Checked,
         identity::{access::Principal, permission::Permission},
         orders_search,
     },
@@ -152,7 +153,7 @@ async fn priced(ctx: &Context<'_>, c: cart::Cart) -> ApiResult<Cart> {
 async fn payload(
     ctx: &Context<'_>,
     token: Option<&str>,
-    outcome: cart::Outcome,
+    outcome: Checked<cart::Cart>,
 ) -> ApiResult<CartPayload> {
     ctx.request()?.no_store();
     Ok(match outcome {

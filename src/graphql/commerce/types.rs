@@ -6,6 +6,7 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{order_line, order_transition, shop_order};
 
+use crate::graphql::scalars::CurrencyCode;
 use crate::{
     domain::{
         self,
@@ -653,7 +654,7 @@ impl Order {
         &self.row.email
     }
     /// Currency of every amount.
-    async fn currency_code(&self) -> crate::graphql::scalars::CurrencyCode {
+    async fn currency_code(&self) -> CurrencyCode {
         self.currency().into()
     }
     /// Order status.

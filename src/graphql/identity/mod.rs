@@ -13,11 +13,12 @@ use chrono::{DateTime, Duration, Utc};
 use super::{
     ContextExt,
     auth::{LoginThrottle, Need, SignedInCustomer, SignedInStaff},
-    common::{Outcome, UserError, user_errors},
+    common::{Payload, UserError, under_input, user_errors},
     error::{ApiResult, ErrorCode},
     id::{self, Kind},
     pagination::{OffsetCursor, PageArgs},
 };
+use crate::domain::checkout::cart::merge_into_customer;
 use crate::{
     domain::{
         error::{UserError as DomainUserError, UserErrorCode as DomainCode},
@@ -304,7 +305,9 @@ impl IdentityMutation {
             last_name: input.last_name,
         };
         let state = ctx.state()?;
-        let result = customer::register(&state.db, &state.hashing, registration).await?;
+        let result = customer::register(&state.db, &state.hashing, registration)
+            .await?
+            .map_err(under_input);
         Ok(CustomerPayload::from_outcome(result))
     }
 
@@ -332,7 +335,7 @@ impl IdentityMutation {
         };
         let tokens = start_login(state, SubjectKind::Customer, c.id, None).await?;
         let cart_id = match guest_cart_id {
-            Some(guest) => Some(ID(crate::domain::checkout::cart::merge_into_customer(
+            Some(guest) => Some(ID(merge_into_customer(
                 &state.db,
                 guest.as_str().trim(),
                 c.id,
@@ -491,7 +494,9 @@ impl IdentityMutation {
             last_name: input.last_name,
             phone: input.phone,
         };
-        let result = customer::update_profile(db, c, update).await?;
+        let result = customer::update_profile(db, c, update)
+            .await?
+            .map_err(under_input);
         Ok(CustomerPayload::from_outcome(result))
     }
 
@@ -623,7 +628,9 @@ impl IdentityMutation {
             role: input.role.into(),
         };
         let state = ctx.state()?;
-        let result = staff::create(&state.db, &state.hashing, new).await?;
+        let result = staff::create(&state.db, &state.hashing, new)
+            .await?
+            .map_err(under_input);
         Ok(StaffUserPayload::from_outcome(result))
     }
 
@@ -672,7 +679,9 @@ impl IdentityMutation {
             rate_restore_per_second: input.rate_restore_per_second,
             created_by,
         };
-        let result = api_token::create(&ctx.state()?.db, new).await?;
+        let result = api_token::create(&ctx.state()?.db, new)
+            .await?
+            .map_err(under_input);
         Ok(ApiTokenCreatePayload::from_outcome(result))
     }
 

@@ -4,6 +4,7 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{api_token, customer, customer_address, staff_user};
 
+use crate::graphql::commerce::{OrderConnection, order_page};
 use crate::{
     domain::{
         self,
@@ -15,29 +16,29 @@ use crate::{
     graphql::{
         ContextExt,
         auth::OwnerOr,
-        common::{Money, Outcome, UserError, money, outcome},
+        common::{Money, Payload, UserError, money, payload},
         error::ApiResult,
         id::{self, Kind},
     },
 };
 
-outcome!(CustomerPayload, customer::Model, customer, Customer);
-outcome!(
+payload!(CustomerPayload, customer::Model, customer, Customer);
+payload!(
     CustomerAddressPayload,
     customer_address::Model,
     address,
     MailingAddress
 );
-outcome!(
+payload!(
     CustomerAddressDeletePayload,
     ID,
     deleted_address_id,
     std::convert::identity
 );
-outcome!(StaffUserPayload, staff_user::Model, staff_user, StaffUser);
-outcome!(ApiTokenPayload, api_token::Model, api_token, ApiToken);
+payload!(StaffUserPayload, staff_user::Model, staff_user, StaffUser);
+payload!(ApiTokenPayload, api_token::Model, api_token, ApiToken);
 
-impl Outcome<()> for UserErrorsPayload {
+impl Payload<()> for UserErrorsPayload {
     fn success((): ()) -> Self {
         Self::default()
     }
@@ -48,7 +49,7 @@ impl Outcome<()> for UserErrorsPayload {
     }
 }
 
-impl Outcome<tokens::Created> for ApiTokenCreatePayload {
+impl Payload<tokens::Created> for ApiTokenCreatePayload {
     fn success(created: tokens::Created) -> Self {
         Self {
             api_token: Some(ApiToken(created.token)),
@@ -155,9 +156,9 @@ impl Customer {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> ApiResult<crate::graphql::commerce::OrderConnection> {
+    ) -> ApiResult<OrderConnection> {
         ctx.request()?.no_store();
-        crate::graphql::commerce::order_page(ctx, Some(self.0.id), first, after).await
+        order_page(ctx, Some(self.0.id), first, after).await
     }
     /// The customer's store credit balances, one per currency. The
     /// customer, or `customers:read`.

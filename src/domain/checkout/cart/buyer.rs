@@ -3,6 +3,8 @@
 //! discount and gift card codes, and the shipping method.
 
 use super::*;
+use crate::domain::error::Outcome;
+use tracing::{field, instrument};
 
 pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
@@ -64,12 +66,13 @@ pub(super) fn apply_buyer(
 /// Updates the buyer's details. A signed-in customer who uses a guest cart
 /// takes it over (merged into their open cart, see the module rules); the
 /// answer is then the cart they own.
+#[instrument(name = "cart.buyer_identity_update", skip_all, fields(cart_id = field::Empty))]
 pub async fn buyer_identity_update(
     db: &DatabaseConnection,
     token: &str,
     viewer: Viewer,
     buyer: BuyerIdentity,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
@@ -94,6 +97,7 @@ pub async fn buyer_identity_update(
 /// Joins a guest cart to `customer_id`'s carts (module rules); returns the
 /// token of the cart the customer now has. Does nothing to a completed or
 /// someone else's cart (returns the token unchanged).
+#[instrument(name = "cart.merge_into_customer", skip_all, fields(customer_id, cart_id = field::Empty))]
 pub async fn merge_into_customer(
     db: &DatabaseConnection,
     guest_token: &str,
@@ -238,7 +242,7 @@ async fn save(
     value: sea_orm::Value,
     token: &str,
     viewer: Viewer,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     cart::Entity::update_many()
         .col_expr(column, Expr::value(value))
         .col_expr(cart::Column::UpdatedAt, Expr::value(now()))
@@ -249,12 +253,13 @@ async fn save(
 }
 
 /// Replaces the cart's discount codes (an empty list removes them all).
+#[instrument(name = "cart.discount_codes_update", skip_all, fields(cart_id = field::Empty))]
 pub async fn discount_codes_update(
     db: &DatabaseConnection,
     token: &str,
     viewer: Viewer,
     codes: &[String],
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
@@ -280,12 +285,13 @@ pub async fn discount_codes_update(
 /// them all). Unknown, disabled, expired or empty cards, and cards in
 /// another currency, are all the same INVALID_CODE: a guesser learns
 /// nothing about which codes exist.
+#[instrument(name = "cart.gift_card_codes_update", skip_all, fields(cart_id = field::Empty))]
 pub async fn gift_card_codes_update(
     db: &DatabaseConnection,
     token: &str,
     viewer: Viewer,
     codes: &[String],
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
@@ -343,12 +349,13 @@ pub async fn gift_card_codes_update(
 
 /// Chooses a shipping method by code; it must be among the methods offered
 /// for the cart's destination, and able to carry the cart's weight.
+#[instrument(name = "cart.shipping_method_select", skip_all, fields(cart_id = field::Empty))]
 pub async fn shipping_method_select(
     db: &DatabaseConnection,
     token: &str,
     viewer: Viewer,
     method_code: &str,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),

@@ -21,6 +21,7 @@
 
 use crate::domain::tx::{Attempt, begin_write, retrying};
 use std::collections::HashMap;
+use tracing::{Span, field, instrument};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{cart, cart_line, gift_card, promotion, variant};
@@ -30,14 +31,15 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 
+pub use super::stored::Cart;
 use super::{quote, setup, stock};
 use crate::domain::{
     catalog,
     channel::Channel,
-    error::{DomainResult, UserError, UserErrorCode},
+    error::{DomainResult, Outcome, UserError, UserErrorCode},
     identity::{
         access::Principal,
-        customer::{self, Address, AddressInput},
+        customer::{self, AddressInput},
         secret,
     },
     pricing::Ineligible,
@@ -57,61 +59,6 @@ pub const MAX_LINES: usize = 250;
 pub const MAX_QUANTITY: i32 = 999;
 /// Most discount or gift card codes on a cart.
 pub const MAX_CODES: usize = 10;
-
-/// A cart and its lines (in the order they were added).
-#[derive(Debug, Clone)]
-pub struct Cart {
-    /// The row.
-    pub row: cart::Model,
-    /// Its lines.
-    pub lines: Vec<cart_line::Model>,
-}
-
-impl Cart {
-    /// Entered discount codes, upper-cased.
-    pub fn discount_codes(&self) -> Vec<String> {
-        serde_json::from_str(&self.row.discount_codes).unwrap_or_default()
-    }
-
-    /// Applied gift card ids.
-    pub fn gift_card_ids(&self) -> Vec<i64> {
-        serde_json::from_str(&self.row.gift_card_ids).unwrap_or_default()
-    }
-
-    /// The shipping address, if set.
-    pub fn shipping_address(&self) -> Option<Address> {
-        self.row
-            .shipping_address
-            .as_deref()
-            .and_then(|a| serde_json::from_str(a).ok())
-    }
-
-    /// The billing address, if set.
-    pub fn billing_address(&self) -> Option<Address> {
-        self.row
-            .billing_address
-            .as_deref()
-            .and_then(|a| serde_json::from_str(a).ok())
-    }
-
-    /// Where the cart ships to (the shipping address's country, else the
-    /// buyer's country), for tax and shipping.
-    pub fn country(&self) -> Option<String> {
-        self.shipping_address()
-            .map(|a| a.country_code)
-            .or_else(|| self.row.country.clone())
-    }
-
-    /// Region of the shipping address, for tax.
-    pub fn region(&self) -> Option<String> {
-        self.shipping_address().and_then(|a| a.province_code)
-    }
-
-    /// Whether it became an order.
-    pub fn is_completed(&self) -> bool {
-        self.row.order_id.is_some()
-    }
-}
 
 /// Who is asking for a cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,9 +118,6 @@ pub struct BuyerIdentity {
     pub billing_address: Option<AddressInput>,
 }
 
-/// A mutation's outcome: the cart, or what was wrong (nothing changed).
-pub type Outcome = Result<Cart, Vec<UserError>>;
-
 fn not_found() -> Vec<UserError> {
     vec![UserError::new(
         &["cartId"],
@@ -215,15 +159,12 @@ pub async fn get(
         .order_by_asc(cart_line::Column::Id)
         .all(db)
         .await?;
+    Span::current().record("cart_id", row.id);
     Ok(Some(Cart { row, lines }))
 }
 
 /// An open cart `viewer` may change, or the user errors to answer with.
-async fn open_cart(
-    db: &impl ConnectionTrait,
-    token: &str,
-    viewer: Viewer,
-) -> DomainResult<Outcome> {
+async fn open_cart(db: &impl ConnectionTrait, token: &str, viewer: Viewer) -> Outcome<Cart> {
     Ok(match get(db, token, viewer).await? {
         None => Err(not_found()),
         Some(c) if c.is_completed() => Err(completed()),
@@ -234,6 +175,7 @@ async fn open_cart(
 /// Creates a cart in `channel`, owned by the signed-in customer if any.
 /// With reservations on add to cart, its lines hold stock until `hold`
 /// (as do those of the line mutations below).
+#[instrument(name = "cart.create", skip_all, fields(cart_id = field::Empty))]
 pub async fn create(
     db: &DatabaseConnection,
     channel: &Channel,
@@ -242,7 +184,7 @@ pub async fn create(
     buyer: BuyerIdentity,
     discount_codes: &[String],
     hold: Option<DateTime<Utc>>,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     retrying(|attempt| {
         let buyer = buyer.clone();
         create_once(
@@ -269,7 +211,7 @@ async fn create_once(
     buyer: BuyerIdentity,
     discount_codes: &[String],
     hold: Option<DateTime<Utc>>,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     let mut errors = Vec::new();
     let checked = check_lines(db, channel, lines, &[], None, &mut errors).await?;
     let mut row = cart::ActiveModel {
@@ -301,6 +243,7 @@ async fn create_once(
     }
     let tx = attempt.begin(db).await?;
     let id = cart::Entity::insert(row).exec(&tx).await?.last_insert_id;
+    Span::current().record("cart_id", id);
     add_lines(&tx, id, &checked).await?;
     if let Err(e) = rehold(&tx, id, hold).await? {
         tx.rollback().await?;
@@ -463,7 +406,7 @@ async fn rehold(
     tx: &impl ConnectionTrait,
     cart_id: i64,
     hold: Option<DateTime<Utc>>,
-) -> DomainResult<Result<(), Vec<UserError>>> {
+) -> Outcome<()> {
     let Some(expires_at) = hold else {
         return Ok(Ok(()));
     };
@@ -500,25 +443,12 @@ async fn rehold(
         },
     )
     .await?;
-    Ok(held.map_err(|shortages| {
-        shortages
-            .iter()
-            .map(|s| {
-                let i = lines
-                    .iter()
-                    .position(|l| l.variant_id == s.variant_id)
-                    .unwrap_or(0);
-                UserError::out_of_stock(
-                    &["lines", &i.to_string(), "quantity"],
-                    i64::from(s.available),
-                    format!("only {} left in stock", s.available),
-                )
-            })
-            .collect()
-    }))
+    Ok(held
+        .map_err(|shortages| stock::out_of_stock(&shortages, lines.iter().map(|l| l.variant_id))))
 }
 
 /// Adds lines (the same variant again adds to its line).
+#[instrument(name = "cart.lines_add", skip_all, fields(cart_id = field::Empty))]
 pub async fn lines_add(
     db: &DatabaseConnection,
     channel: &Channel,
@@ -526,7 +456,7 @@ pub async fn lines_add(
     viewer: Viewer,
     lines: &[LineInput],
     hold: Option<DateTime<Utc>>,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     retrying(|attempt| lines_add_once(attempt, db, channel, token, viewer, lines, hold)).await
 }
 
@@ -538,7 +468,7 @@ async fn lines_add_once(
     viewer: Viewer,
     lines: &[LineInput],
     hold: Option<DateTime<Utc>>,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
@@ -588,6 +518,7 @@ async fn cart_channel(
 }
 
 /// Sets line quantities (0 removes the line).
+#[instrument(name = "cart.lines_update", skip_all, fields(cart_id = field::Empty))]
 pub async fn lines_update(
     db: &DatabaseConnection,
     channel: &Channel,
@@ -595,7 +526,7 @@ pub async fn lines_update(
     viewer: Viewer,
     updates: &[LineUpdate],
     hold: Option<DateTime<Utc>>,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     retrying(|attempt| lines_update_once(attempt, db, channel, token, viewer, updates, hold)).await
 }
 
@@ -607,7 +538,7 @@ async fn lines_update_once(
     viewer: Viewer,
     updates: &[LineUpdate],
     hold: Option<DateTime<Utc>>,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
@@ -695,13 +626,14 @@ async fn lines_update_once(
 }
 
 /// Removes lines.
+#[instrument(name = "cart.lines_remove", skip_all, fields(cart_id = field::Empty))]
 pub async fn lines_remove(
     db: &DatabaseConnection,
     token: &str,
     viewer: Viewer,
     line_ids: &[i64],
     hold: Option<DateTime<Utc>>,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     retrying(|attempt| lines_remove_once(attempt, db, token, viewer, line_ids, hold)).await
 }
 
@@ -712,7 +644,7 @@ async fn lines_remove_once(
     viewer: Viewer,
     line_ids: &[i64],
     hold: Option<DateTime<Utc>>,
-) -> DomainResult<Outcome> {
+) -> Outcome<Cart> {
     let cart = match open_cart(db, token, viewer).await? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),

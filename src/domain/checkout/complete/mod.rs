@@ -35,6 +35,7 @@
 
 use crate::domain::tx::{Attempt, lock_keys, retrying};
 use std::{collections::HashMap, net::IpAddr, time::Duration};
+use tracing::{field, instrument};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{
@@ -60,7 +61,7 @@ use super::{
 };
 use crate::domain::{
     clock::Clock,
-    error::{DomainError, DomainResult, UserError, UserErrorCode},
+    error::{DomainError, DomainResult, Outcome, UserError, UserErrorCode},
     idempotency::{self, Refusal},
     identity::secret,
     money::Currency,
@@ -71,7 +72,7 @@ use crate::domain::{
 mod placement;
 
 pub use placement::gateway_reference;
-use placement::{cart_id_of, check, ledger, not_found, out_of_stock, use_promotions};
+use placement::{cart_id_of, check, ledger, not_found, use_promotions};
 
 /// The longest idempotency key a checkout accepts (after trimming).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
@@ -112,6 +113,19 @@ impl CheckoutSettings {
             .iter()
             .find(|(code, _)| code == gateway)
             .map_or(self.pending_payment_hold, |(_, hold)| *hold)
+    }
+
+    /// When a stock hold taken at `now` expires.
+    pub fn hold_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.hold)
+            .unwrap_or_else(|_| chrono::Duration::minutes(10))
+    }
+
+    /// When an order placed at `now` through `gateway` without its payment
+    /// secured is cancelled unless paid.
+    pub fn payment_due(&self, gateway: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.pending_hold(gateway))
+            .unwrap_or_else(|_| chrono::Duration::hours(1))
     }
 }
 
@@ -196,6 +210,15 @@ impl Checkout<'_> {
     }
 
     /// Completes the cart `token` for `caller`.
+    #[instrument(
+        name = "checkout.complete",
+        skip_all,
+        fields(
+            idempotency_key = idempotency_key.unwrap_or_default(),
+            cart_id = field::Empty,
+            order_id = field::Empty,
+        )
+    )]
     pub async fn complete(
         &self,
         token: &str,
@@ -349,7 +372,7 @@ impl Checkout<'_> {
         quote: &Quote,
         customer_id: Option<i64>,
         limited: &[Limited],
-    ) -> DomainResult<Result<(), Vec<UserError>>> {
+    ) -> Outcome<()> {
         retrying(|attempt| self.reserve_once(attempt, cart, quote, customer_id, limited)).await
     }
 
@@ -360,7 +383,7 @@ impl Checkout<'_> {
         quote: &Quote,
         customer_id: Option<i64>,
         limited: &[Limited],
-    ) -> DomainResult<Result<(), Vec<UserError>>> {
+    ) -> Outcome<()> {
         let needs = quote.needs();
         let ids: Vec<i64> = needs.iter().map(|n| n.variant_id).collect();
         let levels = stock::levels(self.db, &ids).await?;
@@ -370,9 +393,7 @@ impl Checkout<'_> {
             .filter_map(|l| l.variant.clone().map(|v| (v.id, v)))
             .collect();
         let now = self.now();
-        let expires_at = now
-            + chrono::Duration::from_std(self.settings.hold)
-                .unwrap_or_else(|_| chrono::Duration::minutes(10));
+        let expires_at = self.settings.hold_until(now);
         let tx = attempt.begin(self.db).await?;
         // The first statement writes: it claims the cart (and on SQLite takes
         // the write lock before anything is read).
@@ -405,7 +426,10 @@ impl Checkout<'_> {
         };
         if let Err(shortages) = stock::reserve(&tx, &levels, &needs, &variants, hold).await? {
             tx.rollback().await?;
-            return Ok(Err(out_of_stock(quote, &shortages)));
+            return Ok(Err(stock::out_of_stock(
+                &shortages,
+                quote.lines.iter().map(|l| l.line.variant_id),
+            )));
         }
         tx.commit().await?;
         Ok(Ok(()))
@@ -420,7 +444,7 @@ impl Checkout<'_> {
         cart: &Cart,
         quote: &Quote,
         order_id: i64,
-    ) -> DomainResult<Result<(), Vec<UserError>>> {
+    ) -> Outcome<()> {
         stock::hand_to_order(tx, cart.row.id, order_id).await?;
         let mut held: HashMap<i64, i32> = HashMap::new();
         for r in reservation::Entity::find()
@@ -461,12 +485,13 @@ impl Checkout<'_> {
         let levels = stock::levels(tx, &ids).await?;
         let hold = stock::Hold::Cart {
             cart_id: cart.row.id,
-            expires_at: self.now()
-                + chrono::Duration::from_std(self.settings.hold)
-                    .unwrap_or_else(|_| chrono::Duration::minutes(10)),
+            expires_at: self.settings.hold_until(self.now()),
         };
         if let Err(shortages) = stock::reserve(tx, &levels, &missing, &variants, hold).await? {
-            return Ok(Err(out_of_stock(quote, &shortages)));
+            return Ok(Err(stock::out_of_stock(
+                &shortages,
+                quote.lines.iter().map(|l| l.line.variant_id),
+            )));
         }
         stock::hand_to_order(tx, cart.row.id, order_id).await?;
         Ok(Ok(()))
@@ -544,7 +569,7 @@ impl Checkout<'_> {
         auth: Option<&Authorization>,
         caller: &Caller,
         limited: &[Limited],
-    ) -> DomainResult<Result<Completion, Vec<UserError>>> {
+    ) -> Outcome<Completion> {
         let paid = (gateway, auth);
         retrying(|attempt| self.place_once(attempt, cart, quote, paid, caller, limited)).await
     }
@@ -558,7 +583,7 @@ impl Checkout<'_> {
         (gateway, auth): (Option<&dyn PaymentGateway>, Option<&Authorization>),
         caller: &Caller,
         limited: &[Limited],
-    ) -> DomainResult<Result<Completion, Vec<UserError>>> {
+    ) -> Outcome<Completion> {
         let (customer_id, actor) = match caller.viewer {
             Viewer::Customer(id) => (Some(id), format!("customer:{id}")),
             Viewer::Guest => (None, "guest".to_owned()),
@@ -568,11 +593,7 @@ impl Checkout<'_> {
         let unpaid =
             quote.amount_due > 0 && !matches!(auth, Some(Authorization::Authorized { .. }));
         let payment_due_at = match (unpaid, gateway) {
-            (true, Some(g)) => Some(
-                self.now()
-                    + chrono::Duration::from_std(self.settings.pending_hold(g.code()))
-                        .unwrap_or_else(|_| chrono::Duration::hours(1)),
-            ),
+            (true, Some(g)) => Some(self.settings.payment_due(g.code(), self.now())),
             _ => None,
         };
         let client_address = caller.ip.map(|ip| self.keys.client_address(ip));

@@ -1,27 +1,9 @@
 //! What placing an order checks and writes beside the order itself: the
-//! out-of-stock errors, the payment's ledger entry, promotion usage, and
+//! payment's ledger entry, promotion usage, and
 //! the checks a cart must pass before stock is held.
 
 use super::*;
-
-/// OUT_OF_STOCK errors for `shortages`, on the quote's lines.
-pub(super) fn out_of_stock(quote: &Quote, shortages: &[stock::Shortage]) -> Vec<UserError> {
-    shortages
-        .iter()
-        .map(|s| {
-            let i = quote
-                .lines
-                .iter()
-                .position(|l| l.line.variant_id == s.variant_id)
-                .unwrap_or(0);
-            UserError::out_of_stock(
-                &["lines", &i.to_string(), "quantity"],
-                i64::from(s.available),
-                format!("only {} left in stock", s.available),
-            )
-        })
-        .collect()
-}
+use crate::domain::error::{Checked, Outcome};
 
 /// What the gateway's metadata calls the checkout of cart `cart_id` (the
 /// order is `shop_order.cart_id`): the row id, never the cart token.
@@ -71,7 +53,7 @@ pub(super) async fn use_promotions(
     quote: &Quote,
     order_id: i64,
     customer_id: Option<i64>,
-) -> DomainResult<Result<(), Vec<UserError>>> {
+) -> Outcome<()> {
     let now = Utc::now().trunc_subsecs(6);
     for p in &quote.promotions {
         let updated = promotion::Entity::update_many()
@@ -120,7 +102,7 @@ pub(super) fn check(
     quote: &Quote,
     payment: &PaymentInput,
     gateways: &Gateways,
-) -> Result<Option<std::sync::Arc<dyn PaymentGateway>>, Vec<UserError>> {
+) -> Checked<Option<std::sync::Arc<dyn PaymentGateway>>> {
     let mut errors = Vec::new();
     if cart.lines.is_empty() {
         errors.push(UserError::new(

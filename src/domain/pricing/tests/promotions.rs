@@ -2,6 +2,7 @@
 //! free shipping and exclusive discounts.
 
 use super::*;
+use crate::domain::money::Currency;
 
 fn bxgy(buy: u32, get: u32, percentage: i64, max_applications: Option<u32>) -> DiscountValue {
     DiscountValue::BuyXGetY(BuyXGetY {
@@ -480,18 +481,13 @@ fn totals_feed_the_tenders() {
     let card = GiftCardBalance {
         id: 5,
         balance: 2000,
-        currency: crate::domain::money::Currency::USD,
+        currency: Currency::USD,
     };
     let credit = Balance {
         balance: 4000,
-        currency: crate::domain::money::Currency::USD,
+        currency: Currency::USD,
     };
-    let tenders = apply_tenders(
-        total,
-        crate::domain::money::Currency::USD,
-        &[card],
-        Some(credit),
-    );
+    let tenders = apply_tenders(total, Currency::USD, &[card], Some(credit));
     assert_eq!(
         tenders,
         Ok(Tenders {
