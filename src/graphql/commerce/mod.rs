@@ -204,6 +204,8 @@ fn cart_hold(ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
 #[derive(Default)]
 pub struct CommerceQuery;
 
+// `orders` takes its search arguments one by one, as the schema shows them.
+#[allow(clippy::too_many_arguments)]
 #[Object]
 impl CommerceQuery {
     /// A cart by ID: any guest cart whose ID you hold, or your own cart when
