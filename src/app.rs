@@ -1,7 +1,7 @@
 //! Assembles a node: the GraphQL schema and the HTTP router over the shared
 //! state ([`crate::state`]), and the background workers that run beside the
 //! server (sweeper, payment undo, retention, outbox relay, live feeds,
-//! webhook delivery).
+//! webhook delivery, customer notifications).
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -84,6 +84,11 @@ pub async fn serve(
     // Outbound webhooks are delivered on the background pool too.
     let webhooks = webhook_worker(&state, relay_db.clone())?;
     let _webhooks = AbortOnDrop(tokio::spawn(domain::webhooks_out::worker::run(webhooks)));
+    // Customer notifications too.
+    let _notify = AbortOnDrop(tokio::spawn(infra::notify::run(notification_worker(
+        &state,
+        relay_db.clone(),
+    ))));
     let relay_db_live = relay_db.clone();
     let relay = tokio::spawn(infra::events::run_relay(
         relay_db,
@@ -91,6 +96,7 @@ pub async fn serve(
         state.cache.clone(),
         state.relay.clone(),
         Duration::from_millis(state.config.outbox_poll_ms),
+        state.config.notifications.enabled,
     ));
     let _relay = AbortOnDrop(relay);
     let live = tokio::spawn(infra::live::run(
@@ -169,6 +175,24 @@ fn webhook_worker(
         state.clock.clone(),
     )
     .map_err(|e| anyhow::anyhow!("cannot build the webhook HTTP client: {e}"))
+}
+
+/// The customer notification worker `state`'s configuration asks for.
+fn notification_worker(state: &AppState, db: DatabaseConnection) -> infra::notify::Worker {
+    let c = state.config.notifications;
+    infra::notify::Worker::new(
+        db,
+        state.mailer.clone(),
+        (
+            domain::notifications::queue::Retry {
+                base: Duration::from_millis(c.retry_base_ms),
+                cap: Duration::from_secs(c.retry_cap_secs),
+            },
+            Duration::from_millis(c.poll_ms),
+        ),
+        state.clock.clone(),
+        infra::notify::shop_name(&state.config.auth.mail_from),
+    )
 }
 
 /// Stops a background task when the server stops.

@@ -26,6 +26,8 @@ pub mod idempotency_key;
 pub mod inventory_movement;
 pub mod job_lease;
 pub mod media;
+pub mod notification;
+pub mod notification_template;
 pub mod order_event;
 pub mod order_line;
 pub mod order_transition;

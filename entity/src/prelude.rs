@@ -23,6 +23,8 @@ pub use crate::idempotency_key::Entity as IdempotencyKey;
 pub use crate::inventory_movement::Entity as InventoryMovement;
 pub use crate::job_lease::Entity as JobLease;
 pub use crate::media::Entity as Media;
+pub use crate::notification::Entity as Notification;
+pub use crate::notification_template::Entity as NotificationTemplate;
 pub use crate::order_event::Entity as OrderEvent;
 pub use crate::order_line::Entity as OrderLine;
 pub use crate::order_transition::Entity as OrderTransition;

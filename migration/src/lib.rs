@@ -19,6 +19,7 @@ mod m20261127_000011_checkout_limits;
 mod m20261201_000012_secrets_at_rest;
 mod m20261201_000013_job_lease;
 mod m20261203_000014_orders_after_payment;
+mod m20261203_000015_notifications;
 
 /// The ordered list of migration steps.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_secrets_at_rest::Migration),
             Box::new(m20261201_000013_job_lease::Migration),
             Box::new(m20261203_000014_orders_after_payment::Migration),
+            Box::new(m20261203_000015_notifications::Migration),
         ]
     }
 }

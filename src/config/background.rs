@@ -1,4 +1,5 @@
-//! Background work: outbound webhook delivery and the retention purge.
+//! Background work: outbound webhook delivery, customer notifications
+//! and the retention purge.
 
 use super::{ConfigError, env::Env};
 
@@ -103,5 +104,52 @@ pub(super) fn retention(env: &Env<'_>) -> Result<RetentionConfig, ConfigError> {
             .parse("EMPORIUM_RETENTION_IDEMPOTENCY_HOURS", d.idempotency_hours)?,
         session_days: env.parse("EMPORIUM_RETENTION_SESSION_DAYS", d.session_days)?,
         reset_days: env.parse("EMPORIUM_RETENTION_RESET_DAYS", d.reset_days)?,
+    })
+}
+
+/// Customer notification settings (order mails; sent through the mailer
+/// of `EMPORIUM_SMTP_URL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotificationConfig {
+    /// `EMPORIUM_NOTIFICATIONS`: send customers order mails (default
+    /// true; false enqueues none, e.g. for a shop that mails from its own
+    /// webhook receiver).
+    pub enabled: bool,
+    /// `EMPORIUM_NOTIFICATION_RETRY_BASE_MS`: delay after the first failed
+    /// send; it doubles after each further one (default 30000).
+    pub retry_base_ms: u64,
+    /// `EMPORIUM_NOTIFICATION_RETRY_CAP_SECS`: the longest delay between
+    /// two attempts (default 3600). There is no last attempt.
+    pub retry_cap_secs: u64,
+    /// `EMPORIUM_NOTIFICATION_POLL_MS`: how often the worker looks for due
+    /// notifications when it has none left (default 1000).
+    pub poll_ms: u64,
+}
+
+impl Default for NotificationConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            retry_base_ms: 30_000,
+            retry_cap_secs: 3_600,
+            poll_ms: 1_000,
+        }
+    }
+}
+
+/// Reads the customer notification settings.
+pub(super) fn notifications(env: &Env<'_>) -> Result<NotificationConfig, ConfigError> {
+    let d = NotificationConfig::default();
+    Ok(NotificationConfig {
+        enabled: env.parse("EMPORIUM_NOTIFICATIONS", d.enabled)?,
+        retry_base_ms: env
+            .parse("EMPORIUM_NOTIFICATION_RETRY_BASE_MS", d.retry_base_ms)?
+            .max(1),
+        retry_cap_secs: env
+            .parse("EMPORIUM_NOTIFICATION_RETRY_CAP_SECS", d.retry_cap_secs)?
+            .max(1),
+        poll_ms: env
+            .parse("EMPORIUM_NOTIFICATION_POLL_MS", d.poll_ms)?
+            .max(10),
     })
 }

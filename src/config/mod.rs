@@ -21,7 +21,7 @@ mod secret;
 use std::{net::SocketAddr, path::PathBuf, str::FromStr};
 
 pub use auth::{AuthConfig, PasswordHashing};
-pub use background::{RetentionConfig, WebhookConfig};
+pub use background::{NotificationConfig, RetentionConfig, WebhookConfig};
 pub use carriers::CarrierConfig;
 pub use commerce::{CommerceConfig, DEFAULT_TEST_WEBHOOK_SECRET};
 pub use limits::{EdgeConfig, QueryLimits, RateLimits};
@@ -140,6 +140,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// Fulfilment: the label carrier, the ship-from address, parcel weight.
     pub carriers: CarrierConfig,
+    /// Customer order mails: on or off, retries.
+    pub notifications: NotificationConfig,
 }
 
 /// Development or production behaviour.
@@ -245,6 +247,7 @@ impl Config {
             password_hashing: auth::password_hashing(&env)?,
             retention: background::retention(&env)?,
             carriers: carriers::carriers(&env)?,
+            notifications: background::notifications(&env)?,
         })
     }
 
@@ -318,6 +321,7 @@ fn unreachable_defaults() -> Config {
         password_hashing: PasswordHashing::default(),
         retention: RetentionConfig::default(),
         carriers: CarrierConfig::default(),
+        notifications: NotificationConfig::default(),
     }
 }
 

@@ -97,6 +97,10 @@ pub enum DomainEvent {
         fulfillment_id: i64,
         /// Statuses after the event.
         status: Status,
+        /// Whether the customer is told by mail (absent in events recorded
+        /// before the field existed: yes).
+        #[serde(default = "yes")]
+        notify_customer: bool,
     },
     /// A fulfilment's tracking or shipment status changed (tracking
     /// updated, in transit, out for delivery, delivered, failure,
@@ -112,6 +116,10 @@ pub enum DomainEvent {
         /// Its shipment status now (`shipped`, `in_transit`,
         /// `out_for_delivery`, `delivered`, `failure`, `cancelled`).
         shipment_status: String,
+        /// Whether the customer is told by mail (absent in events recorded
+        /// before the field existed: yes).
+        #[serde(default = "yes")]
+        notify_customer: bool,
     },
     /// An order was cancelled.
     #[serde(rename_all = "camelCase")]
@@ -124,6 +132,10 @@ pub enum DomainEvent {
         reason: String,
         /// Statuses after the event.
         status: Status,
+        /// Whether the customer is told by mail (absent in events recorded
+        /// before the field existed: yes).
+        #[serde(default = "yes")]
+        notify_customer: bool,
     },
     /// Money was paid back on an order.
     #[serde(rename_all = "camelCase")]
@@ -140,7 +152,16 @@ pub enum DomainEvent {
         currency: String,
         /// Statuses after the event.
         status: Status,
+        /// Whether the customer is told by mail (absent in events recorded
+        /// before the field existed: yes).
+        #[serde(default = "yes")]
+        notify_customer: bool,
     },
+}
+
+/// The default of `notify_customer`.
+fn yes() -> bool {
+    true
 }
 
 /// Every topic an event is published under (what webhook subscriptions
@@ -330,18 +351,21 @@ mod tests {
                 customer_id: None,
                 fulfillment_id: 1,
                 status,
+                notify_customer: true,
             },
             DomainEvent::FulfillmentUpdated {
                 order_id: 1,
                 customer_id: None,
                 fulfillment_id: 1,
                 shipment_status: "in_transit".into(),
+                notify_customer: true,
             },
             DomainEvent::OrderCancelled {
                 order_id: 1,
                 customer_id: None,
                 reason: "customer".into(),
                 status,
+                notify_customer: true,
             },
             DomainEvent::OrderRefunded {
                 order_id: 1,
@@ -350,6 +374,7 @@ mod tests {
                 amount_minor: 100,
                 currency: "USD".into(),
                 status,
+                notify_customer: true,
             },
         ];
         let topics: Vec<&str> = events.iter().map(DomainEvent::topic).collect();

@@ -56,6 +56,7 @@ pub struct QueryRoot(
     admin::promotions::PromotionQuery,
     admin::webhooks::WebhookQuery,
     admin::settings::SettingsQuery,
+    admin::notifications::NotificationQuery,
 );
 
 /// Every mutation of the API.
@@ -73,6 +74,8 @@ pub struct MutationRoot(
     admin::settings::SettingsMutation,
     fulfillment::FulfillmentMutation,
     orders::OrderMoneyMutation,
+    admin::notifications::NotificationMutation,
+    commerce::timeline::TimelineMutation,
 );
 
 pub use subscriptions::SubscriptionRoot;

@@ -32,7 +32,7 @@ use crate::{
     domain::{
         error::{DomainError, DomainResult},
         events::{self, DomainEvent, Envelope},
-        webhooks_out,
+        notifications, webhooks_out,
     },
     infra::cache::{Invalidation, ResponseCache},
 };
@@ -285,11 +285,13 @@ async fn invalidation_of(
 /// make stale leaves the shared tier before they go out, and this node's
 /// tier with them (other nodes hear it through Redis).
 /// `thorough`: wait for rows other nodes are relaying instead of skipping them.
+/// `notify`: enqueue the customer notifications the events ask for.
 pub async fn relay_once(
     db: &DatabaseConnection,
     bus: &EventBus,
     cache: Option<&ResponseCache>,
     thorough: bool,
+    notify: bool,
     signal: &RelaySignal,
 ) -> DomainResult<Option<usize>> {
     // An idle round opens no transaction: on SQLite a relay transaction
@@ -335,6 +337,10 @@ pub async fn relay_once(
     }
     // Webhook deliveries commit with the events' relay, or not at all.
     webhooks_out::queue::enqueue(&tx, &batch).await?;
+    // So do customer notifications.
+    if notify {
+        notifications::enqueue(&tx, &batch).await?;
+    }
     let invalidation = match cache {
         Some(_) => invalidation_of(&tx, &batch).await?,
         None => Invalidation::default(),
@@ -472,13 +478,15 @@ impl RelaySignal {
 }
 
 /// Relays until the task is dropped: at once while there is a backlog or
-/// someone waits ([`RelaySignal::flush`]), otherwise every `idle`.
+/// someone waits ([`RelaySignal::flush`]), otherwise every `idle`;
+/// `notify`: enqueue customer notifications.
 pub async fn run_relay(
     db: DatabaseConnection,
     bus: EventBus,
     cache: Option<ResponseCache>,
     signal: Arc<RelaySignal>,
     idle: Duration,
+    notify: bool,
 ) {
     use std::sync::atomic::Ordering;
     struct Stopped<'a>(&'a RelaySignal);
@@ -494,7 +502,7 @@ pub async fn run_relay(
     loop {
         let thorough = signal.wanted.swap(false, Ordering::AcqRel);
         let round = signal.started.fetch_add(1, Ordering::AcqRel) + 1;
-        match relay_once(&db, &bus, cache.as_ref(), thorough, &signal).await {
+        match relay_once(&db, &bus, cache.as_ref(), thorough, notify, &signal).await {
             Ok(Some(n)) => {
                 backoff = RETRY_FIRST;
                 signal.done.send_replace(round);

@@ -8,9 +8,13 @@
 
 use std::{collections::VecDeque, path::PathBuf, sync::Mutex};
 
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, message::Mailbox};
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart},
+};
 
-/// One plain-text mail.
+/// One mail: plain text, with an HTML alternative when `html` is set
+/// (sent as `multipart/alternative`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
     /// Recipient address.
@@ -19,6 +23,24 @@ pub struct Mail {
     pub subject: String,
     /// Plain-text body.
     pub body: String,
+    /// HTML body, the alternative to `body` for clients that show HTML.
+    pub html: Option<String>,
+}
+
+impl Mail {
+    /// A plain-text mail.
+    pub fn text(
+        to: impl Into<String>,
+        subject: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Self {
+        Self {
+            to: to.into(),
+            subject: subject.into(),
+            body: body.into(),
+            html: None,
+        }
+    }
 }
 
 /// Sends mail.
@@ -34,11 +56,17 @@ pub trait Mailer: Send + Sync {
 }
 
 fn message(from: &Mailbox, mail: &Mail) -> anyhow::Result<Message> {
-    Ok(Message::builder()
+    let builder = Message::builder()
         .from(from.clone())
         .to(mail.to.parse()?)
-        .subject(mail.subject.clone())
-        .body(mail.body.clone())?)
+        .subject(mail.subject.clone());
+    Ok(match &mail.html {
+        None => builder.body(mail.body.clone())?,
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            mail.body.clone(),
+            html.clone(),
+        ))?,
+    })
 }
 
 /// Mail through an SMTP server.
@@ -143,15 +171,29 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let outbox = OutboxMailer::new(Some(dir.path().to_owned()), "shop <no-reply@example.com>")?;
         outbox
-            .send(Mail {
-                to: "ada@example.com".into(),
-                subject: "Hello".into(),
-                body: "token: abc".into(),
-            })
+            .send(Mail::text("ada@example.com", "Hello", "token: abc"))
             .await?;
         assert_eq!(outbox.sent().len(), 1);
         let files: Vec<_> = std::fs::read_dir(dir.path())?.collect();
         assert_eq!(files.len(), 1);
+        outbox
+            .send(Mail {
+                html: Some("<p>Hello &amp; welcome</p>".into()),
+                ..Mail::text("ada@example.com", "Hello", "Hello and welcome")
+            })
+            .await?;
+        let mut texts = Vec::new();
+        for f in std::fs::read_dir(dir.path())? {
+            texts.push(std::fs::read_to_string(f?.path())?);
+        }
+        let both = texts
+            .iter()
+            .find(|t| t.contains("multipart/alternative"))
+            .ok_or_else(|| anyhow::anyhow!("no multipart mail written: {texts:?}"))?;
+        assert!(
+            both.contains("text/plain") && both.contains("text/html"),
+            "{both}"
+        );
         assert_eq!(masked("ada@example.com"), "a***@example.com");
         Ok(())
     }

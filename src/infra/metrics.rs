@@ -131,6 +131,11 @@ pub fn relayed(n: usize, lag: Duration) {
     metrics::gauge!("emporium_outbox_lag_seconds").set(lag.as_secs_f64());
 }
 
+/// One customer notification attempt: `sent` or `failed` (retried).
+pub fn notification(outcome: &'static str) {
+    metrics::counter!("emporium_notifications_total", "outcome" => outcome).increment(1);
+}
+
 /// Sets a gauge to a value read at scrape time.
 pub fn gauge(name: &'static str, value: f64) {
     metrics::gauge!(name).set(value);

@@ -376,7 +376,7 @@ const OPS: &[Op] = &[
     op("order", "{ order(id: \"{missing_order}\") { id } }", Public),
     op(
         "orders",
-        "{ orders(first: 1) { nodes { id } } }",
+        "{ orders(first: 1, query: \"ada\", filter: { status: [OPEN], createdAt: { from: \"2020-01-01T00:00:00Z\" } }, sortKey: TOTAL, reverse: true) { totalCount nodes { id } } }",
         Perm(OrdersRead),
     ),
     op("paymentGateways", "{ paymentGateways }", Public),
@@ -585,6 +585,27 @@ const OPS: &[Op] = &[
         "fulfillmentCancel",
         "mutation { fulfillmentCancel(id: \"{missing_fulfillment}\") { userErrors { code } } }",
         Perm(OrdersFulfill),
+    ),
+    // Customer notification templates, the order timeline and search.
+    op(
+        "notificationTemplates",
+        "{ notificationTemplates { kind } }",
+        Perm(SettingsRead),
+    ),
+    op(
+        "notificationTemplateUpdate",
+        "mutation { notificationTemplateUpdate(kind: ORDER_SHIPPED, subject: \"\", text: \"\", html: \"\") { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
+    op(
+        "notificationTemplateReset",
+        "mutation { notificationTemplateReset(kind: ORDER_SHIPPED) { userErrors { code } } }",
+        Perm(SettingsWrite),
+    ),
+    op(
+        "orderNoteAdd",
+        "mutation { orderNoteAdd(id: \"{missing_order}\", note: \"x\") { userErrors { code } } }",
+        Perm(OrdersWrite),
     ),
     // Subscriptions (over the WebSocket).
     op(

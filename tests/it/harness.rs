@@ -75,6 +75,9 @@ pub struct Options {
     /// Serve on a multi-threaded runtime of the server's own (for races;
     /// see [`TestApp::serve_apart`]).
     pub own_runtime: bool,
+    /// Send mail through this SMTP server (`smtp://127.0.0.1:PORT`)
+    /// instead of keeping it in the in-memory outbox.
+    pub smtp_url: Option<String>,
 }
 
 impl TestApp {
@@ -97,6 +100,9 @@ impl TestApp {
         }
         // Tests share one Redis: each app keeps its keys apart.
         config.redis_prefix = format!("emporium-test:{}:", uuid::Uuid::new_v4().simple());
+        if let Some(url) = &opts.smtp_url {
+            config.auth.smtp_url = Some(url.clone().into());
+        }
         if let Some(f) = opts.configure {
             f(&mut config);
         }

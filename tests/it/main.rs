@@ -29,6 +29,7 @@ mod import;
 mod inventory;
 mod merchandising;
 mod orders_money;
+mod notifications;
 mod passwords;
 mod payments;
 mod ratelimit;

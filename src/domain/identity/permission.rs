@@ -69,7 +69,8 @@ permissions! {
     /// Read shop settings: shipping zones and methods, tax rates and
     /// classes, configuration warnings.
     SettingsRead => "settings:read",
-    /// Change shop settings: shipping zones and methods, tax rates.
+    /// Change shop settings: shipping zones and methods, tax rates,
+    /// customer notification templates.
     SettingsWrite => "settings:write",
 }
 

@@ -419,18 +419,21 @@ mod tests {
                 customer_id: Some(4),
                 fulfillment_id: 3,
                 status,
+                notify_customer: true,
             },
             DomainEvent::FulfillmentUpdated {
                 order_id: 9,
                 customer_id: Some(4),
                 fulfillment_id: 3,
                 shipment_status: "delivered".into(),
+                notify_customer: true,
             },
             DomainEvent::OrderCancelled {
                 order_id: 9,
                 customer_id: None,
                 reason: "customer".into(),
                 status,
+                notify_customer: true,
             },
             DomainEvent::OrderRefunded {
                 order_id: 9,
@@ -439,6 +442,7 @@ mod tests {
                 amount_minor: 500,
                 currency: "EUR".into(),
                 status,
+                notify_customer: true,
             },
         ];
         for e in &all {

@@ -3,6 +3,8 @@
 //! their owner and to staff and partners with `orders:read`.
 
 mod codes;
+pub mod search;
+pub mod timeline;
 pub mod types;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, connection::Connection};
@@ -17,6 +19,7 @@ use crate::{
         },
         error::Checked,
         identity::{access::Principal, permission::Permission},
+        orders_search,
     },
     graphql::{
         ContextExt,
@@ -201,6 +204,8 @@ fn cart_hold(ctx: &Context<'_>) -> ApiResult<Option<DateTime<Utc>>> {
 #[derive(Default)]
 pub struct CommerceQuery;
 
+// `orders` takes its search arguments one by one, as the schema shows them.
+#[allow(clippy::too_many_arguments)]
 #[Object]
 impl CommerceQuery {
     /// A cart by ID: any guest cart whose ID you hold, or your own cart when
@@ -222,7 +227,12 @@ impl CommerceQuery {
         order_for(ctx, row).await
     }
 
-    /// Every order, newest first (`orders:read`).
+    /// Orders, newest first (`orders:read`). `query` finds an order by
+    /// number (`#1001`) or ID, by the buyer's email (exactly), or by the
+    /// start of the name of the customer account that placed it;
+    /// `filter` narrows by statuses, time placed, email and channel;
+    /// `sortKey` sorts newest (`CREATED_AT`), largest (`TOTAL`) or
+    /// highest-numbered (`NUMBER`) first, `reverse: true` the other way.
     #[graphql(
         guard = "crate::graphql::auth::Need(Permission::OrdersRead)",
         complexity = "crate::graphql::catalog::page_cost(first, None, child_complexity)"
@@ -232,9 +242,31 @@ impl CommerceQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        query: Option<String>,
+        filter: Option<search::OrderFilter>,
+        sort_key: Option<search::OrderSortKeys>,
+        reverse: Option<bool>,
     ) -> ApiResult<OrderConnection> {
         ctx.request()?.no_store();
-        order_page(ctx, None, first, after).await
+        let db = &ctx.state()?.db;
+        let s = search::search(query, filter);
+        let total = orders_search::count(db, &s).await?;
+        let window = PageArgs::forward(first, after).window(Some(total))?;
+        let rows = orders_search::page(
+            db,
+            &s,
+            sort_key.unwrap_or_default().into(),
+            reverse.unwrap_or(false),
+            window.offset,
+            window.wanted,
+        )
+        .await?;
+        Ok(window.connection(
+            rows,
+            total,
+            OrderConnectionFields { total_count: total },
+            |row| Order { row },
+        ))
     }
 
     /// The payment gateways checkout accepts.

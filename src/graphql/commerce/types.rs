@@ -839,4 +839,20 @@ impl Order {
     async fn cancel_reason(&self) -> Option<&str> {
         self.row.cancel_reason.as_deref()
     }
+    /// The timeline, oldest first: status changes, payments, fulfilments,
+    /// refunds, mails to the customer and (staff only) notes, with who
+    /// and when. A customer sees their order's without staff notes and
+    /// without actors.
+    #[graphql(complexity = "crate::graphql::catalog::LIST_FACTOR * child_complexity")]
+    async fn events(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::timeline::OrderEvent>> {
+        let staff = ctx
+            .principal()?
+            .can(crate::domain::identity::permission::Permission::OrdersRead);
+        let entries =
+            domain::order_timeline::timeline(&ctx.state()?.db, self.row.id, staff).await?;
+        Ok(entries
+            .into_iter()
+            .map(|e| super::timeline::event_of(e, staff))
+            .collect())
+    }
 }

@@ -447,11 +447,7 @@ impl IdentityMutation {
             let mailer = state.mailer.clone();
             // Sent in the background so the answer takes the same time either way.
             tokio::spawn(async move {
-                let mail = Mail {
-                    to: reset.email,
-                    subject: "Reset your password".into(),
-                    body,
-                };
+                let mail = Mail::text(reset.email, "Reset your password", body);
                 if let Err(e) = mailer.send(mail).await {
                     tracing::warn!(error = %e, "password reset mail failed");
                 }
