@@ -204,6 +204,8 @@ impl AppState {
                 default_weight_grams: self.config.carriers.default_parcel_weight_grams,
             },
             clock: self.clock.clone(),
+            gateways: self.gateways.clone(),
+            keys: self.checkout_keys.clone(),
         }
     }
 

@@ -31,6 +31,7 @@ use crate::domain::{
     events::{self, DomainEvent},
     identity::customer::Address,
     order_state::{OrderEvent, OrderStatus},
+    orders as order_ops,
     tx::{Attempt, retrying},
 };
 
@@ -357,21 +358,62 @@ impl FulfillmentService {
                 return Ok(Err(e));
             }
         };
-        // Capture mode `on_fulfillment` (issue 14): the order's capture
-        // use case is called here, after the fulfilment committed, with
-        // `created.worth_minor` (what this fulfilment ships; see
-        // `fulfillment_worth`) and the idempotency key
-        // `fulfillment:{created.fulfillment_id}`. It lands with the money
-        // operations; until then nothing is captured on fulfilment.
+        // Capture mode `on_fulfillment`: after the fulfilment committed,
+        // capture what it ships (`fulfillment_worth`), at most what the
+        // authorization still holds (gift cards and store credit paid the
+        // rest at checkout). The operation names the fulfilment, so a
+        // retry never captures twice. A refused or failed capture leaves
+        // the shipment standing: staff see it on the order (its timeline
+        // and `capturedAmount`) and capture with `orderCapture`.
         if first.order.capture_mode == "on_fulfillment" {
-            tracing::info!(
-                order_id = created.order_id,
-                fulfillment_id = created.fulfillment_id,
-                amount = created.worth_minor,
-                "capture on fulfilment is due"
-            );
+            self.capture_shipped(caller, &created).await?;
         }
         Ok(Ok(created))
+    }
+
+    /// Captures what fulfilment `created` ships, up to what the order's
+    /// authorization still holds.
+    async fn capture_shipped(&self, caller: &Caller, created: &Created) -> DomainResult<()> {
+        let Some(order) = shop_order::Entity::find_by_id(created.order_id)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(());
+        };
+        let open = Ord::max(order.authorized_minor - order.captured_minor, 0);
+        let amount = Ord::min(created.worth_minor, open);
+        if amount <= 0 {
+            return Ok(());
+        }
+        let env = order_ops::Env {
+            db: &self.db,
+            gateways: &self.gateways,
+            keys: &self.keys,
+            clock: &self.clock,
+        };
+        let operator = order_ops::Operator {
+            actor: caller.actor.clone(),
+            scope: caller.reference.clone(),
+        };
+        let operation = format!("fulfillment:{}", created.fulfillment_id);
+        match order_ops::capture::capture_amount(&env, &operator, order.id, amount, &operation)
+            .await?
+        {
+            Ok(captured) => tracing::info!(
+                order_id = order.id,
+                fulfillment_id = created.fulfillment_id,
+                captured,
+                "captured what the fulfilment ships"
+            ),
+            Err(errors) => tracing::warn!(
+                order_id = order.id,
+                fulfillment_id = created.fulfillment_id,
+                amount,
+                ?errors,
+                "the capture of a fulfilment was refused; capture with orderCapture"
+            ),
+        }
+        Ok(())
     }
 
     /// Buys the label for a planned fulfilment from the label carrier.
@@ -644,6 +686,7 @@ impl FulfillmentService {
             customer_id: order.customer_id,
             fulfillment_id: id,
             status: orders::state_of(&order)?.status(),
+            notify_customer: req.notify_customer,
         });
         events::record(tx, events).await?;
         audit::append(

@@ -115,6 +115,7 @@ impl FulfillmentService {
                 customer_id: order.customer_id,
                 fulfillment_id: id,
                 shipment_status: after.status.clone(),
+                notify_customer,
             }],
         )
         .await?;
@@ -291,6 +292,8 @@ impl FulfillmentService {
             customer_id: order.customer_id,
             fulfillment_id: id,
             shipment_status: "cancelled".into(),
+            // No mail is sent for a cancelled shipment.
+            notify_customer: false,
         });
         events::record(&*tx, events_out).await?;
         audit::append(

@@ -51,7 +51,10 @@ pub use carriers::{Carrier, Carriers, ShipmentStatus};
 pub use webhooks::{Handled, handle_webhook};
 pub use worth::{LineShare, fulfillment_worth};
 
-use super::{audit::Actor, clock::Clock, error::DomainResult, identity::customer::Address};
+use super::{
+    audit::Actor, checkout::keys::CheckoutKeys, clock::Clock, error::DomainResult,
+    identity::customer::Address, payments::Gateways,
+};
 
 /// What a fulfilment weighs when none of its variants has a weight, in
 /// grams (`EMPORIUM_DEFAULT_PARCEL_WEIGHT_GRAMS`).
@@ -86,6 +89,10 @@ pub struct FulfillmentService {
     pub settings: FulfillmentSettings,
     /// The time rules go by.
     pub clock: Clock,
+    /// Payment gateways (capture mode `on_fulfillment` captures what ships).
+    pub gateways: Arc<Gateways>,
+    /// Derives gateway idempotency keys.
+    pub keys: CheckoutKeys,
 }
 
 /// Tracking of a parcel, as staff type it or a label gives it.

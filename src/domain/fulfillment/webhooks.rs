@@ -172,6 +172,8 @@ pub async fn handle_webhook(
             customer_id: order.customer_id,
             fulfillment_id: f.id,
             shipment_status: news.status.as_str().to_owned(),
+            // The carrier's news: the customer hears of a delivery.
+            notify_customer: true,
         }],
     )
     .await?;

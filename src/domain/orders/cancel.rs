@@ -414,6 +414,7 @@ async fn run(
             customer_id: order.customer_id,
             reason: reason.to_owned(),
             status,
+            notify_customer: req.notify_customer,
         }],
     )
     .await?;

@@ -1105,6 +1105,7 @@ pub(super) async fn record_outcome(
                         amount_minor: r.amount_minor,
                         currency: order.currency_code.clone(),
                         status,
+                        notify_customer: notify,
                     }],
                 )
                 .await?;
