@@ -11,20 +11,17 @@ use emporium::{
     domain::{identity::permission::Role, orders::CapturePolicy},
 };
 use entity::{
-    audit_entry, fulfillment, fulfillment_line, inventory_movement, order_event, order_line,
-    payment_transaction, refund, reservation, shop_order, stock_level, store_credit_account,
-    store_credit_entry,
+    audit_entry, fulfillment, inventory_movement, order_event, order_line, payment_transaction,
+    refund, reservation, store_credit_account, store_credit_entry,
 };
 use futures_util::future::join_all;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
 use crate::{
     accounts,
+    authz::gid,
     checkout::{
         Item, checkout, codes, gql, order_row, payload, ready_cart, stock_of, stocked_item,
     },
@@ -313,10 +310,9 @@ async fn an_order_paid_by_bank_transfer_is_marked_as_paid_once() {
     assert_eq!(timeline(&app, row.id).await, ["marked_paid"]);
 }
 
-/// Ships `units` of the order's first line from where they are held, as a
-/// fulfilment does: a fulfilment row, the hold turned into an on-hand
-/// decrease, the line's and the order's fulfilled counts. Returns the
-/// location.
+/// Ships `units` of the order's first line with `fulfillmentCreate`, as a
+/// fulfilment agent (`orders:fulfill`) does, from where they are held.
+/// Returns the location.
 async fn ship_units(app: &TestApp, order_id: i64, units: i32) -> i64 {
     let line = order_line::Entity::find()
         .filter(order_line::Column::OrderId.eq(order_id))
@@ -324,81 +320,34 @@ async fn ship_units(app: &TestApp, order_id: i64, units: i32) -> i64 {
         .await
         .unwrap_or_else(|e| panic!("line: {e}"))
         .unwrap_or_else(|| panic!("no line"));
-    let hold = reservation::Entity::find()
-        .filter(reservation::Column::OrderId.eq(order_id))
-        .filter(reservation::Column::Quantity.gte(units))
+    let agent = accounts::staff_user(
+        app,
+        &format!("ship{order_id}@example.com"),
+        Role::Fulfillment,
+    )
+    .await
+    .access;
+    let p = run(
+        app,
+        &agent,
+        "mutation($i: FulfillmentCreateInput!) { fulfillmentCreate(input: $i) { fulfillment { id } userErrors { field code message } } }",
+        "fulfillmentCreate",
+        json!({ "i": {
+            "orderId": gid("Order", order_id),
+            "lines": [{ "orderLineId": gid("OrderLine", line.id), "quantity": units }],
+            "notifyCustomer": false,
+        } }),
+    )
+    .await;
+    assert_eq!(p["userErrors"], json!([]), "{p}");
+    fulfillment::Entity::find()
+        .filter(fulfillment::Column::OrderId.eq(order_id))
+        .order_by_desc(fulfillment::Column::Id)
         .one(&app.db)
         .await
-        .unwrap_or_else(|e| panic!("hold: {e}"))
-        .unwrap_or_else(|| panic!("no hold of {units}"));
-    let level = stock_level::Entity::find_by_id(hold.stock_level_id)
-        .one(&app.db)
-        .await
-        .unwrap_or_else(|e| panic!("level: {e}"))
-        .unwrap_or_else(|| panic!("no level"));
-    let now = chrono::Utc::now();
-    let f = fulfillment::Entity::insert(fulfillment::ActiveModel {
-        order_id: Set(order_id),
-        location_id: Set(level.location_id),
-        status: Set("shipped".into()),
-        captured_minor: Set(0),
-        actor: Set("test".into()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(&app.db)
-    .await
-    .unwrap_or_else(|e| panic!("fulfillment: {e}"))
-    .last_insert_id;
-    fulfillment_line::Entity::insert(fulfillment_line::ActiveModel {
-        fulfillment_id: Set(f),
-        order_line_id: Set(line.id),
-        quantity: Set(units),
-        ..Default::default()
-    })
-    .exec(&app.db)
-    .await
-    .unwrap_or_else(|e| panic!("fulfillment line: {e}"));
-    reservation::Entity::update_many()
-        .col_expr(
-            reservation::Column::Quantity,
-            Expr::value(hold.quantity - units),
-        )
-        .filter(reservation::Column::Id.eq(hold.id))
-        .exec(&app.db)
-        .await
-        .unwrap_or_else(|e| panic!("hold: {e}"));
-    stock_level::Entity::update_many()
-        .col_expr(
-            stock_level::Column::OnHand,
-            Expr::value(level.on_hand - units),
-        )
-        .col_expr(
-            stock_level::Column::Reserved,
-            Expr::value(level.reserved - units),
-        )
-        .filter(stock_level::Column::Id.eq(level.id))
-        .exec(&app.db)
-        .await
-        .unwrap_or_else(|e| panic!("level: {e}"));
-    order_line::Entity::update_many()
-        .col_expr(order_line::Column::QuantityFulfilled, Expr::value(units))
-        .filter(order_line::Column::Id.eq(line.id))
-        .exec(&app.db)
-        .await
-        .unwrap_or_else(|e| panic!("line: {e}"));
-    shop_order::Entity::update_many()
-        .col_expr(shop_order::Column::FulfilledQuantity, Expr::value(units))
-        .col_expr(
-            shop_order::Column::FulfillmentStatus,
-            Expr::value("partially_fulfilled"),
-        )
-        .filter(shop_order::Column::Id.eq(order_id))
-        .exec(&app.db)
-        .await
-        .unwrap_or_else(|e| panic!("order: {e}"));
-    level.location_id
+        .unwrap_or_else(|e| panic!("fulfillment: {e}"))
+        .unwrap_or_else(|| panic!("no fulfillment"))
+        .location_id
 }
 
 #[tokio::test]
@@ -516,7 +465,10 @@ async fn a_line_refunded_to_the_card_with_restock_and_shipping_to_store_credit()
     )
     .await;
     assert_eq!(codes(&more), ["AMOUNT_TOO_LARGE"], "{more}");
-    assert_eq!(timeline(&app, row.id).await, ["refunded", "refunded"]);
+    assert_eq!(
+        timeline(&app, row.id).await,
+        ["fulfilled", "refunded", "refunded"]
+    );
     assert_eq!(audited(&app, "refund.create").await, 2);
 }
 

@@ -224,27 +224,27 @@ async fn run(
         .all(env.db)
         .await?;
     let mut voided = None;
-    if whole && order.authorized_minor > order.captured_minor {
-        if let Some(p) = payments
+    if whole
+        && order.authorized_minor > order.captured_minor
+        && let Some(p) = payments
             .iter()
             .find(|p| matches!(p.status.as_str(), "authorized" | "requires_action"))
-        {
-            let key = env.keys.order_key("void", order.id, operation);
-            let result = match env.gateways.get(&p.gateway) {
-                Some(g) => g.void(&p.reference, &key).await.map_err(|e| e.to_string()),
-                None => Err(format!("the gateway `{}` is not enabled", p.gateway)),
-            };
-            if let Err(e) = result {
-                tracing::warn!(order_id = order.id, error = %e, "void failed; the order is not cancelled");
-                take_back(env, operator, order.id, refund_id).await?;
-                return Ok(Answer::refused(
-                    &["id"],
-                    UserErrorCode::GatewayFailed,
-                    "the payment gateway could not void the authorization; nothing changed, try again",
-                ));
-            }
-            voided = Some(p.clone());
+    {
+        let key = env.keys.order_key("void", order.id, operation);
+        let result = match env.gateways.get(&p.gateway) {
+            Some(g) => g.void(&p.reference, &key).await.map_err(|e| e.to_string()),
+            None => Err(format!("the gateway `{}` is not enabled", p.gateway)),
+        };
+        if let Err(e) = result {
+            tracing::warn!(order_id = order.id, error = %e, "void failed; the order is not cancelled");
+            take_back(env, operator, order.id, refund_id).await?;
+            return Ok(Answer::refused(
+                &["id"],
+                UserErrorCode::GatewayFailed,
+                "the payment gateway could not void the authorization; nothing changed, try again",
+            ));
         }
+        voided = Some(p.clone());
     }
     let payouts = match refund_id {
         Some(id) => refund::pay_out(env, id).await?,
