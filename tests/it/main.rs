@@ -27,6 +27,7 @@ mod harness;
 mod http;
 mod import;
 mod inventory;
+mod lifecycle;
 mod merchandising;
 mod notifications;
 mod orders_money;

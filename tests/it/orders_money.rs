@@ -64,7 +64,7 @@ static CAPTURE: Mutex<Option<CommerceConfig>> = Mutex::new(None);
 static SPAWNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A shop with these checkout settings (a runtime of its own when `apart`).
-async fn shop_with(commerce: CommerceConfig, apart: bool) -> TestApp {
+pub(crate) async fn shop_with(commerce: CommerceConfig, apart: bool) -> TestApp {
     let _one_at_a_time = SPAWNING.lock().await;
     *CAPTURE.lock().unwrap_or_else(PoisonError::into_inner) = Some(commerce);
     TestApp::spawn_with(Options {
@@ -84,7 +84,7 @@ async fn shop_with(commerce: CommerceConfig, apart: bool) -> TestApp {
     .await
 }
 
-fn commerce(policy: CapturePolicy) -> CommerceConfig {
+pub(crate) fn commerce(policy: CapturePolicy) -> CommerceConfig {
     CommerceConfig {
         payment_capture: policy,
         ..CommerceConfig::default()
@@ -119,7 +119,7 @@ async fn place(
 }
 
 /// Runs a mutation as `token`; returns the payload of `field`.
-async fn run(app: &TestApp, token: &str, doc: &str, field: &str, vars: Value) -> Value {
+pub(crate) async fn run(app: &TestApp, token: &str, doc: &str, field: &str, vars: Value) -> Value {
     let (status, body) = gql(app, Some(token), doc, vars).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.get("errors").is_none(), "unexpected errors: {body}");
@@ -127,11 +127,11 @@ async fn run(app: &TestApp, token: &str, doc: &str, field: &str, vars: Value) ->
 }
 
 /// USD minor units as a Decimal string.
-fn usd(minor: i64) -> String {
+pub(crate) fn usd(minor: i64) -> String {
     format!("{}.{:02}", minor / 100, minor % 100)
 }
 
-async fn ledger(app: &TestApp, order_id: i64, kind: &str) -> Vec<i64> {
+pub(crate) async fn ledger(app: &TestApp, order_id: i64, kind: &str) -> Vec<i64> {
     let payments: Vec<i64> = entity::payment::Entity::find()
         .filter(entity::payment::Column::OrderId.eq(order_id))
         .all(&app.db)
