@@ -16,6 +16,7 @@
 //! cargo run --release --example loadgen -- --query '{ __typename }' --clients 8 --duration 5
 //! cargo run --release --example loadgen -- --scenario fanout --subscribers 1000 \
 //!     --token "$STAFF" --pid "$(pgrep -n emporium)"
+//! cargo run --release --example loadgen -- --scenario fulfil --orders 300 --token "$STAFF"
 //! cargo run --release --example loadgen -- --query-file q.graphql --variables '{"n": 3}' \
 //!     --operation-name Q --header 'Authorization: Bearer dev'
 //! ```
@@ -53,6 +54,8 @@ use tokio::time::Instant;
 
 #[path = "loadgen/fanout.rs"]
 mod fanout;
+#[path = "loadgen/fulfil.rs"]
+mod fulfil;
 #[path = "loadgen/journeys.rs"]
 mod journeys;
 #[path = "loadgen/mem.rs"]
@@ -87,6 +90,10 @@ enum Scenario {
     /// `stockUpdated` of one variant, `--changes` stock changes through the
     /// inventory mutation (`--token`); time from change to each subscriber.
     Fanout,
+    /// After payment: `--orders` orders placed, then each fulfilled
+    /// (capturing with `on_fulfillment`), then each partly refunded, as
+    /// `--token` (fulfilments/s, refunds/s).
+    Fulfil,
 }
 
 impl Scenario {
@@ -97,6 +104,7 @@ impl Scenario {
             Scenario::AddToCart => "add-to-cart",
             Scenario::Checkout => "checkout",
             Scenario::Fanout => "fanout",
+            Scenario::Fulfil => "fulfil",
         }
     }
 
@@ -104,7 +112,10 @@ impl Scenario {
         match self {
             Scenario::AddToCart => Some(journeys::Journey::AddToCart),
             Scenario::Checkout => Some(journeys::Journey::Checkout),
-            Scenario::Products50 | Scenario::ProductByHandle | Scenario::Fanout => None,
+            Scenario::Products50
+            | Scenario::ProductByHandle
+            | Scenario::Fanout
+            | Scenario::Fulfil => None,
         }
     }
 
@@ -119,7 +130,7 @@ impl Scenario {
                 "query ProductByHandle($handle: String!) {{ product(handle: $handle) {{ {PRODUCT_FIELDS} }} }}"
             ),
             // Journeys send their own requests (see `journeys`).
-            Scenario::AddToCart | Scenario::Checkout | Scenario::Fanout => {
+            Scenario::AddToCart | Scenario::Checkout | Scenario::Fanout | Scenario::Fulfil => {
                 "query Journey { __typename }".to_owned()
             }
         }
@@ -129,7 +140,9 @@ impl Scenario {
         match self {
             Scenario::Products50 => "Products50",
             Scenario::ProductByHandle => "ProductByHandle",
-            Scenario::AddToCart | Scenario::Checkout | Scenario::Fanout => "Journey",
+            Scenario::AddToCart | Scenario::Checkout | Scenario::Fanout | Scenario::Fulfil => {
+                "Journey"
+            }
         }
     }
 }
@@ -215,9 +228,14 @@ struct Args {
     #[arg(long, default_value_t = 20)]
     changes: usize,
 
-    /// `fanout`: a staff or partner token with `inventory:write`.
+    /// `fanout`: a staff or partner token with `inventory:write`;
+    /// `fulfil`: one with `orders:fulfill` and `orders:write`.
     #[arg(long)]
     token: Option<String>,
+
+    /// `fulfil`: orders to place, then fulfil, then refund.
+    #[arg(long, default_value_t = 300)]
+    orders: usize,
 }
 
 /// What is sent, resolved from the CLI.
@@ -270,6 +288,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<()> {
+    if args.scenario == Some(Scenario::Fulfil) {
+        return fulfil::run(args).await;
+    }
     if args.scenario == Some(Scenario::Fanout) {
         let Some(token) = args.token.clone() else {
             bail!("--scenario fanout needs --token (staff or partner with inventory:write)");
@@ -616,7 +637,9 @@ fn build_plan(args: &Args) -> Result<Plan> {
         let vars = match s {
             Scenario::Products50 => json!({}),
             Scenario::ProductByHandle => json!({ "handle": args.handle }),
-            Scenario::AddToCart | Scenario::Checkout | Scenario::Fanout => json!({}),
+            Scenario::AddToCart | Scenario::Checkout | Scenario::Fanout | Scenario::Fulfil => {
+                json!({})
+            }
         };
         (
             s.name().to_owned(),

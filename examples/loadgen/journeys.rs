@@ -147,7 +147,42 @@ pub async fn run(
     client_no: u64,
     n: u64,
 ) -> Vec<Step> {
+    run_for_data(journey, client, url, catalog, client_no, n)
+        .await
+        .0
+}
+
+/// Places one order (the `checkout` journey); returns its ID.
+pub async fn place_order(
+    client: &reqwest::Client,
+    url: &Url,
+    catalog: &Catalog,
+    client_no: u64,
+    n: u64,
+) -> Result<String> {
+    let (steps, data) = run_for_data(Journey::Checkout, client, url, catalog, client_no, n).await;
+    if let Some(e) = steps.iter().find_map(|s| s.error.clone()) {
+        bail!("placing an order: {e}");
+    }
+    data.and_then(|d| {
+        d["checkoutComplete"]["order"]["id"]
+            .as_str()
+            .map(str::to_owned)
+    })
+    .context("checkoutComplete answered no order")
+}
+
+/// [`run`], also answering the data of the journey's last request.
+async fn run_for_data(
+    journey: Journey,
+    client: &reqwest::Client,
+    url: &Url,
+    catalog: &Catalog,
+    client_no: u64,
+    n: u64,
+) -> (Vec<Step>, Option<Value>) {
     let mut steps = Vec::new();
+    let mut last = None;
     let pick = |k: u64| {
         // Wrapping: the preflight journey runs as client `u64::MAX / 2`.
         let i = client_no
@@ -167,7 +202,7 @@ pub async fn run(
             )
             .await
             else {
-                return steps;
+                return (steps, last);
             };
             let cart = data["cartCreate"]["cart"]["id"].clone();
             for k in 0..9 {
@@ -186,7 +221,7 @@ pub async fn run(
                 "variables": { "v": pick(0) },
             });
             let Some(data) = step(client, url, create, &mut steps).await else {
-                return steps;
+                return (steps, last);
             };
             let cart = data["cartCreate"]["cart"]["id"].clone();
             let buyer = json!({
@@ -194,21 +229,21 @@ pub async fn run(
                 "variables": { "c": cart },
             });
             if step(client, url, buyer, &mut steps).await.is_none() {
-                return steps;
+                return (steps, last);
             }
             let ship = json!({
                 "query": format!("mutation($c: ID!) {{ cartShippingMethodSelect(cartId: $c, shippingMethodCode: \"standard\") {{ {CART_FIELDS} userErrors {{ code message }} }} }}"),
                 "variables": { "c": cart },
             });
             if step(client, url, ship, &mut steps).await.is_none() {
-                return steps;
+                return (steps, last);
             }
             let complete = json!({
                 "query": "mutation($c: ID!, $k: String!) { checkoutComplete(cartId: $c, payment: { gateway: \"test\", token: \"tok_visa\" }, idempotencyKey: $k) { order { id name totalPrice: total { amount } } userErrors { code message } } }",
                 "variables": { "c": cart, "k": format!("loadgen-{client_no}-{n}-{}", std::process::id()) },
             });
-            step(client, url, complete, &mut steps).await;
+            last = step(client, url, complete, &mut steps).await;
         }
     }
-    steps
+    (steps, last)
 }

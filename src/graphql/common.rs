@@ -162,13 +162,13 @@ pub fn user_errors(errors: Vec<DomainUserError>) -> Vec<UserError> {
 /// Domain user errors of a mutation whose fields travel in one `input`
 /// argument, with their paths in the mutation's arguments: the domain
 /// names a field of its input (`["variants", "2", "sku"]`, now
-/// `["input", "variants", "2", "sku"]`) or the object acted on (`["id"]`,
-/// an argument of its own, kept as it is).
+/// `["input", "variants", "2", "sku"]`) or an argument of its own, kept as
+/// it is: the object acted on (`["id"]`) or the `idempotencyKey`.
 pub fn under_input(errors: Vec<DomainUserError>) -> Vec<DomainUserError> {
     errors
         .into_iter()
         .map(|mut e| {
-            if !e.field.is_empty() && e.field != ["id"] {
+            if !e.field.is_empty() && e.field != ["id"] && e.field != ["idempotencyKey"] {
                 e.field.insert(0, "input".to_owned());
             }
             e

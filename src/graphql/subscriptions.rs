@@ -66,7 +66,7 @@ pub struct SubscriptionRoot;
 /// Live updates, served over the WebSocket at `/graphql/ws` (graphql-transport-ws).
 #[Subscription]
 impl SubscriptionRoot {
-    /// The order each time it changes (placed, paid, cancelled ...): for
+    /// The order each time it changes (placed, paid, shipped, refunded, cancelled ...): for
     /// its owner, and for staff and partners with `orders:read`. Another
     /// customer's order answers NOT_FOUND, like a missing one.
     async fn order_updated(
@@ -94,7 +94,7 @@ impl SubscriptionRoot {
         )
     }
 
-    /// Every order each time it changes (placed, paid, cancelled ...):
+    /// Every order each time it changes (placed, paid, shipped, refunded, cancelled ...):
     /// staff and partners with `orders:read`.
     async fn orders_updated(
         &self,

@@ -31,6 +31,7 @@ mod lifecycle;
 mod merchandising;
 mod notifications;
 mod orders_money;
+mod orders_release;
 mod passwords;
 mod payments;
 mod ratelimit;

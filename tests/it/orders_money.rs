@@ -30,7 +30,7 @@ use crate::{
 
 const ORDER_FIELDS: &str = "id status paymentStatus fulfillmentStatus capturedAmount { amount } refundableAmount { amount } cancelledAt cancelReason lines { id quantity } refunds { id status amount { amount currencyCode } lines { orderLineId quantity restock amount { amount } } tenders { kind amount { amount } status reference attempts lastError } note lastError createdAt }";
 
-fn capture_doc() -> String {
+pub(crate) fn capture_doc() -> String {
     format!(
         "mutation($id: ID!, $amount: Decimal, $key: String) {{ orderCapture(id: $id, amount: $amount, idempotencyKey: $key) {{ order {{ {ORDER_FIELDS} }} userErrors {{ field code message }} }} }}"
     )
@@ -42,19 +42,19 @@ fn paid_doc() -> String {
     )
 }
 
-fn refund_doc() -> String {
+pub(crate) fn refund_doc() -> String {
     format!(
         "mutation($input: RefundCreateInput!, $key: String!) {{ refundCreate(input: $input, idempotencyKey: $key) {{ refund {{ id status amount {{ amount }} lastError tenders {{ kind amount {{ amount }} status }} }} order {{ {ORDER_FIELDS} }} userErrors {{ field code message }} }} }}"
     )
 }
 
-fn retry_doc() -> String {
+pub(crate) fn retry_doc() -> String {
     format!(
         "mutation($id: ID!) {{ refundRetry(id: $id) {{ refund {{ id status amount {{ amount }} }} order {{ {ORDER_FIELDS} }} userErrors {{ field code message }} }} }}"
     )
 }
 
-fn cancel_doc() -> String {
+pub(crate) fn cancel_doc() -> String {
     format!(
         "mutation($id: ID!, $reason: String!, $restock: Boolean! = true) {{ orderCancel(id: $id, reason: $reason, restock: $restock) {{ order {{ {ORDER_FIELDS} }} refund {{ id status amount {{ amount }} }} userErrors {{ field code message }} }} }}"
     )
@@ -92,7 +92,7 @@ pub(crate) fn commerce(policy: CapturePolicy) -> CommerceConfig {
 }
 
 /// A support agent (`orders:write`).
-async fn support(app: &TestApp) -> String {
+pub(crate) async fn support(app: &TestApp) -> String {
     accounts::staff_user(app, "support@example.com", Role::Support)
         .await
         .access
@@ -100,7 +100,7 @@ async fn support(app: &TestApp) -> String {
 
 /// Places an order of `quantity` × `item` paid with `gateway`/`token`;
 /// returns its global ID.
-async fn place(
+pub(crate) async fn place(
     app: &TestApp,
     auth: Option<&str>,
     item: &Item,
@@ -172,7 +172,7 @@ async fn audited(app: &TestApp, action: &str) -> u64 {
         .unwrap_or_else(|e| panic!("audit: {e}"))
 }
 
-fn amount(v: &Value) -> String {
+pub(crate) fn amount(v: &Value) -> String {
     v["amount"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -313,7 +313,7 @@ async fn an_order_paid_by_bank_transfer_is_marked_as_paid_once() {
 /// Ships `units` of the order's first line with `fulfillmentCreate`, as a
 /// fulfilment agent (`orders:fulfill`) does, from where they are held.
 /// Returns the location.
-async fn ship_units(app: &TestApp, order_id: i64, units: i32) -> i64 {
+pub(crate) async fn ship_units(app: &TestApp, order_id: i64, units: i32) -> i64 {
     let line = order_line::Entity::find()
         .filter(order_line::Column::OrderId.eq(order_id))
         .one(&app.db)

@@ -380,7 +380,7 @@ impl FulfillmentService {
         else {
             return Ok(());
         };
-        let open = Ord::max(order.authorized_minor - order.captured_minor, 0);
+        let open = order_ops::capture::open_amount(&self.db, &order).await?;
         let amount = Ord::min(created.worth_minor, open);
         if amount <= 0 {
             return Ok(());

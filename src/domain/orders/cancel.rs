@@ -171,7 +171,7 @@ async fn run(
                 });
             }
         };
-        if plan.amount() > 0 {
+        if !plan.is_empty() {
             planned = plan.amount();
             let key = format!("cancel:{operation}");
             let meta = Meta {
@@ -361,14 +361,9 @@ async fn run(
     let after = match refund_id {
         Some(id) => {
             refund::record_outcome(
-                &tx,
-                &order,
-                id,
-                &settled,
-                &extra,
-                label,
-                req.notify_customer,
-                now,
+                &tx, &order, id, &settled, &extra, label,
+                // One mail: the cancellation's says what is paid back.
+                false, now,
             )
             .await?
         }

@@ -13,16 +13,17 @@
 
 use entity::{payment, payment_transaction, reservation, shop_order};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::Expr,
 };
 
 use super::{
     Answer, Env, Operator, audited, currency_of, lock_order, minor_of, money_of, once,
-    operation_id, order_not_found, shown, timeline,
+    operation_id, order_not_found, refund, shown, timeline,
 };
 use crate::domain::{
     checkout::orders,
-    error::{DomainError, DomainResult, UserError, UserErrorCode},
+    error::{DomainError, DomainResult, Outcome, UserError, UserErrorCode},
     order_state::OrderEvent,
     tx::begin_write,
 };
@@ -91,7 +92,7 @@ pub async fn capture_amount(
     order_id: i64,
     amount_minor: i64,
     operation: &str,
-) -> DomainResult<Result<i64, Vec<UserError>>> {
+) -> Outcome<i64> {
     let label = operator.scope.clone();
     run(
         env,
@@ -102,6 +103,19 @@ pub async fn capture_amount(
         operation,
     )
     .await
+}
+
+/// What the order's authorization still holds to capture: authorized, less
+/// captured, less what refunds released of units cancelled before capture.
+pub async fn open_amount(
+    db: &impl ConnectionTrait,
+    order: &shop_order::Model,
+) -> DomainResult<i64> {
+    let released = refund::claims(db, order.id).await?.released;
+    Ok(Ord::max(
+        order.authorized_minor - order.captured_minor - released,
+        0,
+    ))
 }
 
 /// An amount asked for.
@@ -128,7 +142,7 @@ async fn run(
     order_id: i64,
     amount: Option<Requested>,
     operation: &str,
-) -> DomainResult<Result<i64, Vec<UserError>>> {
+) -> Outcome<i64> {
     let Some(order) = orders::get(env.db, order_id).await? else {
         return Ok(Err(order_not_found("id").errors));
     };
@@ -139,7 +153,7 @@ async fn run(
             "the order is cancelled",
         ));
     }
-    let open = order.authorized_minor - order.captured_minor;
+    let open = open_amount(env.db, &order).await?;
     let Some(pay) = payments(env, order_id)
         .await?
         .into_iter()
@@ -300,7 +314,7 @@ async fn mark_run(
     operator: &Operator,
     order_id: i64,
     operation: &str,
-) -> DomainResult<Result<(), Vec<UserError>>> {
+) -> Outcome<()> {
     let label = operator.scope.as_str();
     let Some(order) = orders::get(env.db, order_id).await? else {
         return Ok(Err(order_not_found("id").errors));

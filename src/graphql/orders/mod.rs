@@ -26,7 +26,7 @@ use crate::{
         ContextExt,
         auth::Need,
         commerce::types::Order,
-        common::{Money, UserError, actor, money, user_errors},
+        common::{Money, UserError, actor, money, under_input, user_errors},
         error::ApiResult,
         id::{Kind, decode_as, encode},
         loaders::AdminLoader,
@@ -37,7 +37,8 @@ use crate::{
 /// Where a refund stands.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum RefundStatus {
-    /// Claimed, being paid out.
+    /// Claimed, being paid out. One still pending ten minutes after its
+    /// claim was cut short (the server stopped): `refundRetry` finishes it.
     Pending,
     /// Paid back.
     Succeeded,
@@ -76,6 +77,10 @@ pub enum RefundTenderKind {
     GiftCard,
     /// Store credit.
     StoreCredit,
+    /// Not paid back but released: the open authorization of a card
+    /// payment, for units cancelled before they were captured (never
+    /// charged). Not part of the refund's `amount`.
+    Authorization,
 }
 
 /// Units of an order line in a refund.
@@ -172,6 +177,7 @@ impl Refund {
                 kind: match t.tender.as_str() {
                     "gift_card" => RefundTenderKind::GiftCard,
                     "store_credit" => RefundTenderKind::StoreCredit,
+                    "authorization" => RefundTenderKind::Authorization,
                     _ => RefundTenderKind::Card,
                 },
                 amount: money(t.amount_minor, currency),
@@ -430,8 +436,9 @@ impl OrderMoneyMutation {
             },
             notify_customer: input.notify_customer,
         };
-        let answer =
+        let mut answer =
             refund::create(&env(ctx)?, &operator(ctx).await?, &req, &idempotency_key).await?;
+        answer.errors = under_input(answer.errors);
         let (order, refund, user_errors) = answered(ctx, answer).await?;
         Ok(RefundPayload {
             refund,
@@ -440,8 +447,9 @@ impl OrderMoneyMutation {
         })
     }
 
-    /// Pays a FAILED refund again. Its tenders keep their gateway keys, so
-    /// the money moves exactly once however often this is called.
+    /// Pays a FAILED refund again, or finishes one left PENDING for over ten
+    /// minutes (cut short by a stop). Its tenders keep their gateway keys,
+    /// so the money moves exactly once however often this is called.
     #[graphql(guard = "Need(Permission::OrdersWrite)")]
     async fn refund_retry(
         &self,
