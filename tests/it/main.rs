@@ -32,6 +32,7 @@ mod merchandising;
 mod notifications;
 mod orders_money;
 mod orders_release;
+mod orders_staff;
 mod passwords;
 mod payments;
 mod ratelimit;
