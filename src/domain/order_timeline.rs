@@ -8,6 +8,8 @@
 //! actor (who at the shop did it is the shop's business). Notes,
 //! failed refunds and anything not listed stay staff-only.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{order_event, order_transition, shop_order};
 use sea_orm::{
@@ -102,24 +104,48 @@ pub async fn timeline(
     order_id: i64,
     staff: bool,
 ) -> DomainResult<Vec<Entry>> {
+    Ok(timelines(db, &[order_id], staff)
+        .await?
+        .remove(&order_id)
+        .unwrap_or_default())
+}
+
+/// [`timeline`] of several orders in two statements (a page of orders
+/// asking for their events); orders without entries are left out.
+pub async fn timelines(
+    db: &impl ConnectionTrait,
+    order_ids: &[i64],
+    staff: bool,
+) -> DomainResult<HashMap<i64, Vec<Entry>>> {
+    let mut by_order: HashMap<i64, Vec<Entry>> = HashMap::new();
+    if order_ids.is_empty() {
+        return Ok(by_order);
+    }
     let transitions = order_transition::Entity::find()
-        .filter(order_transition::Column::OrderId.eq(order_id))
+        .filter(order_transition::Column::OrderId.is_in(order_ids.iter().copied()))
         .order_by_asc(order_transition::Column::Id)
         .all(db)
         .await?;
-    let mut events = order_event::Entity::find().filter(order_event::Column::OrderId.eq(order_id));
+    let mut events = order_event::Entity::find()
+        .filter(order_event::Column::OrderId.is_in(order_ids.iter().copied()));
     if !staff {
         events = events.filter(order_event::Column::Kind.is_in(CUSTOMER_KINDS.iter().copied()));
     }
     let events = events.order_by_asc(order_event::Column::Id).all(db).await?;
-    let mut all: Vec<Entry> = transitions
-        .into_iter()
-        .map(from_transition)
-        .chain(events.into_iter().map(from_event))
-        .collect();
+    for t in transitions {
+        by_order
+            .entry(t.order_id)
+            .or_default()
+            .push(from_transition(t));
+    }
+    for e in events {
+        by_order.entry(e.order_id).or_default().push(from_event(e));
+    }
     // A stable sort keeps each source's own order within an instant.
-    all.sort_by_key(|e| e.created_at);
-    Ok(all)
+    for entries in by_order.values_mut() {
+        entries.sort_by_key(|e| e.created_at);
+    }
+    Ok(by_order)
 }
 
 /// The actor column of a timeline entry written by `actor`.

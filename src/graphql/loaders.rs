@@ -41,7 +41,7 @@ use crate::{
         catalog::{self, ProductOption, SelectedOption, StockSummary},
         catalog_admin,
         error::DomainError,
-        inventory,
+        inventory, order_timeline,
     },
     infra::{cache::TagSink, rows::Generation},
 };
@@ -133,6 +133,33 @@ impl Loader<TransitionsOf> for AdminLoader {
     ) -> Result<HashMap<TransitionsOf, Self::Value>, DomainError> {
         let rows = orders::transitions_of(&self.db, &ids(keys, |k| k.0)).await?;
         Ok(group(keys, rows, |r| TransitionsOf(r.order_id)))
+    }
+}
+
+/// The timeline of an order, as staff (`true`) or as its customer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimelineOf(pub i64, pub bool);
+
+impl Loader<TimelineOf> for AdminLoader {
+    type Value = Arc<Vec<order_timeline::Entry>>;
+    type Error = DomainError;
+    async fn load(
+        &self,
+        keys: &[TimelineOf],
+    ) -> Result<HashMap<TimelineOf, Self::Value>, DomainError> {
+        let mut out = HashMap::new();
+        for staff in [false, true] {
+            let wanted: Vec<i64> = keys.iter().filter(|k| k.1 == staff).map(|k| k.0).collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let mut found = order_timeline::timelines(&self.db, &wanted, staff).await?;
+            for id in wanted {
+                let entries = found.remove(&id).unwrap_or_default();
+                out.insert(TimelineOf(id, staff), Arc::new(entries));
+            }
+        }
+        Ok(out)
     }
 }
 

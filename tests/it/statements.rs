@@ -325,7 +325,8 @@ async fn a_page_of_orders_costs_a_fixed_number_of_statements() {
         assert_eq!(done["checkoutComplete"]["userErrors"], json!([]), "{done}");
     }
     let page = "query($n: Int!) { me { orders(first: $n) { totalCount nodes { name status total { amount }
-        lines { sku quantity total { amount } variant { sku } } payments { status } transitions { event actor } } } } }";
+        lines { sku quantity total { amount } variant { sku } } payments { status } transitions { event actor }
+        events { kind message } fulfillments { status lines { quantity } } refunds { status tenders { kind } } } } } }";
     let cost = |n: i64| {
         let app = &app;
         let token = customer.access.clone();

@@ -9,7 +9,9 @@ use super::{
     allocations,
 };
 use crate::{
-    domain::{self, checkout::quote::Allocation, money::Currency},
+    domain::{
+        self, checkout::quote::Allocation, identity::permission::Permission, money::Currency,
+    },
     graphql::{
         ContextExt,
         catalog::types::ProductVariant,
@@ -18,7 +20,7 @@ use crate::{
         error::ApiResult,
         fulfillment::{Fulfillment, of_order},
         id::{Kind, encode},
-        loaders::{OrderLinesOf, PaymentsOf, TransitionsOf, VariantId},
+        loaders::{OrderLinesOf, PaymentsOf, TimelineOf, TransitionsOf, VariantId},
         orders::refunds_of,
         scalars::{CurrencyCode, Decimal},
     },
@@ -418,11 +420,17 @@ impl Order {
     /// without actors.
     #[graphql(complexity = "crate::graphql::catalog::LIST_FACTOR * child_complexity")]
     async fn events(&self, ctx: &Context<'_>) -> ApiResult<Vec<OrderEvent>> {
-        let staff = ctx
-            .principal()?
-            .can(crate::domain::identity::permission::Permission::OrdersRead);
-        let entries =
-            domain::order_timeline::timeline(&ctx.state()?.db, self.row.id, staff).await?;
-        Ok(entries.into_iter().map(|e| event_of(e, staff)).collect())
+        let staff = ctx.principal()?.can(Permission::OrdersRead);
+        let entries = ctx
+            .request()?
+            .admin_loaders
+            .load_one(TimelineOf(self.row.id, staff))
+            .await?
+            .unwrap_or_default();
+        Ok(entries
+            .iter()
+            .cloned()
+            .map(|e| event_of(e, staff))
+            .collect())
     }
 }
