@@ -30,7 +30,7 @@ use std::{
     },
 };
 
-use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, Schema, SchemaBuilder, connection::Connection};
 use tokio::sync::Mutex;
 
 use crate::infra::{cache::TagSink, rows::Generation};
@@ -42,6 +42,7 @@ use crate::{
 };
 use error::ApiResult;
 use loaders::Loaders;
+use pagination::OffsetCursor;
 
 /// Every query field of the API.
 #[derive(MergedObject, Default)]
@@ -97,6 +98,31 @@ pub fn schema_builder(
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(64)
     .limit_directives(50)
+    // async-graphql's generic `Connection` carries no description of its own.
+    .override_output_type_description::<catalog::connection::ProductConnection>(
+        "A page of products: `nodes` (or `edges` with their cursors), \
+         `pageInfo` to ask for the next page, and `totalCount`.",
+    )
+    .override_output_type_description::<Connection<OffsetCursor, catalog::types::Collection>>(
+        "A page of collections: `nodes` (or `edges` with their cursors) and \
+         `pageInfo` to ask for the next page.",
+    )
+    .override_output_type_description::<commerce::OrderConnection>(
+        "A page of orders: `nodes` (or `edges` with their cursors), `pageInfo` \
+         to ask for the next page, and `totalCount`.",
+    )
+    .override_output_type_description::<Connection<OffsetCursor, identity::types::Customer>>(
+        "A page of customer accounts: `nodes` (or `edges` with their \
+         cursors) and `pageInfo` to ask for the next page.",
+    )
+    .override_output_type_description::<Connection<OffsetCursor, admin::webhooks::WebhookDelivery>>(
+        "A page of webhook deliveries: `nodes` (or `edges` with their \
+         cursors) and `pageInfo` to ask for the next page.",
+    )
+    .override_output_type_description::<Connection<OffsetCursor, admin::audit::AuditEntry>>(
+        "A page of the audit trail: `nodes` (or `edges` with their cursors) \
+         and `pageInfo` to ask for the next page.",
+    )
 }
 
 /// The public SDL, as committed in `schema.graphql`.

@@ -15,6 +15,29 @@ fn committed_schema_matches_served_sdl() {
     );
 }
 
+#[test]
+fn every_type_of_the_schema_is_described() {
+    let sdl = emporium::graphql::sdl();
+    let lines: Vec<&str> = sdl.lines().collect();
+    let kinds = [
+        "type ",
+        "input ",
+        "enum ",
+        "interface ",
+        "union ",
+        "scalar ",
+    ];
+    let bare: Vec<&str> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| {
+            kinds.iter().any(|k| l.starts_with(k)) && (*i == 0 || lines[i - 1] != "\"\"\"")
+        })
+        .map(|(_, l)| *l)
+        .collect();
+    assert!(bare.is_empty(), "types without a description: {bare:?}");
+}
+
 /// The query GraphiQL sends on load (trimmed of descriptions of directives only).
 pub const INTROSPECTION: &str = r#"
 query IntrospectionQuery {
